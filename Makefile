@@ -1,0 +1,122 @@
+# lisod — one GNU Makefile. Variants build into build/<variant>/ so objects
+# never mix: release (./lisod), asan (ASan+UBSan), fuzz (clang libFuzzer).
+#   make            build ./lisod
+#   make check      unit tests, fuzz-corpus replay, integration tests
+#   make asan       the same suites against an ASan+UBSan build
+#   make valgrind   the echo and HTTP integration tests under valgrind
+#   make fuzz       run every libFuzzer target for FUZZ_SECONDS each
+#   make run        build and start lisod in the foreground with its defaults
+#   make bench      side-by-side benchmark (bench/run)
+
+CC       ?= cc
+PYTHON   ?= /usr/bin/python3
+PKG_CONFIG ?= pkg-config
+FUZZ_SECONDS ?= 60
+PYTEST_ARGS ?=
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wconversion -Wno-sign-conversion \
+            -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes \
+            -Wformat=2 -Wundef -Wvla
+CSTD     := -std=c17 -D_GNU_SOURCE
+SSL_CFLAGS := $(shell $(PKG_CONFIG) --cflags openssl 2>/dev/null)
+SSL_LIBS   := $(shell $(PKG_CONFIG) --libs openssl 2>/dev/null || echo -lssl -lcrypto)
+CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
+
+SRCS     := $(sort $(wildcard src/*.c))
+LIB_SRCS := $(filter-out src/main.c,$(SRCS))
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+
+VARIANT  ?= release
+B        := build/$(VARIANT)
+ifeq ($(VARIANT),asan)
+  VFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+else ifeq ($(VARIANT),debug)
+  VFLAGS := -O0 -g
+else
+  VFLAGS := -O2 -g
+endif
+CFLAGS_ALL := $(CSTD) $(WARN) $(VFLAGS) $(SSL_CFLAGS) $(CFLAGS)
+LDFLAGS_ALL := $(VFLAGS) $(LDFLAGS)
+
+LIB_OBJS  := $(LIB_SRCS:src/%.c=$(B)/%.o)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/%)
+
+.PHONY: all check unit integ fuzz-regress asan valgrind fuzz run bench clean deps
+all: lisod
+
+ifeq ($(VARIANT),release)
+lisod: $(B)/lisod
+	cp $< $@
+else
+lisod: $(B)/lisod
+endif
+
+$(B)/lisod: $(B)/main.o $(B)/liblisod.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SSL_LIBS)
+
+$(B)/liblisod.a: $(LIB_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/%.o: src/%.c | $(B)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c -o $@ $<
+
+# A unit test may #include the .c it tests to reach static functions; the
+# linker then takes that module from the test object, not from the archive.
+$(B)/test_%: tests/unit/test_%.c $(B)/liblisod.a | $(B)
+	$(CC) $(CFLAGS_ALL) -Wno-missing-prototypes -Isrc -MMD -MP -o $@ $< $(B)/liblisod.a $(CMOCKA_LIBS) $(SSL_LIBS)
+
+# Replay the committed fuzz corpora and crash regressions without libFuzzer.
+$(B)/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(B)/liblisod.a | $(B)
+	$(CC) $(CFLAGS_ALL) -Wno-missing-prototypes -Isrc -o $@ $< tests/fuzz/replay_main.c $(B)/liblisod.a $(SSL_LIBS)
+
+$(B):
+	mkdir -p $@
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+fuzz-regress: $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=$(B)/replay_%)
+	@set -e; for r in $^; do n=$${r##*/replay_}; \
+	  $$r tests/fuzz/corpus/$$n tests/fuzz/regress/$$n; done
+
+integ: lisod $(B)/lisod
+	LISOD=$(abspath $(B)/lisod) $(PYTHON) -m pytest -q tests/integ $(PYTEST_ARGS)
+
+check: deps
+	$(MAKE) lisod
+	$(MAKE) unit fuzz-regress integ
+
+asan: deps
+	$(MAKE) VARIANT=asan unit fuzz-regress integ
+
+valgrind: deps lisod
+	LISOD_VALGRIND=1 LISOD=$(abspath build/release/lisod) $(PYTHON) -m pytest -q \
+	  tests/integ -m valgrind $(PYTEST_ARGS)
+
+FUZZ_B := build/fuzz
+$(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRCS)
+	mkdir -p $(FUZZ_B)
+	clang $(CSTD) -g -O1 -fsanitize=fuzzer,address,undefined $(SSL_CFLAGS) -Isrc \
+	  -o $@ $< $(LIB_SRCS) $(SSL_LIBS)
+
+fuzz: $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=$(FUZZ_B)/fuzz_%)
+	@set -e; for f in $^; do n=$${f##*/fuzz_}; mkdir -p build/fuzz/corpus-$$n; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/http.dict \
+	    -artifact_prefix=build/fuzz/ build/fuzz/corpus-$$n tests/fuzz/corpus/$$n; done
+
+run: lisod
+	./lisod
+
+bench: lisod
+	bench/run
+
+# Installs what the build and the tests need when we can (root on Debian),
+# otherwise names the missing packages in one line.
+deps:
+	@scripts/deps.sh
+
+clean:
+	rm -rf build lisod
+
+-include $(wildcard $(B)/*.d)

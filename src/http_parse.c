@@ -1,0 +1,907 @@
+/*
+ * http_parse — request-head scanner, request-head parser, chunked decoder.
+ * See http_parse.h for the contract. No allocation, no mutable globals.
+ */
+#include "http_parse.h"
+
+#include <string.h>
+
+/* Character classes (RFC 9110 §5.6.2, §5.5; RFC 3986 for Host). */
+enum {
+	CT_TCHAR = 0x01,  /* token character */
+	CT_FIELD = 0x02,  /* field-content byte: VCHAR, obs-text, SP, HTAB */
+	CT_TARGET = 0x04, /* request-target byte: neither CTL nor SP */
+	CT_HOST = 0x08,   /* uri-host [":" port] byte */
+};
+
+static const uint8_t http_ctype[256] = {
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x02, 0x0f, 0x06, 0x07, 0x0f, 0x0f, 0x0f, 0x0f, 0x0e, 0x0e, 0x0f, 0x0f, 0x0e, 0x0f, 0x0f, 0x06,
+	0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0e, 0x0e, 0x06, 0x0e, 0x06, 0x06,
+	0x06, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f,
+	0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0e, 0x06, 0x0e, 0x07, 0x0f,
+	0x07, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f,
+	0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x06, 0x07, 0x06, 0x0f, 0x00,
+	0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06,
+	0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06,
+	0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06,
+	0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06,
+	0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06,
+	0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06,
+	0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06,
+	0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06,
+};
+
+static inline bool ct_is(char c, unsigned cls)
+{
+	return (http_ctype[(unsigned char)c] & cls) != 0;
+}
+
+static inline bool is_ows(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+static inline unsigned char to_lower(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (unsigned char)(c | 0x20) : c;
+}
+
+static bool mem_eq_ci(const char *a, size_t n, const char *lit)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (lit[i] == '\0' || to_lower((unsigned char)a[i]) !=
+					       to_lower((unsigned char)lit[i]))
+			return false;
+	}
+	return lit[i] == '\0';
+}
+
+static inline struct http_slice mk_slice(const char *p, const char *end)
+{
+	return (struct http_slice){ p, (uint32_t)(end - p) };
+}
+
+/* ---------------------------------------------------------------- scan */
+
+void http_scan_reset(struct http_scan *s)
+{
+	s->pos = 0;
+	s->line_start = 0;
+	s->lines = 0;
+}
+
+/*
+ * Byte rules, applied in byte order, so the result never depends on how the
+ * input was split:
+ *   - any byte at offset >= HTTP_HEAD_MAX_BYTES: -431 (head too long);
+ *   - LF ends a line (CRLF or bare LF); an empty line ends the head, or is
+ *     skipped when no request line has been seen yet;
+ *   - NUL: -400;
+ *   - the line's byte at relative offset 8192 may only be the CR of CRLF, and
+ *     any later one only the LF: otherwise -414 (request line) / -431;
+ *   - once HTTP_HEADERS_MAX header lines are complete, a further line that is
+ *     not the final empty line: -431.
+ */
+int http_head_scan(const char *buf, size_t len, struct http_scan *s)
+{
+	size_t i = s->pos, ls = s->line_start;
+	uint32_t lines = s->lines;
+	int rc = 0;
+
+	while (i < len) {
+		unsigned char c = (unsigned char)buf[i];
+		size_t rel = i - ls;
+
+		if (i >= HTTP_HEAD_MAX_BYTES) {
+			rc = -431;
+			break;
+		}
+		if (c == '\n') {
+			size_t n = rel;
+
+			if (n > 0 && buf[i - 1] == '\r')
+				n--;
+			i++;
+			if (n == 0 && lines > 0) {
+				rc = (int)i;
+				break;
+			}
+			if (n > 0)
+				lines++;
+			ls = i; /* n == 0 here: an empty line before the request line */
+			continue;
+		}
+		if (c == '\0') {
+			rc = -400;
+			break;
+		}
+		if (rel >= HTTP_LINE_MAX_BYTES &&
+		    !(rel == HTTP_LINE_MAX_BYTES && c == '\r')) {
+			rc = lines > 0 ? -431 : -414;
+			break;
+		}
+		if (lines > HTTP_HEADERS_MAX && !(rel == 0 && c == '\r')) {
+			rc = -431;
+			break;
+		}
+		i++;
+		if (lines <= HTTP_HEADERS_MAX) {
+			/* Fast path: bytes above '\r' need none of the checks
+			 * above while the line and the head are within limits. */
+			size_t stop = len;
+
+			if (stop > HTTP_HEAD_MAX_BYTES)
+				stop = HTTP_HEAD_MAX_BYTES;
+			if (stop > ls + HTTP_LINE_MAX_BYTES)
+				stop = ls + HTTP_LINE_MAX_BYTES;
+			while (i < stop && (unsigned char)buf[i] > '\r')
+				i++;
+		}
+	}
+	s->pos = (uint32_t)i;
+	s->line_start = (uint32_t)ls;
+	s->lines = lines;
+	return rc;
+}
+
+/* --------------------------------------------------------------- parse */
+
+/* Everything http_head_parse() learns before deciding the status. */
+struct parse_state {
+	bool bad;          /* a 400 (syntax or semantics) */
+	bool unknown;      /* framing of this request cannot be trusted */
+	bool v505;         /* well-formed version other than 1.0/1.1 */
+	bool too_many;     /* more header fields than HTTP_HEADERS_MAX */
+	bool prev_framing; /* previous header line named CL or TE */
+	bool cl_seen, cl_bad;
+	bool te_seen, te_empty, te_unsupported;
+	bool conn_close, conn_keep_alive;
+	uint32_t host_count;
+	uint32_t te_count, te_chunked;
+	int64_t cl;
+};
+
+static void req_init(struct http_request *req)
+{
+	static const struct http_slice none = { NULL, 0 };
+
+	req->method = HTTP_METHOD_OTHER;
+	req->method_name = none;
+	req->target = none;
+	req->path = none;
+	req->query = none;
+	req->has_query = false;
+	req->version_major = 0;
+	req->version_minor = 0;
+	req->header_count = 0;
+	req->content_length = -1;
+	req->chunked = false;
+	req->keep_alive = false;
+	req->has_host = false;
+	req->expect_continue = false;
+	req->host = none;
+	req->connection = none;
+	req->content_type = none;
+	req->user_agent = none;
+	req->referer = none;
+	req->if_none_match = none;
+	req->if_modified_since = none;
+	req->range = none;
+	req->if_range = none;
+	req->status = 0;
+	req->framing_known = false;
+}
+
+static bool is_framing_name(const char *p, size_t n)
+{
+	return mem_eq_ci(p, n, "content-length") ||
+	       mem_eq_ci(p, n, "transfer-encoding");
+}
+
+/* request-line = method SP request-target SP HTTP-version (RFC 9112 §3).
+ * [p, end) holds no CR or LF. */
+static void parse_request_line(struct http_request *req, struct parse_state *st,
+			       const char *p, const char *end)
+{
+	const char *m = p, *t, *te, *v;
+
+	while (m < end && ct_is(*m, CT_TCHAR))
+		m++;
+	if (m == p || m == end || *m != ' ') {
+		st->bad = true;
+		return;
+	}
+	t = m + 1;
+	te = t;
+	while (te < end && ct_is(*te, CT_TARGET))
+		te++;
+	if (te == t || te == end || *te != ' ') {
+		st->bad = true;
+		return;
+	}
+	v = te + 1;
+	if (end - v != 8 || memcmp(v, "HTTP/", 5) != 0 ||
+	    v[5] < '0' || v[5] > '9' || v[6] != '.' || v[7] < '0' || v[7] > '9') {
+		st->bad = true;
+		return;
+	}
+
+	req->method_name = mk_slice(p, m);
+	if (m - p == 3 && memcmp(p, "GET", 3) == 0)
+		req->method = HTTP_METHOD_GET;
+	else if (m - p == 4 && memcmp(p, "HEAD", 4) == 0)
+		req->method = HTTP_METHOD_HEAD;
+	else if (m - p == 4 && memcmp(p, "POST", 4) == 0)
+		req->method = HTTP_METHOD_POST;
+	else
+		req->method = HTTP_METHOD_OTHER;
+
+	req->target = mk_slice(t, te);
+	{
+		const char *q = t, *path_end, *frag;
+
+		while (q < te && *q != '?' && *q != '#')
+			q++;
+		path_end = q;
+		req->path = mk_slice(t, path_end);
+		if (q < te && *q == '?') {
+			req->has_query = true;
+			frag = memchr(q + 1, '#', (size_t)(te - (q + 1)));
+			req->query = mk_slice(q + 1, frag ? frag : te);
+		}
+	}
+
+	req->version_major = (uint8_t)(v[5] - '0');
+	req->version_minor = (uint8_t)(v[7] - '0');
+	if (req->version_major != 1 || req->version_minor > 1) {
+		st->v505 = true;
+		st->unknown = true;
+	}
+}
+
+/* 1*DIGIT, at most INT64_MAX; -1 when invalid (empty, sign, list, overflow). */
+static int64_t parse_content_length(struct http_slice v)
+{
+	int64_t n = 0;
+	uint32_t i;
+
+	if (v.len == 0)
+		return -1;
+	for (i = 0; i < v.len; i++) {
+		unsigned char c = (unsigned char)v.p[i];
+
+		if (c < '0' || c > '9')
+			return -1;
+		if (n > (INT64_MAX - (c - '0')) / 10)
+			return -1;
+		n = n * 10 + (c - '0');
+	}
+	return n;
+}
+
+/* Connection = #connection-option: look for "close" and "keep-alive". */
+static void parse_connection(struct parse_state *st, struct http_slice v)
+{
+	const char *p = v.p, *end = v.p + v.len;
+
+	while (p < end) {
+		const char *e = memchr(p, ',', (size_t)(end - p));
+		const char *a = p, *b;
+
+		if (e == NULL)
+			e = end;
+		b = e;
+		while (a < b && is_ows(*a))
+			a++;
+		while (b > a && is_ows(b[-1]))
+			b--;
+		if (mem_eq_ci(a, (size_t)(b - a), "close"))
+			st->conn_close = true;
+		else if (mem_eq_ci(a, (size_t)(b - a), "keep-alive"))
+			st->conn_keep_alive = true;
+		p = e + 1;
+	}
+}
+
+static bool host_valid(struct http_slice v)
+{
+	uint32_t i;
+
+	for (i = 0; i < v.len; i++) {
+		if (!ct_is(v.p[i], CT_HOST))
+			return false;
+	}
+	return true;
+}
+
+static void note_header(struct http_request *req, struct parse_state *st,
+			const struct http_header *h)
+{
+	const char *n = h->name.p;
+	size_t nl = h->name.len;
+
+	switch (to_lower((unsigned char)n[0])) {
+	case 'c':
+		if (mem_eq_ci(n, nl, "content-length")) {
+			int64_t v = parse_content_length(h->value);
+
+			if (v < 0 || (st->cl_seen && v != st->cl))
+				st->cl_bad = true;
+			st->cl_seen = true;
+			st->cl = v;
+		} else if (mem_eq_ci(n, nl, "connection")) {
+			if (req->connection.p == NULL)
+				req->connection = h->value;
+			parse_connection(st, h->value);
+		} else if (mem_eq_ci(n, nl, "content-type")) {
+			if (req->content_type.p == NULL)
+				req->content_type = h->value;
+		}
+		break;
+	case 'e':
+		if (mem_eq_ci(n, nl, "expect") &&
+		    http_slice_eq_ci(h->value, "100-continue"))
+			req->expect_continue = true;
+		break;
+	case 'h':
+		if (mem_eq_ci(n, nl, "host")) {
+			if (st->host_count++ == 0)
+				req->host = h->value;
+			if (!host_valid(h->value))
+				st->bad = true;
+		}
+		break;
+	case 'i':
+		if (mem_eq_ci(n, nl, "if-none-match")) {
+			if (req->if_none_match.p == NULL)
+				req->if_none_match = h->value;
+		} else if (mem_eq_ci(n, nl, "if-modified-since")) {
+			if (req->if_modified_since.p == NULL)
+				req->if_modified_since = h->value;
+		} else if (mem_eq_ci(n, nl, "if-range")) {
+			if (req->if_range.p == NULL)
+				req->if_range = h->value;
+		}
+		break;
+	case 'r':
+		if (mem_eq_ci(n, nl, "range")) {
+			if (req->range.p == NULL)
+				req->range = h->value;
+		} else if (mem_eq_ci(n, nl, "referer")) {
+			if (req->referer.p == NULL)
+				req->referer = h->value;
+		}
+		break;
+	case 't':
+		if (mem_eq_ci(n, nl, "transfer-encoding")) {
+			st->te_seen = true;
+			st->te_count++;
+			if (h->value.len == 0)
+				st->te_empty = true;
+			else if (http_slice_eq_ci(h->value, "chunked"))
+				st->te_chunked++;
+		}
+		break;
+	case 'u':
+		if (mem_eq_ci(n, nl, "user-agent")) {
+			if (req->user_agent.p == NULL)
+				req->user_agent = h->value;
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+/* field-line = field-name ":" OWS field-value OWS (RFC 9112 §5).
+ * [p, end) is one non-empty line without its line ending. */
+static void parse_header_line(struct http_request *req, struct parse_state *st,
+			      const char *p, const char *end)
+{
+	const char *n = p, *v, *ve, *q;
+	bool framing;
+	struct http_header *h;
+
+	if (memchr(p, '\r', (size_t)(end - p)) != NULL) {
+		st->bad = true; /* bare CR */
+		st->unknown = true;
+		st->prev_framing = false;
+		return;
+	}
+	if (is_ows(*p)) {
+		/* obs-fold: a continuation of the previous field line. */
+		st->bad = true;
+		if (st->prev_framing)
+			st->unknown = true;
+		return;
+	}
+	while (n < end && ct_is(*n, CT_TCHAR))
+		n++;
+	framing = is_framing_name(p, (size_t)(n - p));
+	st->prev_framing = framing;
+	if (n == end || *n != ':' || n == p) {
+		/* no colon, whitespace or junk before it, or no name */
+		st->bad = true;
+		if (framing)
+			st->unknown = true;
+		return;
+	}
+	v = n + 1;
+	ve = end;
+	while (v < ve && is_ows(*v))
+		v++;
+	while (ve > v && is_ows(ve[-1]))
+		ve--;
+	for (q = v; q < ve; q++) {
+		if (!ct_is(*q, CT_FIELD)) {
+			st->bad = true; /* CTL or DEL in the value */
+			if (framing)
+				st->unknown = true;
+			return;
+		}
+	}
+	if (req->header_count >= HTTP_HEADERS_MAX) {
+		st->too_many = true;
+		st->unknown = true;
+		return;
+	}
+	h = &req->headers[req->header_count++];
+	h->name = mk_slice(p, n);
+	h->value = mk_slice(v, ve);
+	note_header(req, st, h);
+}
+
+/* Finds the end of the line starting at p: *content_end excludes CRLF or
+ * the bare LF (flagged). Returns the byte after the LF, or NULL if none. */
+static const char *line_end(struct parse_state *st, const char *p,
+			    const char *end, const char **content_end)
+{
+	const char *lf = memchr(p, '\n', (size_t)(end - p));
+
+	if (lf == NULL)
+		return NULL;
+	if (lf > p && lf[-1] == '\r') {
+		*content_end = lf - 1;
+	} else {
+		*content_end = lf;
+		st->bad = true; /* bare LF */
+		st->unknown = true;
+	}
+	return lf + 1;
+}
+
+int http_head_parse(const char *buf, size_t head_len, struct http_request *req)
+{
+	struct parse_state st;
+	const char *p = buf, *end = buf + head_len, *ce, *next;
+	bool ended = false, body;
+	int status;
+
+	memset(&st, 0, sizeof(st));
+	req_init(req);
+	if (head_len > HTTP_HEAD_MAX_BYTES) {
+		req->status = 431;
+		return 431;
+	}
+
+	/* Empty lines before the request line (RFC 9112 §2.2). */
+	for (;;) {
+		if (p < end && *p == '\n') {
+			st.bad = st.unknown = true;
+			p++;
+		} else if (end - p >= 2 && p[0] == '\r' && p[1] == '\n') {
+			p += 2;
+		} else {
+			break;
+		}
+	}
+
+	next = line_end(&st, p, end, &ce);
+	if (next == NULL) {
+		st.bad = st.unknown = true;
+		goto decide;
+	}
+	if (memchr(p, '\r', (size_t)(ce - p)) != NULL) {
+		st.bad = st.unknown = true; /* CR inside the request line */
+	} else {
+		parse_request_line(req, &st, p, ce);
+	}
+	p = next;
+
+	while (p < end) {
+		next = line_end(&st, p, end, &ce);
+		if (next == NULL)
+			break;
+		if (ce == p) {
+			ended = true;
+			p = next;
+			break;
+		}
+		parse_header_line(req, &st, p, ce);
+		p = next;
+	}
+	if (!ended || p != end)
+		st.bad = st.unknown = true; /* not one complete head */
+
+	/* Semantics of the fields (RFC 9112 §3.2, §6). */
+	if (st.host_count > 1)
+		st.bad = true;
+	req->has_host = st.host_count > 0;
+	if (req->version_major == 1 && req->version_minor == 1 && st.host_count == 0)
+		st.bad = true;
+	if (st.cl_seen && st.te_seen)
+		st.bad = st.unknown = true;
+	if (st.cl_bad)
+		st.bad = st.unknown = true;
+	if (st.te_seen) {
+		/* Only exactly one "chunked" is supported; anything else makes
+		 * the body length unknowable (RFC 9112 §6.3). */
+		if (st.te_count != 1 || st.te_chunked != 1 || st.te_empty)
+			st.unknown = st.te_unsupported = true;
+		if (st.te_empty ||
+		    (req->version_major == 1 && req->version_minor == 0))
+			st.bad = st.unknown = true;
+	}
+
+decide:
+	if (st.too_many)
+		status = 431;
+	else if (st.bad)
+		status = 400;
+	else if (st.v505)
+		status = 505;
+	else if (st.te_unsupported)
+		status = 501; /* a transfer coding we do not implement */
+	else if (req->method == HTTP_METHOD_OTHER)
+		status = 501;
+	else
+		status = 0;
+
+	if (st.cl_seen && !st.cl_bad)
+		req->content_length = st.cl;
+	req->chunked = st.te_seen && !st.te_unsupported;
+	if (req->version_minor == 1 && req->version_major == 1)
+		req->keep_alive = !st.conn_close;
+	else
+		req->keep_alive = st.conn_keep_alive && !st.conn_close;
+	if (!(req->version_major == 1 && req->version_minor == 1))
+		req->expect_continue = false; /* RFC 9110 §10.1.1: ignore on 1.0 */
+
+	body = st.te_seen || (st.cl_seen && (st.cl_bad || st.cl != 0));
+	req->framing_known = status == 0 || (!st.unknown && !body);
+	if (!req->framing_known)
+		req->keep_alive = false;
+	req->status = status;
+	return status;
+}
+
+bool http_slice_eq_ci(struct http_slice s, const char *lit)
+{
+	if (s.p == NULL)
+		return lit[0] == '\0';
+	return mem_eq_ci(s.p, s.len, lit);
+}
+
+const struct http_header *http_find_header(const struct http_request *req,
+					   const char *name)
+{
+	uint32_t i;
+
+	for (i = 0; i < req->header_count; i++) {
+		if (http_slice_eq_ci(req->headers[i].name, name))
+			return &req->headers[i];
+	}
+	return NULL;
+}
+
+/* ------------------------------------------------------------- chunked */
+
+enum {
+	CHUNK_SIZE_DIGITS_MAX = 15,       /* significant hex digits: < 2^60 */
+	CHUNK_LINE_MAX_BYTES = 4096,      /* size line incl. extensions, CRLF excl. */
+	TRAILER_LINE_MAX_BYTES = 8192,    /* one trailer line, CRLF excluded */
+	TRAILER_MAX_BYTES = 64 * 1024,    /* whole trailer section incl. CRLFs */
+};
+
+enum chunked_state {
+	CH_SIZE_START = 0, /* first hex digit of a chunk-size */
+	CH_SIZE,           /* more hex digits */
+	CH_SIZE_WS,        /* BWS after the size: only ';' may follow */
+	CH_EXT,            /* inside chunk-ext: skipped up to CR */
+	CH_SIZE_LF,        /* LF of the size line */
+	CH_DATA,           /* chunk-data */
+	CH_DATA_CR,        /* CR after chunk-data */
+	CH_DATA_LF,        /* LF after chunk-data */
+	CH_TRAILER_START,  /* start of a trailer line or of the final CRLF */
+	CH_TRAILER_NAME,   /* field-name of a trailer line */
+	CH_TRAILER_VALUE,  /* rest of a trailer line: skipped up to CR */
+	CH_TRAILER_LF,     /* LF of a trailer line */
+	CH_FINAL_LF,       /* LF of the final empty line */
+	CH_DONE,
+	CH_ERROR,
+};
+
+enum chunked_error {
+	CHERR_NONE = 0,
+	CHERR_SIZE_NOT_HEX,
+	CHERR_SIZE_TOO_BIG,
+	CHERR_SIZE_BAD_CHAR,
+	CHERR_SIZE_LINE_TOO_LONG,
+	CHERR_EXT_BAD_CHAR,
+	CHERR_BARE_LF,
+	CHERR_BARE_CR,
+	CHERR_DATA_NO_CRLF,
+	CHERR_TRAILER_BAD_NAME,
+	CHERR_TRAILER_BAD_CHAR,
+	CHERR_TRAILER_LINE_TOO_LONG,
+	CHERR_TRAILERS_TOO_LONG,
+};
+
+static const char *const chunked_error_str[] = {
+	[CHERR_NONE] = "no error",
+	[CHERR_SIZE_NOT_HEX] = "chunk size does not start with a hex digit",
+	[CHERR_SIZE_TOO_BIG] = "chunk size over 15 hex digits",
+	[CHERR_SIZE_BAD_CHAR] = "invalid byte after chunk size",
+	[CHERR_SIZE_LINE_TOO_LONG] = "chunk size line (extensions) too long",
+	[CHERR_EXT_BAD_CHAR] = "control character in chunk extension",
+	[CHERR_BARE_LF] = "bare LF in chunked framing",
+	[CHERR_BARE_CR] = "CR not followed by LF in chunked framing",
+	[CHERR_DATA_NO_CRLF] = "chunk data not followed by CRLF",
+	[CHERR_TRAILER_BAD_NAME] = "invalid trailer field name",
+	[CHERR_TRAILER_BAD_CHAR] = "control character in trailer field",
+	[CHERR_TRAILER_LINE_TOO_LONG] = "trailer line too long",
+	[CHERR_TRAILERS_TOO_LONG] = "trailer section too long",
+};
+
+void http_chunked_init(struct http_chunked *c)
+{
+	c->state = CH_SIZE_START;
+	c->size_digits = 0;
+	c->aux = 0;
+	c->chunk_left = 0;
+	c->total = 0;
+}
+
+const char *http_chunked_error(const struct http_chunked *c)
+{
+	if (c->state != CH_ERROR || c->aux >= sizeof(chunked_error_str) /
+						   sizeof(chunked_error_str[0]))
+		return chunked_error_str[CHERR_NONE];
+	return chunked_error_str[c->aux];
+}
+
+static inline int hex_value(unsigned char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	ch = to_lower(ch);
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	return -1;
+}
+
+/* A byte that may appear in an extension or trailer value: no CTL but HTAB. */
+static inline bool chunk_text(unsigned char ch)
+{
+	return http_ctype[ch] & CT_FIELD;
+}
+
+enum http_chunked_result http_chunked_decode(struct http_chunked *c, char *in,
+					     size_t *in_len, size_t *out_len)
+{
+	size_t n = *in_len, r = 0, w = 0;
+	enum chunked_state st = (enum chunked_state)c->state;
+	enum chunked_error err = CHERR_NONE;
+	enum http_chunked_result res = HTTP_CHUNKED_AGAIN;
+
+	if (st == CH_DONE || st == CH_ERROR) {
+		*in_len = 0;
+		return st == CH_DONE ? HTTP_CHUNKED_DONE : HTTP_CHUNKED_ERROR;
+	}
+
+	while (r < n) {
+		unsigned char ch = (unsigned char)in[r];
+		int h;
+
+		if (st == CH_DATA) {
+			size_t take = n - r;
+
+			if (take > c->chunk_left)
+				take = (size_t)c->chunk_left;
+			if (w != r)
+				memmove(in + w, in + r, take);
+			w += take;
+			r += take;
+			c->chunk_left -= take;
+			if (c->chunk_left == 0)
+				st = CH_DATA_CR;
+			continue;
+		}
+		if (st >= CH_TRAILER_START && st <= CH_FINAL_LF) {
+			/* chunk_left counts the trailer section's bytes */
+			if (++c->chunk_left > TRAILER_MAX_BYTES) {
+				err = CHERR_TRAILERS_TOO_LONG;
+				goto fail;
+			}
+		}
+
+		switch (st) {
+		case CH_SIZE_START:
+			h = hex_value(ch);
+			if (h < 0) {
+				err = ch == '\n' ? CHERR_BARE_LF : CHERR_SIZE_NOT_HEX;
+				goto fail;
+			}
+			c->chunk_left = (uint64_t)h;
+			c->size_digits = h ? 1 : 0;
+			c->aux = 1;
+			st = CH_SIZE;
+			break;
+
+		case CH_SIZE:
+			if (ch == '\r') {
+				st = CH_SIZE_LF;
+				break;
+			}
+			if (++c->aux > CHUNK_LINE_MAX_BYTES) {
+				err = CHERR_SIZE_LINE_TOO_LONG;
+				goto fail;
+			}
+			h = hex_value(ch);
+			if (h >= 0) {
+				if (c->size_digits == 0 && h == 0)
+					break; /* leading zero */
+				if (c->size_digits >= CHUNK_SIZE_DIGITS_MAX) {
+					err = CHERR_SIZE_TOO_BIG;
+					goto fail;
+				}
+				c->size_digits++;
+				c->chunk_left = (c->chunk_left << 4) | (uint64_t)h;
+			} else if (ch == ';') {
+				st = CH_EXT;
+			} else if (ch == ' ' || ch == '\t') {
+				st = CH_SIZE_WS;
+			} else {
+				err = ch == '\n' ? CHERR_BARE_LF : CHERR_SIZE_BAD_CHAR;
+				goto fail;
+			}
+			break;
+
+		case CH_SIZE_WS:
+			if (++c->aux > CHUNK_LINE_MAX_BYTES) {
+				err = CHERR_SIZE_LINE_TOO_LONG;
+				goto fail;
+			}
+			if (ch == ';') {
+				st = CH_EXT;
+			} else if (ch != ' ' && ch != '\t') {
+				err = ch == '\n' ? CHERR_BARE_LF : CHERR_SIZE_BAD_CHAR;
+				goto fail;
+			}
+			break;
+
+		case CH_EXT:
+			if (ch == '\r') {
+				st = CH_SIZE_LF;
+				break;
+			}
+			if (++c->aux > CHUNK_LINE_MAX_BYTES) {
+				err = CHERR_SIZE_LINE_TOO_LONG;
+				goto fail;
+			}
+			if (!chunk_text(ch)) {
+				err = ch == '\n' ? CHERR_BARE_LF : CHERR_EXT_BAD_CHAR;
+				goto fail;
+			}
+			break;
+
+		case CH_SIZE_LF:
+			if (ch != '\n') {
+				err = CHERR_BARE_CR;
+				goto fail;
+			}
+			c->aux = 0;
+			st = c->chunk_left ? CH_DATA : CH_TRAILER_START;
+			break;
+
+		case CH_DATA_CR:
+			if (ch != '\r') {
+				err = CHERR_DATA_NO_CRLF;
+				goto fail;
+			}
+			st = CH_DATA_LF;
+			break;
+
+		case CH_DATA_LF:
+			if (ch != '\n') {
+				err = CHERR_DATA_NO_CRLF;
+				goto fail;
+			}
+			st = CH_SIZE_START;
+			break;
+
+		case CH_TRAILER_START:
+			if (ch == '\r') {
+				st = CH_FINAL_LF;
+				break;
+			}
+			if (!ct_is((char)ch, CT_TCHAR)) {
+				err = ch == '\n' ? CHERR_BARE_LF : CHERR_TRAILER_BAD_NAME;
+				goto fail;
+			}
+			c->aux = 1;
+			st = CH_TRAILER_NAME;
+			break;
+
+		case CH_TRAILER_NAME:
+		case CH_TRAILER_VALUE:
+			if (ch == '\r') {
+				if (st == CH_TRAILER_NAME) {
+					err = CHERR_TRAILER_BAD_NAME; /* no colon */
+					goto fail;
+				}
+				st = CH_TRAILER_LF;
+				break;
+			}
+			if (++c->aux > TRAILER_LINE_MAX_BYTES) {
+				err = CHERR_TRAILER_LINE_TOO_LONG;
+				goto fail;
+			}
+			if (st == CH_TRAILER_NAME) {
+				if (ch == ':')
+					st = CH_TRAILER_VALUE;
+				else if (!ct_is((char)ch, CT_TCHAR)) {
+					err = ch == '\n' ? CHERR_BARE_LF
+							 : CHERR_TRAILER_BAD_NAME;
+					goto fail;
+				}
+			} else if (!chunk_text(ch)) {
+				err = ch == '\n' ? CHERR_BARE_LF : CHERR_TRAILER_BAD_CHAR;
+				goto fail;
+			}
+			break;
+
+		case CH_TRAILER_LF:
+			if (ch != '\n') {
+				err = CHERR_BARE_CR;
+				goto fail;
+			}
+			st = CH_TRAILER_START;
+			break;
+
+		case CH_FINAL_LF:
+			if (ch != '\n') {
+				err = CHERR_BARE_CR;
+				goto fail;
+			}
+			r++;
+			st = CH_DONE;
+			res = HTTP_CHUNKED_DONE;
+			goto out;
+
+		case CH_DATA:
+		case CH_DONE:
+		case CH_ERROR:
+		default:
+			err = CHERR_NONE; /* unreachable: handled above */
+			goto fail;
+		}
+		r++;
+	}
+	goto out;
+
+fail:
+	st = CH_ERROR;
+	c->aux = err;
+	res = HTTP_CHUNKED_ERROR;
+out:
+	c->state = (uint8_t)st;
+	c->total += w;
+	*out_len += w;
+	*in_len = r;
+	return res;
+}

@@ -1,0 +1,144 @@
+#include "http_resp.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "static.h"
+
+struct status_entry {
+	int code;
+	const char *reason;
+};
+
+static const struct status_entry status_table[] = {
+	{ 100, "Continue" },
+	{ 200, "OK" },
+	{ 201, "Created" },
+	{ 204, "No Content" },
+	{ 206, "Partial Content" },
+	{ 301, "Moved Permanently" },
+	{ 302, "Found" },
+	{ 303, "See Other" },
+	{ 304, "Not Modified" },
+	{ 307, "Temporary Redirect" },
+	{ 308, "Permanent Redirect" },
+	{ 400, "Bad Request" },
+	{ 401, "Unauthorized" },
+	{ 403, "Forbidden" },
+	{ 404, "Not Found" },
+	{ 405, "Method Not Allowed" },
+	{ 408, "Request Timeout" },
+	{ 411, "Length Required" },
+	{ 413, "Content Too Large" },
+	{ 414, "URI Too Long" },
+	{ 416, "Range Not Satisfiable" },
+	{ 431, "Request Header Fields Too Large" },
+	{ 500, "Internal Server Error" },
+	{ 501, "Not Implemented" },
+	{ 502, "Bad Gateway" },
+	{ 503, "Service Unavailable" },
+	{ 504, "Gateway Timeout" },
+	{ 505, "HTTP Version Not Supported" },
+};
+
+const char *http_reason(int status)
+{
+	for (size_t i = 0; i < sizeof(status_table) / sizeof(status_table[0]); i++)
+		if (status_table[i].code == status)
+			return status_table[i].reason;
+	return "Unknown";
+}
+
+void http_date_update(struct http_date_cache *d, time_t now)
+{
+	if (d->len && d->sec == now)
+		return;
+	char date[40];
+	size_t n = static_http_date(now, date, sizeof(date));
+	int len = snprintf(d->line, sizeof(d->line), "Date: %.*s\r\n", (int)n, date);
+	d->len = len > 0 ? (uint32_t)len : 0;
+	d->sec = now;
+}
+
+/* snprintf into the free space; -1 if it did not fit. */
+static int put(char *p, size_t cap, size_t *off, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int put(char *p, size_t cap, size_t *off, const char *fmt, ...)
+{
+	if (*off >= cap)
+		return -1;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(p + *off, cap - *off, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= cap - *off)
+		return -1;
+	*off += (size_t)n;
+	return 0;
+}
+
+int http_resp_write_head(struct buf *out, const struct http_resp_head *h,
+			 const struct http_date_cache *date)
+{
+	char *p = buf_wptr(out);
+	size_t cap = buf_space(out), off = 0;
+	int bad = 0;
+	bad |= put(p, cap, &off, "HTTP/1.1 %d %s\r\nServer: " LISOD_SERVER_HEADER "\r\n%.*s",
+		   h->status, http_reason(h->status), (int)date->len, date->line);
+	if (h->content_type)
+		bad |= put(p, cap, &off, "Content-Type: %s\r\n", h->content_type);
+	if (h->content_length >= 0)
+		bad |= put(p, cap, &off, "Content-Length: %" PRId64 "\r\n", h->content_length);
+	if (h->last_modified) {
+		char lm[40];
+		size_t n = static_http_date(h->last_modified, lm, sizeof(lm));
+		bad |= put(p, cap, &off, "Last-Modified: %.*s\r\n", (int)n, lm);
+	}
+	if (h->etag)
+		bad |= put(p, cap, &off, "ETag: %s\r\n", h->etag);
+	if (h->accept_ranges)
+		bad |= put(p, cap, &off, "Accept-Ranges: bytes\r\n");
+	if (h->status == 206)
+		bad |= put(p, cap, &off, "Content-Range: bytes %jd-%jd/%jd\r\n",
+			   (intmax_t)h->range_start, (intmax_t)(h->range_start + h->range_len - 1),
+			   (intmax_t)h->range_total);
+	if (h->range_unsatisfied)
+		bad |= put(p, cap, &off, "Content-Range: bytes */%jd\r\n", (intmax_t)h->range_total);
+	if (h->location)
+		bad |= put(p, cap, &off, "Location: %s\r\n", h->location);
+	bad |= put(p, cap, &off, "Connection: %s\r\n\r\n", h->keep_alive ? "keep-alive" : "close");
+	if (bad)
+		return -1;
+	buf_commit(out, (uint32_t)off);
+	return 0;
+}
+
+int http_resp_write_error(struct buf *out, int status, bool keep_alive, bool include_body,
+			  const struct http_date_cache *date)
+{
+	char body[256];
+	int blen = snprintf(body, sizeof(body),
+			    "<!DOCTYPE html>\n<html><head><title>%d %s</title></head>"
+			    "<body><h1>%d %s</h1></body></html>\n",
+			    status, http_reason(status), status, http_reason(status));
+	if (blen < 0 || (size_t)blen >= sizeof(body))
+		return -1;
+	struct http_resp_head h = {
+		.status = status,
+		.keep_alive = keep_alive,
+		.content_length = blen,
+		.content_type = "text/html",
+	};
+	uint32_t mark = out->wpos;
+	if (http_resp_write_head(out, &h, date) < 0)
+		return -1;
+	if (include_body && buf_append(out, body, (uint32_t)blen) < 0) {
+		buf_unwind(out, mark);
+		return -1;
+	}
+	return blen;
+}

@@ -1,0 +1,57 @@
+/*
+ * http_resp — response heads: the status table, the cached Date header,
+ * header serialisation and the short bodies of error responses.
+ *
+ * Everything writes into a caller's struct buf and fails (returns -1,
+ * writing nothing) when the bytes do not fit, so the caller can flush and
+ * retry; nothing here allocates.
+ */
+#ifndef LISOD_HTTP_RESP_H
+#define LISOD_HTTP_RESP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "buf.h"
+
+/* "Date: <RFC 1123>\r\n", rebuilt at most once a second. */
+struct http_date_cache {
+	time_t sec;
+	uint32_t len;
+	char line[48];
+};
+
+void http_date_update(struct http_date_cache *d, time_t now);
+
+/* Reason phrase of a status we produce ("Unknown" otherwise). */
+const char *http_reason(int status);
+
+struct http_resp_head {
+	int status;
+	bool keep_alive;
+	int64_t content_length;      /* -1: none (e.g. chunked, or 304) */
+	const char *content_type;    /* NULL: omitted */
+	time_t last_modified;        /* 0: omitted */
+	const char *etag;            /* NULL: omitted */
+	const char *location;        /* NULL: omitted */
+	bool accept_ranges;
+	off_t range_start, range_len, range_total; /* Content-Range when status 206 */
+	bool range_unsatisfied;      /* 416: Content-Range: bytes * / total */
+};
+
+/* Append the head (status line through the blank line). */
+int http_resp_write_head(struct buf *out, const struct http_resp_head *h,
+			 const struct http_date_cache *date);
+
+/* Append a complete error response: head plus a short HTML body that names
+ * the status. include_body false (HEAD) keeps the head identical but sends
+ * no body. Returns the body length, or -1 if it does not fit. */
+int http_resp_write_error(struct buf *out, int status, bool keep_alive, bool include_body,
+			  const struct http_date_cache *date);
+
+/* Bytes a complete error response may need at most (for flushing first). */
+enum { HTTP_RESP_ERROR_MAX_BYTES = 512, HTTP_RESP_HEAD_MAX_BYTES = 1024 };
+
+#endif

@@ -1,0 +1,147 @@
+#include "listen.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "log.h"
+#include "worker.h"
+
+enum { LISTEN_BACKLOG = 4096, ACCEPTS_PER_EVENT = 128 };
+
+static int parse_addr(const char *addr, uint16_t port, struct sockaddr_storage *ss,
+		      socklen_t *len)
+{
+	memset(ss, 0, sizeof(*ss));
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	if (!addr || strcmp(addr, "::") == 0 || strcmp(addr, "*") == 0) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_addr = in6addr_any;
+		s6->sin6_port = htons(port);
+		*len = sizeof(*s6);
+		return 0;
+	}
+	if (inet_pton(AF_INET, addr, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		*len = sizeof(*s4);
+		return 0;
+	}
+	const char *a = addr;
+	char tmp[INET6_ADDRSTRLEN + 2];
+	size_t n = strlen(addr);
+	if (n > 2 && addr[0] == '[' && addr[n - 1] == ']' && n - 2 < sizeof(tmp)) {
+		memcpy(tmp, addr + 1, n - 2);
+		tmp[n - 2] = '\0';
+		a = tmp;
+	}
+	if (inet_pton(AF_INET6, a, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		*len = sizeof(*s6);
+		return 0;
+	}
+	return -1;
+}
+
+int listen_open(const char *addr, uint16_t port, bool reuseport, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	const char *shown = addr ? addr : "*";
+	if (parse_addr(addr, port, &ss, &sslen) < 0) {
+		snprintf(err, errlen, "invalid listen address '%s'", shown);
+		return -1;
+	}
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 && ss.ss_family == AF_INET6 && !addr && errno == EAFNOSUPPORT) {
+		/* No IPv6 on this host: fall back to IPv4 any. */
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		memset(&ss, 0, sizeof(ss));
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		sslen = sizeof(*s4);
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	}
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	int one = 1, zero = 0;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+		goto fail_errno;
+	if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+		goto fail_errno;
+	if (ss.ss_family == AF_INET6 && !addr &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) < 0)
+		goto fail_errno;
+	if (bind(fd, (struct sockaddr *)&ss, sslen) < 0) {
+		snprintf(err, errlen, "cannot bind %s port %u: %s", shown, port, strerror(errno));
+		goto fail;
+	}
+	if (listen(fd, LISTEN_BACKLOG) < 0)
+		goto fail_errno;
+	return fd;
+fail_errno:
+	snprintf(err, errlen, "listening socket on port %u: %s", port, strerror(errno));
+fail:
+	close(fd);
+	return -1;
+}
+
+/*
+ * Out of descriptors: the pending connection would make the listener
+ * readable forever (level-triggered) and spin the loop. Spend the reserve
+ * descriptor to accept it and close it at once, so the client gets a clean
+ * close instead of hanging, then take the reserve back.
+ */
+static void listen_shed(struct worker *w, int lfd)
+{
+	if (w->reserve_fd >= 0) {
+		close(w->reserve_fd);
+		w->reserve_fd = -1;
+	}
+	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd >= 0)
+		close(fd);
+	w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	w->stats_shed++;
+	if (loop_now_ms(w->loop) - w->last_shed_log_ms >= 1000) {
+		w->last_shed_log_ms = loop_now_ms(w->loop);
+		log_err(w->log, "out of file descriptors: shed %llu connection(s) so far",
+			(unsigned long long)w->stats_shed);
+	}
+}
+
+void listen_on_ready(struct loop *loop, struct loop_watch *watch, uint32_t events)
+{
+	(void)loop;
+	(void)events;
+	struct listener *l = (struct listener *)watch;
+	struct worker *w = l->worker;
+	for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
+		struct sockaddr_storage peer;
+		socklen_t plen = sizeof(peer);
+		int fd = accept4(watch->fd, (struct sockaddr *)&peer, &plen,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+				continue;
+			if (errno == EMFILE || errno == ENFILE) {
+				listen_shed(w, watch->fd);
+				continue;
+			}
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				log_err(w->log, "accept on port %u: %s", l->port, strerror(errno));
+			return;
+		}
+		conn_accept(w, l, fd, &peer, plen);
+	}
+}

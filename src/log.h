@@ -1,0 +1,60 @@
+/*
+ * log — the error log and the access log (Combined Log Format).
+ *
+ * Both are buffered in memory and written with one write() when the buffer
+ * fills, on log_flush() (the worker calls it once a second and at exit), and
+ * at once for messages of level LOG_ERR and worse, which are rare and must
+ * not be lost. So a request costs no logging syscall on the hot path.
+ * The error and access logs may be the same file (one shared buffer then).
+ * log_reopen() reopens the files by path (rotation, SIGHUP/SIGUSR1).
+ * A failing write is counted and dropped, never retried in a loop: logging
+ * must not stop the server.
+ */
+#ifndef LISOD_LOG_H
+#define LISOD_LOG_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+enum log_level { LOG_LVL_ERR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
+
+struct log;
+
+/* error_path/access_path: a file path, "-" for stderr, NULL for none
+ * (access NULL: access lines go to the error log). */
+struct log *log_new(const char *error_path, const char *access_path,
+		    enum log_level level);
+void log_free(struct log *log);          /* flushes first */
+int log_reopen(struct log *log);         /* 0, or -1 (old files kept) */
+void log_flush(struct log *log);
+void log_set_level(struct log *log, enum log_level level);
+/* After fork in a worker: tag lines with this pid. */
+void log_set_pid(struct log *log, long pid);
+/* The descriptor error lines go to (for child stderr, e.g. CGI). */
+int log_error_fd(const struct log *log);
+
+void log_msg(struct log *log, enum log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void log_vmsg(struct log *log, enum log_level level, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
+struct log_access {
+	const char *client;        /* textual address */
+	time_t when;
+	const char *request_line;  /* not NUL-terminated */
+	size_t request_line_len;
+	int status;
+	uint64_t bytes;            /* body bytes sent */
+	const char *referer; size_t referer_len;
+	const char *user_agent; size_t user_agent_len;
+};
+void log_access(struct log *log, const struct log_access *a);
+
+#define log_err(l, ...)   log_msg((l), LOG_LVL_ERR, __VA_ARGS__)
+#define log_warn(l, ...)  log_msg((l), LOG_LVL_WARN, __VA_ARGS__)
+#define log_info(l, ...)  log_msg((l), LOG_LVL_INFO, __VA_ARGS__)
+#define log_debug(l, ...) log_msg((l), LOG_LVL_DEBUG, __VA_ARGS__)
+
+#endif

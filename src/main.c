@@ -1,0 +1,223 @@
+/*
+ * main — the startup sequence: arguments, daemon, lock file, listeners,
+ * logs, signals; then one worker runs the event loop.
+ *
+ * Everything that can fail for a reason the operator must fix (a bad
+ * argument, a port in use, an unreadable root or key, a held lock) fails
+ * here, before the launcher of a daemon reports success.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "listen.h"
+#include "log.h"
+#include "worker.h"
+
+struct startup {
+	struct config cfg;
+	char root_buf[PATH_MAX];
+	int listen_fds[WORKER_LISTENERS_MAX];
+	uint16_t ports[WORKER_LISTENERS_MAX];
+	bool tls[WORKER_LISTENERS_MAX];
+	unsigned listener_count;
+	int lock_fd;
+	int notify_fd;
+	int sigfd;
+	struct log *log;
+};
+
+/* The bundled www/ beside the executable, else ./www. */
+static const char *default_root(char *buf, size_t cap)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		int len = snprintf(buf, cap, "%s/www", dirname(exe));
+		struct stat st;
+		if (len > 0 && (size_t)len < cap && stat(buf, &st) == 0 && S_ISDIR(st.st_mode))
+			return buf;
+	}
+	return "www";
+}
+
+static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int fail(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("lisod: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	return -1;
+}
+
+static int check_readable(const char *what, const char *path, bool want_dir)
+{
+	struct stat st;
+	if (stat(path, &st) < 0 || access(path, R_OK) < 0) {
+		fprintf(stderr, "lisod: cannot read %s %s: %s\n", what, path, strerror(errno));
+		return -1;
+	}
+	if (want_dir && !S_ISDIR(st.st_mode))
+		return fail("%s is not a directory", path);
+	return 0;
+}
+
+/* More descriptors than connections: raise the soft limit to the hard one. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static int add_listener(struct startup *s, uint16_t port, bool tls)
+{
+	char err[256];
+	int fd = listen_open(s->cfg.listen_addr, port, false, err, sizeof(err));
+	if (fd < 0)
+		return fail("%s", err);
+	s->listen_fds[s->listener_count] = fd;
+	s->ports[s->listener_count] = port;
+	s->tls[s->listener_count] = tls;
+	s->listener_count++;
+	return 0;
+}
+
+static int open_listeners(struct startup *s)
+{
+	const struct config *cfg = &s->cfg;
+	if (cfg->mode == CONFIG_MODE_ECHO)
+		return add_listener(s, cfg->echo_port, false);
+	if (cfg->http_port && add_listener(s, cfg->http_port, false) < 0)
+		return -1;
+	if (s->listener_count == 0)
+		return fail("%s", "no listener: the HTTP port is 0");
+	return 0;
+}
+
+static int block_signals(struct startup *s)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return fail("sigprocmask: %s", strerror(errno));
+	s->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (s->sigfd < 0)
+		return fail("signalfd: %s", strerror(errno));
+	/* A peer that resets while we write must cost one connection, not us. */
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+static int check_paths(const struct config *cfg)
+{
+	if (cfg->mode == CONFIG_MODE_ECHO)
+		return 0;
+	if (check_readable("document root", cfg->root, true) < 0)
+		return -1;
+	if (cfg->key_path && (check_readable("private key", cfg->key_path, false) < 0 ||
+			      check_readable("certificate", cfg->cert_path, false) < 0))
+		return -1;
+	if (cfg->cgi_path && access(cfg->cgi_path, F_OK) < 0)
+		return fail("CGI program %s does not exist", cfg->cgi_path);
+	return 0;
+}
+
+/* Everything before the event loop; on failure the message is on stderr. */
+static int startup(struct startup *s)
+{
+	if (check_paths(&s->cfg) < 0)
+		return -1;
+	if (s->cfg.daemonize) {
+		s->notify_fd = daemon_start();
+		if (s->notify_fd < 0)
+			return -1;
+	}
+	if (s->cfg.lock_path) {
+		char err[512];
+		s->lock_fd = lockfile_acquire(s->cfg.lock_path, err, sizeof(err));
+		if (s->lock_fd < 0)
+			return fail("%s", err);
+	}
+	raise_fd_limit();
+	if (open_listeners(s) < 0 || block_signals(s) < 0)
+		return -1;
+	const char *log_path = s->cfg.log_path;
+	if (!log_path && s->cfg.daemonize)
+		return fail("%s", "a daemon needs a log file");
+	s->log = log_new(log_path, s->cfg.access_log_path, (enum log_level)s->cfg.log_level);
+	if (!s->log)
+		return fail("cannot open log file: %s", strerror(errno));
+	return 0;
+}
+
+static void log_banner(const struct startup *s)
+{
+	const struct config *cfg = &s->cfg;
+	log_info(s->log, "%s %s starting, pid %ld", LISOD_NAME, LISOD_VERSION, (long)getpid());
+	if (cfg->mode == CONFIG_MODE_ECHO) {
+		log_info(s->log, "echo server on port %u", cfg->echo_port);
+		return;
+	}
+	log_info(s->log, "HTTP on port %u, document root %s", cfg->http_port, cfg->root);
+	if (cfg->https_port)
+		log_warn(s->log, "HTTPS port %u: TLS is not available in this build yet",
+			 cfg->https_port);
+}
+
+int main(int argc, char **argv)
+{
+	struct startup s;
+	memset(&s, 0, sizeof(s));
+	s.lock_fd = s.notify_fd = s.sigfd = -1;
+	switch (config_parse(&s.cfg, argc, argv, stdout, stderr)) {
+	case CONFIG_OK: break;
+	case CONFIG_EXIT_OK: return 0;
+	case CONFIG_EXIT_USAGE: return 2;
+	}
+	if (!s.cfg.root)
+		s.cfg.root = default_root(s.root_buf, sizeof(s.root_buf));
+	if (startup(&s) < 0)
+		return 1;
+	log_banner(&s);
+	struct worker w;
+	int rc = 1;
+	if (worker_init(&w, &s.cfg, s.log, s.listen_fds, s.ports, s.tls, s.listener_count,
+			s.sigfd) == 0) {
+		log_flush(s.log);
+		if (s.notify_fd >= 0)
+			daemon_ready(s.notify_fd);
+		rc = worker_run(&w);
+		log_info(s.log, "stopped");
+	}
+	worker_fini(&w);
+	log_free(s.log);
+	if (s.sigfd >= 0)
+		close(s.sigfd);
+	if (s.lock_fd >= 0)
+		close(s.lock_fd);
+	return rc;
+}

@@ -1,0 +1,115 @@
+/*
+ * static — static files beneath a document root: path resolution that the
+ * kernel confines, MIME types, validators (ETag, Last-Modified) and the
+ * conditional / range logic of a GET or HEAD.
+ *
+ * Owns the root directory descriptor and the MIME table (built-in entries
+ * plus /etc/mime.types when present, loaded once at startup). Opened files
+ * belong to the caller (static_file_close).
+ *
+ * Confinement: a request path is percent-decoded once, must start with '/',
+ * is normalised lexically ('.' dropped, '..' pops a segment; popping above
+ * the root is a 400), must not contain NUL (%00 → 400). It is then opened
+ * relative to the root descriptor with openat2(RESOLVE_BENEATH |
+ * RESOLVE_NO_MAGICLINKS), so no symlink or '..' can leave the root: the
+ * kernel enforces it. Where openat2 is missing (ENOSYS, kernels < 5.6) the
+ * fallback walks the path one component at a time with O_NOFOLLOW, refusing
+ * every symlink (documented in docs/security.md).
+ */
+#ifndef LISOD_STATIC_H
+#define LISOD_STATIC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "http_parse.h"
+
+/* STATIC_ETAG_MAX: '"' + three 64-bit hex numbers + two '-' + '"' + NUL = 53. */
+enum { STATIC_PATH_MAX = 4096, STATIC_ETAG_MAX = 64 };
+
+struct static_root;
+
+/* Open the document root (a directory). NULL with errno on failure.
+ * Also loads /etc/mime.types (if readable; bounded) and probes once whether
+ * openat2 works here (ENOSYS, or EPERM from a seccomp filter → the walk). */
+struct static_root *static_root_new(const char *dir);
+void static_root_free(struct static_root *root);
+/* Use the O_NOFOLLOW component walk even where openat2 works (tests, and
+ * a deployment that wants "no symlinks at all"). */
+void static_root_force_walk(struct static_root *root);
+
+struct static_file {
+	int fd;                 /* -1 when not open */
+	off_t size;
+	time_t mtime;
+	const char *mime;       /* never NULL; static, or owned by the root (valid
+				 * while the root lives) */
+	char etag[STATIC_ETAG_MAX]; /* strong validator, quotes included:
+				     * "ino-size-mtime_ns", lower-case hex */
+};
+
+/*
+ * Decode and normalise the raw path slice (as it appears in the request,
+ * query already removed) into out (NUL-terminated, always starting with '/').
+ * Returns 0, or 400 (bad %-escape, %00, NUL, no leading '/', '..' above the
+ * root) or 414 (does not fit in out_cap).
+ * Empty segments collapse ("//a" → "/a"); the result ends with '/' when the
+ * path did or when its last segment was "." or ".." ("/a/b/.." → "/a/").
+ * A decoded "%2f" is a separator like '/'. 414 is returned as soon as the
+ * output overflows, even if later ".." segments would have shortened it.
+ */
+int static_normalize_path(const char *raw, size_t len, char *out, size_t out_cap);
+
+/*
+ * Open the file a request path names. raw/len: the request's path slice.
+ * Returns 0 (file opened, *f filled), or a status: 301 (a directory named
+ * without its trailing slash: *redirect_out receives the normalised path
+ * plus '/', re-percent-encoded so it is a valid URI path (never CR/LF,
+ * space or '%' raw), NUL-terminated, for Location; 414 if it does not fit
+ * redirect_cap), 400, 403 (not readable, or a symlink leaving the root; in
+ * the walk fallback every symlink), 404 (missing; a directory without
+ * index.html; not a regular file), 414, 500 (other I/O errors).
+ * On failure f->fd is -1.
+ * A directory named with a trailing slash serves its index.html.
+ */
+int static_open(const struct static_root *root, const char *raw, size_t len,
+		struct static_file *f, char *redirect_out, size_t redirect_cap);
+void static_file_close(struct static_file *f);
+
+/* The MIME type for a file name (or path) by extension (case-insensitive),
+ * from the built-in table only; "application/octet-stream" when unknown. */
+const char *static_mime_type(const char *name, size_t len);
+/* The same, falling back to the root's /etc/mime.types entries; the
+ * built-in table wins. This is what static_open uses. */
+const char *static_root_mime_type(const struct static_root *root,
+				  const char *name, size_t len);
+
+/* Format t as an RFC 1123 date ("Sun, 06 Nov 1994 08:49:37 GMT", 29 chars)
+ * into out (cap >= 30). Returns the length; 0 (out "" if cap > 0) when cap
+ * is too small or the year is outside 0..9999. */
+size_t static_http_date(time_t t, char *out, size_t cap);
+/* Parse an HTTP date (RFC 1123; also RFC 850 and asctime forms), exact
+ * length, case-sensitive names as RFC 9110 §5.6.7 says. RFC 850 two-digit
+ * years: 70-99 → 19xx, 00-69 → 20xx. Years before 1970 are rejected. -1 if
+ * bad. */
+time_t static_parse_http_date(const char *s, size_t len);
+
+/*
+ * Decide a GET/HEAD response from the request's validators:
+ * If-None-Match (list of ETags or '*', weak comparison) wins over
+ * If-Modified-Since → 304. Else Range: a single "bytes=a-b", "a-" or "-n"
+ * range → 206 with *range_start and *range_len set; unsatisfiable → 416;
+ * multiple ranges, or a syntactically invalid Range → ignored (200), as
+ * RFC 9110 allows. If-Range with a non-matching validator → ignore Range.
+ * If-Range matches only by strong ETag equality or by a date equal to the
+ * file's mtime.
+ * Returns 200, 206, 304 or 416. For 200, range = whole file; for 304 and
+ * 416, range = 0/0 (416's Content-Range uses f->size).
+ */
+int static_evaluate(const struct static_file *f, const struct http_request *req,
+		    off_t *range_start, off_t *range_len);
+
+#endif

@@ -1,0 +1,178 @@
+#include "worker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "log.h"
+#include "static.h"
+
+enum { WORKER_TICK_MS = 1000, WORKER_LINGER_MS = 2000, WORKER_POOL_FREE_MAX = 256 };
+
+static void worker_on_batch(void *arg)
+{
+	struct worker *w = arg;
+	conn_reap(w);
+}
+
+static void worker_on_tick(struct loop *loop, struct timer *t)
+{
+	struct worker *w = (struct worker *)((char *)t - offsetof(struct worker, tick));
+	log_flush(w->log);
+	if (w->draining && loop_now_ms(loop) >= w->drain_deadline_ms) {
+		log_warn(w->log, "shutdown deadline passed: closing %u connection(s)",
+			 w->conns_active);
+		conn_close_all(w);
+		loop_stop(loop);
+		return;
+	}
+	loop_timer_arm(loop, t, &w->q_tick);
+}
+
+void worker_drain(struct worker *w)
+{
+	if (w->draining)
+		return;
+	w->draining = true;
+	w->drain_deadline_ms = loop_now_ms(w->loop) + w->cfg->shutdown_timeout_ms;
+	for (unsigned i = 0; i < w->listener_count; i++) {
+		loop_del(w->loop, &w->listeners[i].watch);
+		close(w->listeners[i].watch.fd);
+		w->listeners[i].watch.fd = -1;
+	}
+	w->listener_count = 0;
+	conn_close_idle(w);
+	if (w->conns_active == 0)
+		loop_stop(w->loop);
+}
+
+static void worker_on_signal(struct loop *loop, struct loop_watch *watch, uint32_t events)
+{
+	(void)loop;
+	(void)events;
+	struct worker *w = (struct worker *)((char *)watch - offsetof(struct worker, signal_watch));
+	struct signalfd_siginfo si;
+	for (;;) {
+		ssize_t n = read(watch->fd, &si, sizeof(si));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != (ssize_t)sizeof(si))
+			return;
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			log_info(w->log, "signal %u: stopping gracefully (%u connection(s) open)",
+				 si.ssi_signo, w->conns_active);
+			worker_drain(w);
+			break;
+		case SIGHUP:
+		case SIGUSR1:
+			if (log_reopen(w->log) < 0)
+				log_err(w->log, "reopening logs: %s", strerror(errno));
+			else
+				log_info(w->log, "signal %u: logs reopened", si.ssi_signo);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static int worker_queues(struct worker *w)
+{
+	const struct config *cfg = w->cfg;
+	int rc = 0;
+	rc |= loop_timer_queue_add(w->loop, &w->q_header, cfg->header_timeout_ms);
+	rc |= loop_timer_queue_add(w->loop, &w->q_body, cfg->body_timeout_ms);
+	rc |= loop_timer_queue_add(w->loop, &w->q_idle, cfg->idle_timeout_ms);
+	rc |= loop_timer_queue_add(w->loop, &w->q_write, cfg->write_timeout_ms);
+	rc |= loop_timer_queue_add(w->loop, &w->q_linger, WORKER_LINGER_MS);
+	rc |= loop_timer_queue_add(w->loop, &w->q_tick, WORKER_TICK_MS);
+	return rc;
+}
+
+int worker_init(struct worker *w, const struct config *cfg, struct log *log,
+		const int *listen_fds, const uint16_t *ports, const bool *tls,
+		unsigned count, int sigfd)
+{
+	memset(w, 0, sizeof(*w));
+	w->cfg = cfg;
+	w->log = log;
+	w->reserve_fd = -1;
+	w->signal_watch.fd = -1;
+	if (count > WORKER_LISTENERS_MAX) {
+		log_err(log, "too many listeners");
+		return -1;
+	}
+	w->loop = loop_new();
+	if (!w->loop || buf_pool_init(&w->pool, WORKER_POOL_FREE_MAX) < 0 || worker_queues(w) < 0) {
+		log_err(log, "event loop setup: %s", strerror(errno));
+		return -1;
+	}
+	if (cfg->mode == CONFIG_MODE_HTTP) {
+		w->root = static_root_new(cfg->root);
+		if (!w->root) {
+			log_err(log, "document root %s: %s", cfg->root, strerror(errno));
+			return -1;
+		}
+	}
+	w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	http_date_update(&w->date, loop_now_sec(w->loop));
+	loop_set_batch_hook(w->loop, worker_on_batch, w);
+	timer_init(&w->tick, worker_on_tick);
+	loop_timer_arm(w->loop, &w->tick, &w->q_tick);
+	for (unsigned i = 0; i < count; i++) {
+		struct listener *l = &w->listeners[i];
+		l->watch.fd = listen_fds[i];
+		l->watch.fn = listen_on_ready;
+		l->worker = w;
+		l->port = ports[i];
+		l->tls = tls[i];
+		/* Level-triggered: accept a bounded batch per wakeup, fairly. */
+		if (loop_add_level(w->loop, &l->watch, EPOLLIN) < 0) {
+			log_err(log, "epoll_ctl on listener: %s", strerror(errno));
+			return -1;
+		}
+		w->listener_count++;
+	}
+	if (sigfd >= 0) {
+		w->signal_watch.fd = sigfd;
+		w->signal_watch.fn = worker_on_signal;
+		if (loop_add_level(w->loop, &w->signal_watch, EPOLLIN) < 0) {
+			log_err(log, "epoll_ctl on signalfd: %s", strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int worker_run(struct worker *w)
+{
+	if (loop_run(w->loop) < 0) {
+		log_err(w->log, "epoll_wait: %s", strerror(errno));
+		return 1;
+	}
+	return w->exit_code;
+}
+
+void worker_fini(struct worker *w)
+{
+	if (w->q_tick.head.next) /* the queues exist only if init got that far */
+		conn_close_all(w);
+	conn_free_all(w);
+	for (unsigned i = 0; i < w->listener_count; i++)
+		close(w->listeners[i].watch.fd);
+	w->listener_count = 0;
+	if (w->reserve_fd >= 0)
+		close(w->reserve_fd);
+	static_root_free(w->root);
+	buf_pool_reset(&w->pool);
+	loop_free(w->loop);
+	w->loop = NULL;
+}

@@ -1,0 +1,69 @@
+/*
+ * worker — everything one server process owns: its loop, listeners, logs,
+ * buffer pool, timer queues and connections. There is no other mutable
+ * state in lisod: every function reaches what it needs through the worker.
+ *
+ * A worker is set up after the listening sockets exist (they are inherited
+ * from main/the master), so it may run unchanged in N forked processes.
+ */
+#ifndef LISOD_WORKER_H
+#define LISOD_WORKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "config.h"
+#include "http_parse.h"
+#include "http_resp.h"
+#include "listen.h"
+#include "loop.h"
+
+struct conn;
+struct log;
+struct static_root;
+
+enum { WORKER_LISTENERS_MAX = 4 };
+
+struct worker {
+	const struct config *cfg;
+	struct loop *loop;
+	struct log *log;
+	struct static_root *root;
+	struct buf_pool pool;
+
+	struct listener listeners[WORKER_LISTENERS_MAX];
+	unsigned listener_count;
+	struct loop_watch signal_watch; /* signalfd, or fd -1 when the master has signals */
+
+	/* One timer queue per phase (see loop.h). */
+	struct timer_queue q_header, q_body, q_idle, q_write, q_linger, q_tick;
+	struct timer tick;              /* once a second: log flush, shutdown check */
+
+	struct http_date_cache date;
+	struct http_request req;        /* scratch: valid during one call chain */
+
+	unsigned conns_active;
+	struct conn *closing;           /* closed this batch, freed after it */
+	struct conn *free_conns;        /* recycled struct conn */
+	unsigned free_conn_count;
+
+	int reserve_fd;                 /* spent when accept hits EMFILE */
+	uint64_t stats_shed, last_shed_log_ms;
+	bool draining;                  /* graceful stop: no new connections */
+	uint64_t drain_deadline_ms;
+	int exit_code;
+};
+
+/* Set up a worker around already-open listening sockets; sigfd >= 0 makes
+ * this worker handle signals itself. Returns 0 or -1 (logged). */
+int worker_init(struct worker *w, const struct config *cfg, struct log *log,
+		const int *listen_fds, const uint16_t *ports, const bool *tls,
+		unsigned count, int sigfd);
+/* Run the loop until a graceful stop completes; returns the exit code. */
+int worker_run(struct worker *w);
+void worker_fini(struct worker *w);
+/* Start a graceful stop (stop accepting; finish in-flight responses). */
+void worker_drain(struct worker *w);
+
+#endif
