@@ -105,7 +105,9 @@ fuzz: $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=$(FUZZ_B)/fuzz_%)
 	  $$f -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/http.dict \
 	    -artifact_prefix=build/fuzz/ build/fuzz/corpus-$$n tests/fuzz/corpus/$$n; done
 
-run: lisod
+run:
+	@scripts/deps.sh build
+	$(MAKE) lisod
 	./lisod
 
 bench: lisod
@@ -114,7 +116,7 @@ bench: lisod
 # Installs what the build and the tests need when we can (root on Debian),
 # otherwise names the missing packages in one line.
 deps:
-	@scripts/deps.sh
+	@scripts/deps.sh test
 
 clean:
 	rm -rf build lisod

@@ -13,6 +13,7 @@
 #include "listen.h"
 #include "log.h"
 #include "static.h"
+#include "tls.h"
 #include "worker.h"
 
 enum {
@@ -40,6 +41,7 @@ static struct timer_queue *conn_phase_queue(const struct conn *c)
 {
 	struct worker *w = c->w;
 	switch (c->state) {
+	case CONN_TLS_HANDSHAKE: return &w->q_tls;
 	case CONN_ECHO: return &w->q_idle;
 	case CONN_READ_HEAD: return c->head_started ? &w->q_header : &w->q_idle;
 	case CONN_READ_BODY: return &w->q_body;
@@ -75,6 +77,20 @@ static void conn_release_buffers_if_idle(struct conn *c)
 		buf_release(&c->out, &c->w->pool);
 }
 
+/* An operation returned IO_AGAIN: note which edge will unblock it. TLS may
+ * need the other direction (a read that must write, or the reverse). */
+static void conn_blocked(struct conn *c, bool writing)
+{
+	bool wants_write = c->io.want_write;
+	if (writing) {
+		c->writable = false;
+		c->write_wants_read = !wants_write;
+	} else {
+		c->readable = false;
+		c->read_wants_write = wants_write;
+	}
+}
+
 /* Read once into `in`. Space must have been made by the caller. */
 static enum io_result conn_read(struct conn *c)
 {
@@ -84,11 +100,13 @@ static enum io_result conn_read(struct conn *c)
 	if (r == IO_OK) {
 		buf_commit(&c->in, (uint32_t)n);
 		/* Edge-triggered: a short read drained the socket; the next edge
-		 * will tell us about more. Saves the read that returns EAGAIN. */
-		if (n < want)
+		 * will tell us about more. Saves the read that returns EAGAIN.
+		 * Not so for TLS, which returns one record at a time while more
+		 * may wait decrypted in OpenSSL or in the socket. */
+		if (n < want && !c->tls)
 			c->readable = false;
 	} else if (r == IO_AGAIN) {
-		c->readable = false;
+		conn_blocked(c, false);
 	}
 	return r;
 }
@@ -132,7 +150,7 @@ static enum flush_result conn_flush(struct conn *c)
 			}
 		}
 		if (r == IO_AGAIN) {
-			c->writable = false;
+			conn_blocked(c, true);
 			return FLUSH_AGAIN;
 		}
 		if (r != IO_OK)
@@ -220,6 +238,30 @@ static void conn_on_linger(struct conn *c)
 			return;
 		}
 	}
+}
+
+/* ---- TLS handshake --------------------------------------------------- */
+
+static void conn_on_handshake(struct conn *c)
+{
+	if (!c->readable && !c->writable)
+		return;
+	switch (c->io.ops->handshake(&c->io)) {
+	case IO_OK:
+		conn_set_state(c, CONN_READ_HEAD);
+		return;
+	case IO_AGAIN:
+		/* Wait for the one direction OpenSSL asked for. */
+		c->readable = c->writable = false;
+		if (c->io.want_write)
+			c->read_wants_write = false;
+		return;
+	case IO_EOF:
+	case IO_ERROR:
+		break;
+	}
+	log_debug(c->w->log, "TLS handshake failed");
+	conn_close(c); /* plain HTTP or garbage on the TLS port: this one only */
 }
 
 /* ---- echo mode (checkpoint 1) ---------------------------------------- */
@@ -399,7 +441,7 @@ static void conn_serve_static(struct conn *c, const struct http_request *req)
 	struct worker *w = c->w;
 	bool head_only = req->method == HTTP_METHOD_HEAD;
 	bool keep = req->keep_alive && !w->draining;
-	char location[STATIC_PATH_MAX + 2];
+	char location[3 * STATIC_PATH_MAX + 2]; /* percent-encoded */
 	struct static_file f = { .fd = -1 };
 	int status = static_open(w->root, req->path.p, req->path.len, &f, location,
 				 sizeof(location));
@@ -742,6 +784,7 @@ static void conn_run(struct conn *c)
 	do {
 		old = c->state;
 		switch (c->state) {
+		case CONN_TLS_HANDSHAKE: conn_on_handshake(c); break;
 		case CONN_ECHO: conn_on_echo(c); break;
 		case CONN_READ_HEAD: conn_on_read_head(c); break;
 		case CONN_READ_BODY: conn_on_read_body(c); break;
@@ -758,10 +801,16 @@ static void conn_on_event(struct loop *loop, struct loop_watch *watch, uint32_t 
 	struct conn *c = (struct conn *)watch;
 	if (c->state == CONN_CLOSED)
 		return; /* closed earlier in this batch */
-	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+	bool in = events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
+	bool out = events & (EPOLLOUT | EPOLLHUP | EPOLLERR);
+	if (in || (out && c->read_wants_write)) {
 		c->readable = true;
-	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+		c->read_wants_write = false;
+	}
+	if (out || (in && c->write_wants_read)) {
 		c->writable = true;
+		c->write_wants_read = false;
+	}
 	conn_run(c);
 }
 
@@ -841,6 +890,14 @@ void conn_accept(struct worker *w, struct listener *l, int fd,
 	memcpy(&c->peer, peer, peer_len < sizeof(c->peer) ? peer_len : sizeof(c->peer));
 	timer_init(&c->timer, conn_on_timeout);
 	transport_init_plain(&c->io, fd);
+	if (l->tls && tls_transport_init(&c->io, w->tls, fd) < 0) {
+		log_err(w->log, "out of memory for a TLS session");
+		close(fd);
+		c->next = w->free_conns;
+		w->free_conns = c;
+		w->free_conn_count++;
+		return;
+	}
 	if (loop_add(w->loop, &c->watch, EPOLLIN | EPOLLOUT | EPOLLRDHUP) < 0) {
 		log_err(w->log, "epoll_ctl: %s", strerror(errno));
 		close(fd);
@@ -852,7 +909,12 @@ void conn_accept(struct worker *w, struct listener *l, int fd,
 	w->conns_active++;
 	/* Optimistic: the request is often there already, so try it now. */
 	c->readable = c->writable = true;
-	conn_set_state(c, w->cfg->mode == CONFIG_MODE_ECHO ? CONN_ECHO : CONN_READ_HEAD);
+	enum conn_state first = CONN_READ_HEAD;
+	if (l->tls)
+		first = CONN_TLS_HANDSHAKE;
+	else if (w->cfg->mode == CONFIG_MODE_ECHO)
+		first = CONN_ECHO;
+	conn_set_state(c, first);
 	conn_run(c);
 }
 
@@ -869,6 +931,7 @@ static void conn_close_queue(struct timer_queue *q)
 void conn_close_idle(struct worker *w)
 {
 	conn_close_queue(&w->q_idle);
+	conn_close_queue(&w->q_tls);
 	if (w->cfg->mode == CONFIG_MODE_ECHO)
 		conn_close_queue(&w->q_write);
 }
@@ -880,4 +943,5 @@ void conn_close_all(struct worker *w)
 	conn_close_queue(&w->q_body);
 	conn_close_queue(&w->q_write);
 	conn_close_queue(&w->q_linger);
+	conn_close_queue(&w->q_tls);
 }

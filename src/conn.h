@@ -34,6 +34,7 @@ struct worker;
 struct listener;
 
 enum conn_state {
+	CONN_TLS_HANDSHAKE, /* TLS listener: until the handshake completes */
 	CONN_ECHO,       /* --echo: read, write back, with back-pressure */
 	CONN_READ_HEAD,  /* waiting for / parsing request heads (idle included) */
 	CONN_READ_BODY,  /* reading and discarding a request body */
@@ -56,6 +57,8 @@ struct conn {
 	bool close_after;           /* last response: close once it is sent */
 	bool peer_eof;
 	bool tls;
+	bool read_wants_write;      /* TLS: a read is blocked until writable */
+	bool write_wants_read;      /* TLS: a write is blocked until readable */
 
 	uint32_t head_len;          /* READ_BODY: the head stays at in[rpos..+head_len) */
 	uint64_t body_left;         /* Content-Length bytes still to read */

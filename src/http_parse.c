@@ -155,7 +155,8 @@ struct parse_state {
 	bool bad;          /* a 400 (syntax or semantics) */
 	bool unknown;      /* framing of this request cannot be trusted */
 	bool v505;         /* well-formed version other than 1.0/1.1 */
-	bool too_many;     /* more header fields than HTTP_HEADERS_MAX */
+	bool too_many;     /* a header line too long, or too many of them */
+	bool uri_too_long; /* request line over HTTP_LINE_MAX_BYTES */
 	bool prev_framing; /* previous header line named CL or TE */
 	bool cl_seen, cl_bad;
 	bool te_seen, te_empty, te_unsupported;
@@ -505,7 +506,9 @@ int http_head_parse(const char *buf, size_t head_len, struct http_request *req)
 		st.bad = st.unknown = true;
 		goto decide;
 	}
-	if (memchr(p, '\r', (size_t)(ce - p)) != NULL) {
+	if (ce - p > HTTP_LINE_MAX_BYTES) {
+		st.uri_too_long = st.unknown = true; /* as http_head_scan */
+	} else if (memchr(p, '\r', (size_t)(ce - p)) != NULL) {
 		st.bad = st.unknown = true; /* CR inside the request line */
 	} else {
 		parse_request_line(req, &st, p, ce);
@@ -521,7 +524,10 @@ int http_head_parse(const char *buf, size_t head_len, struct http_request *req)
 			p = next;
 			break;
 		}
-		parse_header_line(req, &st, p, ce);
+		if (ce - p > HTTP_LINE_MAX_BYTES)
+			st.too_many = st.unknown = true; /* as http_head_scan */
+		else
+			parse_header_line(req, &st, p, ce);
 		p = next;
 	}
 	if (!ended || p != end)
@@ -548,7 +554,9 @@ int http_head_parse(const char *buf, size_t head_len, struct http_request *req)
 	}
 
 decide:
-	if (st.too_many)
+	if (st.uri_too_long)
+		status = 414;
+	else if (st.too_many)
 		status = 431;
 	else if (st.bad)
 		status = 400;

@@ -105,6 +105,9 @@ int http_head_scan(const char *buf, size_t len, struct http_scan *s);
 /*
  * Parse a complete head of head_len bytes (as returned by http_head_scan).
  * Fills *req. Returns 0 on success or the error status (also in req->status).
+ * The parser is self-contained (it is also fuzzed on raw input): it repeats
+ * the scanner's limits (414, 431) and answers 400 to anything that is not
+ * exactly one complete head.
  * Checks: request line syntax (400), version (505 for any version but
  * 1.0/1.1), header syntax (400: no colon, space before colon, obs-fold, bare
  * CR or LF, control characters, empty name), Host on 1.1 (400: missing,
@@ -114,7 +117,8 @@ int http_head_scan(const char *buf, size_t len, struct http_scan *s);
  * Transfer-Encoding), Transfer-Encoding (400 when empty or on HTTP/1.0; 501
  * for anything but exactly one "chunked"), method (501 for valid tokens
  * other than GET/HEAD/POST; methods are case-sensitive, so "get" is 501).
- * When several apply the status is: any 400, else 505, else 501.
+ * When several apply the status is: 414/431, else any 400, else 505, else
+ * 501.
  * framing_known: always true when the result is 0. On an error it is true
  * only if the head ended cleanly (no bare CR/LF anywhere), no framing header
  * is broken, the version is 1.0/1.1 and no body was declared (no

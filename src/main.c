@@ -24,18 +24,16 @@
 #include "daemon.h"
 #include "listen.h"
 #include "log.h"
+#include "tls.h"
 #include "worker.h"
 
 struct startup {
 	struct config cfg;
 	char root_buf[PATH_MAX];
-	int listen_fds[WORKER_LISTENERS_MAX];
-	uint16_t ports[WORKER_LISTENERS_MAX];
-	bool tls[WORKER_LISTENERS_MAX];
-	unsigned listener_count;
+	struct worker_setup ws;  /* listeners, TLS ctx, signalfd, log */
+	bool self_signed;
 	int lock_fd;
 	int notify_fd;
-	int sigfd;
 	struct log *log;
 };
 
@@ -95,10 +93,11 @@ static int add_listener(struct startup *s, uint16_t port, bool tls)
 	int fd = listen_open(s->cfg.listen_addr, port, false, err, sizeof(err));
 	if (fd < 0)
 		return fail("%s", err);
-	s->listen_fds[s->listener_count] = fd;
-	s->ports[s->listener_count] = port;
-	s->tls[s->listener_count] = tls;
-	s->listener_count++;
+	struct worker_setup *ws = &s->ws;
+	ws->listen_fds[ws->listener_count] = fd;
+	ws->ports[ws->listener_count] = port;
+	ws->listen_tls[ws->listener_count] = tls;
+	ws->listener_count++;
 	return 0;
 }
 
@@ -109,8 +108,10 @@ static int open_listeners(struct startup *s)
 		return add_listener(s, cfg->echo_port, false);
 	if (cfg->http_port && add_listener(s, cfg->http_port, false) < 0)
 		return -1;
-	if (s->listener_count == 0)
-		return fail("%s", "no listener: the HTTP port is 0");
+	if (cfg->https_port && add_listener(s, cfg->https_port, true) < 0)
+		return -1;
+	if (s->ws.listener_count == 0)
+		return fail("%s", "no listener: both ports are 0");
 	return 0;
 }
 
@@ -124,8 +125,8 @@ static int block_signals(struct startup *s)
 	sigaddset(&set, SIGUSR1);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
 		return fail("sigprocmask: %s", strerror(errno));
-	s->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (s->sigfd < 0)
+	s->ws.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (s->ws.sigfd < 0)
 		return fail("signalfd: %s", strerror(errno));
 	/* A peer that resets while we write must cost one connection, not us. */
 	signal(SIGPIPE, SIG_IGN);
@@ -163,6 +164,13 @@ static int startup(struct startup *s)
 			return fail("%s", err);
 	}
 	raise_fd_limit();
+	if (s->cfg.mode == CONFIG_MODE_HTTP && s->cfg.https_port) {
+		char err[512];
+		s->ws.tls = tls_ctx_new(s->cfg.key_path, s->cfg.cert_path, &s->self_signed, err,
+					sizeof(err));
+		if (!s->ws.tls)
+			return fail("%s", err);
+	}
 	if (open_listeners(s) < 0 || block_signals(s) < 0)
 		return -1;
 	const char *log_path = s->cfg.log_path;
@@ -184,15 +192,16 @@ static void log_banner(const struct startup *s)
 	}
 	log_info(s->log, "HTTP on port %u, document root %s", cfg->http_port, cfg->root);
 	if (cfg->https_port)
-		log_warn(s->log, "HTTPS port %u: TLS is not available in this build yet",
-			 cfg->https_port);
+		log_info(s->log, "HTTPS on port %u with %s", cfg->https_port,
+			 s->self_signed ? "a self-signed certificate for localhost made at startup"
+					: cfg->cert_path);
 }
 
 int main(int argc, char **argv)
 {
 	struct startup s;
 	memset(&s, 0, sizeof(s));
-	s.lock_fd = s.notify_fd = s.sigfd = -1;
+	s.lock_fd = s.notify_fd = s.ws.sigfd = -1;
 	switch (config_parse(&s.cfg, argc, argv, stdout, stderr)) {
 	case CONFIG_OK: break;
 	case CONFIG_EXIT_OK: return 0;
@@ -205,8 +214,9 @@ int main(int argc, char **argv)
 	log_banner(&s);
 	struct worker w;
 	int rc = 1;
-	if (worker_init(&w, &s.cfg, s.log, s.listen_fds, s.ports, s.tls, s.listener_count,
-			s.sigfd) == 0) {
+	s.ws.cfg = &s.cfg;
+	s.ws.log = s.log;
+	if (worker_init(&w, &s.ws) == 0) {
 		log_flush(s.log);
 		if (s.notify_fd >= 0)
 			daemon_ready(s.notify_fd);
@@ -215,8 +225,8 @@ int main(int argc, char **argv)
 	}
 	worker_fini(&w);
 	log_free(s.log);
-	if (s.sigfd >= 0)
-		close(s.sigfd);
+	if (s.ws.sigfd >= 0)
+		close(s.ws.sigfd);
 	if (s.lock_fd >= 0)
 		close(s.lock_fd);
 	return rc;

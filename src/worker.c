@@ -12,6 +12,7 @@
 #include "conn.h"
 #include "log.h"
 #include "static.h"
+#include "tls.h"
 
 enum { WORKER_TICK_MS = 1000, WORKER_LINGER_MS = 2000, WORKER_POOL_FREE_MAX = 256 };
 
@@ -52,6 +53,26 @@ void worker_drain(struct worker *w)
 		loop_stop(w->loop);
 }
 
+/* New connections get the new key and certificate; live ones keep theirs
+ * (each SSL holds a reference to its ctx). A failed reload keeps the old. */
+static void worker_reload_tls(struct worker *w)
+{
+	if (!w->tls)
+		return;
+	char err[512];
+	bool self_signed = false;
+	struct tls_ctx *fresh = tls_ctx_new(w->cfg->key_path, w->cfg->cert_path, &self_signed,
+					    err, sizeof(err));
+	if (!fresh) {
+		log_err(w->log, "TLS reload failed, keeping the old certificate: %s", err);
+		return;
+	}
+	tls_ctx_free(w->tls);
+	w->tls = fresh;
+	log_info(w->log, "TLS key and certificate reloaded%s",
+		 self_signed ? " (new self-signed certificate)" : "");
+}
+
 static void worker_on_signal(struct loop *loop, struct loop_watch *watch, uint32_t events)
 {
 	(void)loop;
@@ -72,6 +93,8 @@ static void worker_on_signal(struct loop *loop, struct loop_watch *watch, uint32
 			worker_drain(w);
 			break;
 		case SIGHUP:
+			worker_reload_tls(w);
+			__attribute__((fallthrough)); /* SIGHUP also reopens the logs */
 		case SIGUSR1:
 			if (log_reopen(w->log) < 0)
 				log_err(w->log, "reopening logs: %s", strerror(errno));
@@ -88,6 +111,7 @@ static int worker_queues(struct worker *w)
 {
 	const struct config *cfg = w->cfg;
 	int rc = 0;
+	rc |= loop_timer_queue_add(w->loop, &w->q_tls, cfg->tls_handshake_timeout_ms);
 	rc |= loop_timer_queue_add(w->loop, &w->q_header, cfg->header_timeout_ms);
 	rc |= loop_timer_queue_add(w->loop, &w->q_body, cfg->body_timeout_ms);
 	rc |= loop_timer_queue_add(w->loop, &w->q_idle, cfg->idle_timeout_ms);
@@ -97,11 +121,13 @@ static int worker_queues(struct worker *w)
 	return rc;
 }
 
-int worker_init(struct worker *w, const struct config *cfg, struct log *log,
-		const int *listen_fds, const uint16_t *ports, const bool *tls,
-		unsigned count, int sigfd)
+int worker_init(struct worker *w, const struct worker_setup *setup)
 {
+	const struct config *cfg = setup->cfg;
+	struct log *log = setup->log;
+	unsigned count = setup->listener_count;
 	memset(w, 0, sizeof(*w));
+	w->tls = setup->tls;
 	w->cfg = cfg;
 	w->log = log;
 	w->reserve_fd = -1;
@@ -129,11 +155,11 @@ int worker_init(struct worker *w, const struct config *cfg, struct log *log,
 	loop_timer_arm(w->loop, &w->tick, &w->q_tick);
 	for (unsigned i = 0; i < count; i++) {
 		struct listener *l = &w->listeners[i];
-		l->watch.fd = listen_fds[i];
+		l->watch.fd = setup->listen_fds[i];
 		l->watch.fn = listen_on_ready;
 		l->worker = w;
-		l->port = ports[i];
-		l->tls = tls[i];
+		l->port = setup->ports[i];
+		l->tls = setup->listen_tls[i];
 		/* Level-triggered: accept a bounded batch per wakeup, fairly. */
 		if (loop_add_level(w->loop, &l->watch, EPOLLIN) < 0) {
 			log_err(log, "epoll_ctl on listener: %s", strerror(errno));
@@ -141,8 +167,8 @@ int worker_init(struct worker *w, const struct config *cfg, struct log *log,
 		}
 		w->listener_count++;
 	}
-	if (sigfd >= 0) {
-		w->signal_watch.fd = sigfd;
+	if (setup->sigfd >= 0) {
+		w->signal_watch.fd = setup->sigfd;
 		w->signal_watch.fn = worker_on_signal;
 		if (loop_add_level(w->loop, &w->signal_watch, EPOLLIN) < 0) {
 			log_err(log, "epoll_ctl on signalfd: %s", strerror(errno));
@@ -172,6 +198,8 @@ void worker_fini(struct worker *w)
 	if (w->reserve_fd >= 0)
 		close(w->reserve_fd);
 	static_root_free(w->root);
+	tls_ctx_free(w->tls);
+	w->tls = NULL;
 	buf_pool_reset(&w->pool);
 	loop_free(w->loop);
 	w->loop = NULL;

@@ -22,6 +22,7 @@
 struct conn;
 struct log;
 struct static_root;
+struct tls_ctx;
 
 enum { WORKER_LISTENERS_MAX = 4 };
 
@@ -30,6 +31,7 @@ struct worker {
 	struct loop *loop;
 	struct log *log;
 	struct static_root *root;
+	struct tls_ctx *tls;            /* owned; swapped on SIGHUP */
 	struct buf_pool pool;
 
 	struct listener listeners[WORKER_LISTENERS_MAX];
@@ -37,7 +39,7 @@ struct worker {
 	struct loop_watch signal_watch; /* signalfd, or fd -1 when the master has signals */
 
 	/* One timer queue per phase (see loop.h). */
-	struct timer_queue q_header, q_body, q_idle, q_write, q_linger, q_tick;
+	struct timer_queue q_tls, q_header, q_body, q_idle, q_write, q_linger, q_tick;
 	struct timer tick;              /* once a second: log flush, shutdown check */
 
 	struct http_date_cache date;
@@ -55,11 +57,20 @@ struct worker {
 	int exit_code;
 };
 
-/* Set up a worker around already-open listening sockets; sigfd >= 0 makes
- * this worker handle signals itself. Returns 0 or -1 (logged). */
-int worker_init(struct worker *w, const struct config *cfg, struct log *log,
-		const int *listen_fds, const uint16_t *ports, const bool *tls,
-		unsigned count, int sigfd);
+/* What main (or the master) opened before the worker starts. */
+struct worker_setup {
+	const struct config *cfg;
+	struct log *log;
+	struct tls_ctx *tls;            /* ownership moves to the worker */
+	int listen_fds[WORKER_LISTENERS_MAX];
+	uint16_t ports[WORKER_LISTENERS_MAX];
+	bool listen_tls[WORKER_LISTENERS_MAX];
+	unsigned listener_count;
+	int sigfd;                      /* >= 0: this worker handles signals */
+};
+
+/* Set up a worker around already-open listening sockets. 0 or -1 (logged). */
+int worker_init(struct worker *w, const struct worker_setup *setup);
 /* Run the loop until a graceful stop completes; returns the exit code. */
 int worker_run(struct worker *w);
 void worker_fini(struct worker *w);

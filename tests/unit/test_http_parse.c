@@ -165,6 +165,24 @@ static size_t b_crlf_flood(char *o, size_t arg)
 	return at;
 }
 
+/* arg header fields (Host included) and no end of head yet */
+static size_t b_nheaders_open(char *o, size_t arg)
+{
+	return b_nheaders(o, arg) - 2;
+}
+
+/* arg header fields and the CR of the final CRLF */
+static size_t b_nheaders_cr(char *o, size_t arg)
+{
+	return b_nheaders(o, arg) - 1;
+}
+
+/* arg CRLFs, then the first byte of a request line */
+static size_t b_crlf_then_g(char *o, size_t arg)
+{
+	return put(o, b_crlf_flood(o, arg), "G");
+}
+
 /* ---------------------------------------------------------------- table */
 
 static const struct head_case head_cases[] = {
@@ -317,6 +335,8 @@ static const struct head_case head_cases[] = {
 	{ C("obs-fold", REQ11 "X: a\r\n b\r\n\r\n"), E(400, Y) },
 	{ C("obs-fold HTAB", REQ11 "X: a\r\n\tb\r\n\r\n"), E(400, Y) },
 	{ C("obs-fold after CL", REQ11 "Content-Length: 1\r\n 2\r\n\r\n"), E(400, N) },
+	{ C("obs-fold after CL 0", REQ11 "Content-Length: 0\r\n 5\r\n\r\n"), E(400, N) },
+	{ C("obs-fold after TE", REQ11 "Transfer-Encoding: chunked\r\n\tx\r\n\r\n"), E(400, N) },
 	{ C("obs-fold first line", "GET / HTTP/1.1\r\n Host: a\r\n\r\n"), E(400, Y) },
 	{ C("no colon", REQ11 "Foo\r\n\r\n"), E(400, Y) },
 	{ C("SP before colon", REQ11 "X-A : b\r\n\r\n"), E(400, Y) },
@@ -361,6 +381,8 @@ static const struct head_case head_cases[] = {
 	{ C("TE chunked, gzip", REQ11 "Transfer-Encoding: chunked, gzip\r\n\r\n"), E(501, N) },
 	{ C("TE chunked twice", REQ11 "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"),
 	  E(501, N) },
+	{ C("TE gzip then TE chunked", REQ11 "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n"),
+	  E(501, N), .ch = N },
 	{ C("TE identity", REQ11 "Transfer-Encoding: identity\r\n\r\n"), E(501, N) },
 	{ C("TE empty", REQ11 "Transfer-Encoding:\r\n\r\n"), E(400, N) },
 	{ C("TE on HTTP/1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"), E(400, N) },
@@ -381,6 +403,11 @@ static const struct head_case head_cases[] = {
 	{ G("head 70000", b_head, 70000), E(431, N) },
 	{ G("101 header fields", b_nheaders, 101), E(431, N) },
 	{ G("CRLF flood", b_crlf_flood, 35000), E(431, N) },
+	{ G("101 header fields, head open", b_nheaders_open, 101), E(431, N) },
+	{ G("100 header fields, head open", b_nheaders_open, 100), E(AGAIN, U) },
+	{ G("100 header fields, final CR", b_nheaders_cr, 100), E(AGAIN, U) },
+	{ G("65535 bytes, head open", b_crlf_then_g, 32767), E(AGAIN, U) },
+	{ G("65537 bytes, head open", b_crlf_then_g, 32768), E(431, N) },
 
 	/* incomplete */
 	{ C("empty input", ""), E(AGAIN, U) },
@@ -849,6 +876,29 @@ static void test_parse_not_a_head(void **state)
 	}
 }
 
+/* The parser repeats the scanner's limits when called on its own. */
+static void test_parse_limits(void **state)
+{
+	static char buf[MAX_INPUT];
+	size_t n;
+
+	(void)state;
+	n = b_reqline(buf, 8193);
+	assert_int_equal(http_head_parse(at_guard(buf, n), n, &req), 414);
+	assert_false(req.framing_known);
+	n = b_reqline(buf, 8192);
+	assert_int_equal(http_head_parse(at_guard(buf, n), n, &req), 0);
+	n = b_hdrline(buf, 8193);
+	assert_int_equal(http_head_parse(at_guard(buf, n), n, &req), 431);
+	assert_false(req.framing_known);
+	n = b_nheaders(buf, 101);
+	assert_int_equal(http_head_parse(at_guard(buf, n), n, &req), 431);
+	n = b_head(buf, 65537);
+	assert_int_equal(http_head_parse(at_guard(buf, n), n, &req), 431);
+	n = b_head(buf, 65536);
+	assert_int_equal(http_head_parse(at_guard(buf, n), n, &req), 0);
+}
+
 /* The scanner examines each byte once: feeding one byte at a time must not
  * re-examine the line (pos only moves forward, one byte per call). */
 static void test_scan_resumes(void **state)
@@ -1126,6 +1176,7 @@ int main(void)
 		cmocka_unit_test(test_head_fields),
 		cmocka_unit_test(test_head_pipelined),
 		cmocka_unit_test(test_parse_not_a_head),
+		cmocka_unit_test(test_parse_limits),
 		cmocka_unit_test(test_scan_resumes),
 		cmocka_unit_test(test_chunked_table),
 		cmocka_unit_test(test_chunked_in_place),

@@ -1,0 +1,308 @@
+#include "tls.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+enum { TLS_SENDFILE_CHUNK = 16 * 1024, TLS_SELF_SIGNED_DAYS = 365 };
+
+struct tls_ctx {
+	SSL_CTX *ssl;
+};
+
+static void tls_error(char *err, size_t errlen, const char *what)
+{
+	unsigned long e = ERR_get_error();
+	char reason[256] = "unknown error";
+	if (e)
+		ERR_error_string_n(e, reason, sizeof(reason));
+	else if (errno)
+		snprintf(reason, sizeof(reason), "%s", strerror(errno));
+	snprintf(err, errlen, "%s: %s", what, reason);
+	ERR_clear_error();
+}
+
+static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+		       const unsigned char *in, unsigned int inlen, void *arg)
+{
+	(void)ssl;
+	(void)arg;
+	static const unsigned char ours[] = "\x08http/1.1";
+	unsigned char *sel;
+	if (SSL_select_next_proto(&sel, outlen, ours, sizeof(ours) - 1, in, inlen) !=
+	    OPENSSL_NPN_NEGOTIATED)
+		return SSL_TLSEXT_ERR_NOACK; /* no overlap: go on without ALPN */
+	*out = sel;
+	return SSL_TLSEXT_ERR_OK;
+}
+
+static int add_ext(X509 *cert, int nid, const char *value)
+{
+	X509V3_CTX v3;
+	X509V3_set_ctx_nodb(&v3);
+	X509V3_set_ctx(&v3, cert, cert, NULL, NULL, 0);
+	X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &v3, nid, value);
+	if (!ext)
+		return -1;
+	int ok = X509_add_ext(cert, ext, -1);
+	X509_EXTENSION_free(ext);
+	return ok ? 0 : -1;
+}
+
+/* An ECDSA P-256 key and a certificate for localhost signed by itself. */
+static int self_signed(SSL_CTX *ssl, char *err, size_t errlen)
+{
+	int rc = -1;
+	X509 *cert = NULL;
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	if (!key)
+		goto fail;
+	cert = X509_new();
+	if (!cert)
+		goto fail;
+	unsigned char serial[16];
+	if (RAND_bytes(serial, sizeof(serial)) != 1)
+		goto fail;
+	serial[0] &= 0x7f;
+	BIGNUM *bn = BN_bin2bn(serial, sizeof(serial), NULL);
+	if (!bn || !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert))) {
+		BN_free(bn);
+		goto fail;
+	}
+	BN_free(bn);
+	X509_NAME *name = X509_get_subject_name(cert);
+	if (!X509_set_version(cert, 2) ||
+	    !X509_gmtime_adj(X509_getm_notBefore(cert), -3600) ||
+	    !X509_gmtime_adj(X509_getm_notAfter(cert), 86400L * TLS_SELF_SIGNED_DAYS) ||
+	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+					(const unsigned char *)"localhost", -1, -1, 0) ||
+	    !X509_set_issuer_name(cert, name) || !X509_set_pubkey(cert, key) ||
+	    add_ext(cert, NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1,IP:::1") < 0 ||
+	    add_ext(cert, NID_basic_constraints, "critical,CA:FALSE") < 0 ||
+	    !X509_sign(cert, key, EVP_sha256()))
+		goto fail;
+	if (SSL_CTX_use_certificate(ssl, cert) != 1 || SSL_CTX_use_PrivateKey(ssl, key) != 1)
+		goto fail;
+	rc = 0;
+fail:
+	if (rc < 0)
+		tls_error(err, errlen, "self-signed certificate");
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	return rc;
+}
+
+static int load_files(SSL_CTX *ssl, const char *key_path, const char *cert_path, char *err,
+		      size_t errlen)
+{
+	char what[600];
+	if (SSL_CTX_use_certificate_chain_file(ssl, cert_path) != 1) {
+		snprintf(what, sizeof(what), "certificate %s", cert_path);
+		tls_error(err, errlen, what);
+		return -1;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ssl, key_path, SSL_FILETYPE_PEM) != 1) {
+		snprintf(what, sizeof(what), "private key %s", key_path);
+		tls_error(err, errlen, what);
+		return -1;
+	}
+	if (SSL_CTX_check_private_key(ssl) != 1) {
+		snprintf(what, sizeof(what), "private key %s does not match certificate %s",
+			 key_path, cert_path);
+		tls_error(err, errlen, what);
+		return -1;
+	}
+	return 0;
+}
+
+struct tls_ctx *tls_ctx_new(const char *key_path, const char *cert_path, bool *self_signed_out,
+			    char *err, size_t errlen)
+{
+	struct tls_ctx *ctx = calloc(1, sizeof(*ctx));
+	if (!ctx) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	ctx->ssl = SSL_CTX_new(TLS_server_method());
+	if (!ctx->ssl) {
+		tls_error(err, errlen, "SSL_CTX_new");
+		goto fail;
+	}
+	SSL_CTX *s = ctx->ssl;
+	SSL_CTX_set_min_proto_version(s, TLS1_2_VERSION);
+	SSL_CTX_set_max_proto_version(s, TLS1_3_VERSION);
+	/* Partial writes and a moving buffer fit our non-blocking output buffer;
+	 * releasing idle read/write buffers keeps idle connections small. */
+	SSL_CTX_set_mode(s, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+				    SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_options(s, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
+				       SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_COMPRESSION);
+	SSL_CTX_set_session_cache_mode(s, SSL_SESS_CACHE_SERVER);
+	static const unsigned char sid_ctx[] = "lisod";
+	SSL_CTX_set_session_id_context(s, sid_ctx, sizeof(sid_ctx) - 1);
+	SSL_CTX_set_alpn_select_cb(s, alpn_select, NULL);
+	bool generated = !key_path;
+	if (generated ? self_signed(s, err, errlen) < 0
+		      : load_files(s, key_path, cert_path, err, errlen) < 0)
+		goto fail;
+	if (self_signed_out)
+		*self_signed_out = generated;
+	return ctx;
+fail:
+	tls_ctx_free(ctx);
+	return NULL;
+}
+
+void tls_ctx_free(struct tls_ctx *ctx)
+{
+	if (!ctx)
+		return;
+	SSL_CTX_free(ctx->ssl);
+	free(ctx);
+}
+
+/* Map an SSL_* result to our vocabulary; ret is the OpenSSL return value. */
+static enum io_result tls_result(struct transport *t, int ret)
+{
+	int e = SSL_get_error(t->tls, ret);
+	switch (e) {
+	case SSL_ERROR_WANT_READ:
+		t->want_write = false;
+		return IO_AGAIN;
+	case SSL_ERROR_WANT_WRITE:
+		t->want_write = true;
+		return IO_AGAIN;
+	case SSL_ERROR_ZERO_RETURN:
+		return IO_EOF;
+	case SSL_ERROR_SYSCALL:
+		ERR_clear_error();
+		if (errno == EINTR) /* caller retries on its next pass */
+			return IO_AGAIN;
+		return errno == 0 ? IO_EOF : IO_ERROR;
+	default:
+		ERR_clear_error();
+		return IO_ERROR;
+	}
+}
+
+static enum io_result tls_read(struct transport *t, void *buf, size_t len, size_t *n)
+{
+	*n = 0;
+	errno = 0;
+	int ret = SSL_read_ex(t->tls, buf, len, n);
+	return ret == 1 ? IO_OK : tls_result(t, ret);
+}
+
+static enum io_result tls_writev(struct transport *t, const struct iovec *iov, int iovcnt,
+				 size_t *n)
+{
+	*n = 0;
+	for (int i = 0; i < iovcnt; i++) {
+		size_t done = 0;
+		errno = 0;
+		int ret = SSL_write_ex(t->tls, iov[i].iov_base, iov[i].iov_len, &done);
+		if (ret != 1) {
+			enum io_result r = tls_result(t, ret);
+			return *n > 0 && r == IO_AGAIN ? IO_OK : r;
+		}
+		*n += done;
+		if (done < iov[i].iov_len)
+			break;
+	}
+	return IO_OK;
+}
+
+/* No kTLS here: read a chunk and encrypt it. A retry after WANT_WRITE
+ * re-reads the same offset, so OpenSSL sees the same bytes again. */
+static enum io_result tls_sendfile(struct transport *t, int fd, off_t *off, size_t len,
+				   size_t *n)
+{
+	char chunk[TLS_SENDFILE_CHUNK];
+	*n = 0;
+	if (len > sizeof(chunk))
+		len = sizeof(chunk);
+	ssize_t got;
+	do
+		got = pread(fd, chunk, len, *off);
+	while (got < 0 && errno == EINTR);
+	if (got <= 0)
+		return IO_ERROR;
+	struct iovec iov = { chunk, (size_t)got };
+	enum io_result r = tls_writev(t, &iov, 1, n);
+	if (r == IO_OK)
+		*off += (off_t)*n;
+	return r;
+}
+
+static enum io_result tls_handshake(struct transport *t)
+{
+	errno = 0;
+	int ret = SSL_do_handshake(t->tls);
+	if (ret == 1) {
+		t->handshake_done = true;
+		return IO_OK;
+	}
+	return tls_result(t, ret);
+}
+
+static enum io_result tls_shutdown(struct transport *t)
+{
+	if (t->handshake_done) {
+		errno = 0;
+		int ret = SSL_shutdown(t->tls); /* 0: close_notify sent, peer's not yet seen */
+		if (ret < 0) {
+			enum io_result r = tls_result(t, ret);
+			if (r == IO_AGAIN)
+				return r;
+		}
+	}
+	return shutdown(t->fd, SHUT_WR) == 0 || errno == ENOTCONN ? IO_OK : IO_ERROR;
+}
+
+static void tls_free(struct transport *t)
+{
+	SSL_free(t->tls);
+	t->tls = NULL;
+}
+
+static const struct transport_ops tls_ops = {
+	.read = tls_read,
+	.writev = tls_writev,
+	.sendfile = tls_sendfile,
+	.handshake = tls_handshake,
+	.shutdown = tls_shutdown,
+	.free = tls_free,
+};
+
+int tls_transport_init(struct transport *t, struct tls_ctx *ctx, int fd)
+{
+	SSL *ssl = SSL_new(ctx->ssl);
+	if (!ssl)
+		return -1;
+	if (SSL_set_fd(ssl, fd) != 1) {
+		SSL_free(ssl);
+		return -1;
+	}
+	SSL_set_accept_state(ssl);
+	t->ops = &tls_ops;
+	t->fd = fd;
+	t->tls = ssl;
+	t->want_write = false;
+	t->handshake_done = false;
+	return 0;
+}
+
+const char *tls_version(const struct transport *t)
+{
+	return t->tls ? SSL_get_version(t->tls) : "none";
+}

@@ -1,0 +1,37 @@
+/*
+ * tls — TLS with OpenSSL 3 on the event loop.
+ *
+ * A tls_ctx is the server's key, certificate and settings: TLS 1.2 and 1.3
+ * only, OpenSSL's default (modern) ciphers, ALPN "http/1.1", session
+ * tickets for resumption. With no key/certificate given it makes a
+ * throw-away self-signed certificate for "localhost" in memory.
+ *
+ * tls_transport_init() gives a connection the TLS implementation of the
+ * transport interface (transport.h): non-blocking throughout, SSL_ERROR_WANT_*
+ * mapped to IO_AGAIN with t->want_write saying which direction unblocks it.
+ * Each SSL holds a reference to the ctx it was made from, so swapping the
+ * ctx (SIGHUP reload) never disturbs live connections.
+ */
+#ifndef LISOD_TLS_H
+#define LISOD_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "transport.h"
+
+struct tls_ctx;
+
+/* key/cert NULL: self-signed in memory (*self_signed set). NULL on error
+ * with a message (OpenSSL's reason included) in err. */
+struct tls_ctx *tls_ctx_new(const char *key_path, const char *cert_path, bool *self_signed,
+			    char *err, size_t errlen);
+void tls_ctx_free(struct tls_ctx *ctx);
+
+/* Attach a server-side TLS session to fd. 0, or -1 (out of memory). */
+int tls_transport_init(struct transport *t, struct tls_ctx *ctx, int fd);
+
+/* Negotiated protocol version name, e.g. "TLSv1.3" (for logs). */
+const char *tls_version(const struct transport *t);
+
+#endif

@@ -1,0 +1,143 @@
+"""Shared fixtures: start the real lisod binary on free loopback ports.
+
+LISOD          path of the binary under test (default: ./lisod)
+LISOD_VALGRIND when set, run it under valgrind and fail on any error/leak.
+
+Every server started here is stopped by its PID at teardown (SIGTERM, then
+SIGKILL after a deadline); its stderr is checked for sanitizer reports, so a
+test fails when the server had a memory error even if the client did not see it.
+"""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+LISOD = os.environ.get("LISOD", str(ROOT / "lisod"))
+VALGRIND = bool(os.environ.get("LISOD_VALGRIND"))
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                     "runtime error:", "UndefinedBehaviorSanitizer")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "valgrind: also run under valgrind by `make valgrind`")
+    config.addinivalue_line("markers", "slow: long stress tests")
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"lisod exited early with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError(f"port {port} never opened")
+
+
+def command(args):
+    cmd = [LISOD] + list(args)
+    if VALGRIND:
+        cmd = ["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
+               "--show-leak-kinds=definite,indirect,possible", "--errors-for-leak-kinds=definite,indirect,possible",
+               "--track-fds=no"] + cmd
+    return cmd
+
+
+class Server:
+    """A running lisod; `stop()` returns its exit code."""
+
+    def __init__(self, args, workdir, port, stop_timeout):
+        self.workdir = Path(workdir)
+        self.port = port
+        self.stderr_path = self.workdir / "stderr.txt"
+        self.stop_timeout = stop_timeout * (10 if VALGRIND else 1)
+        self.args = args
+        self._err = open(self.stderr_path, "wb")
+        env = dict(os.environ)
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+        env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+        self.proc = subprocess.Popen(command(args), stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=self._err, env=env)
+        self.pid = self.proc.pid
+        try:
+            wait_port(port, self.proc, timeout=30 if VALGRIND else 10)
+        except Exception:
+            self.stop()
+            raise
+
+    def stderr(self):
+        return self.stderr_path.read_text(errors="replace")
+
+    def log(self):
+        p = self.workdir / "lisod.log"
+        return p.read_text(errors="replace") if p.exists() else self.stderr()
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(self.stop_timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._err.close()
+        return self.proc.returncode
+
+    def assert_clean(self):
+        text = self.stderr()
+        for marker in SANITIZER_MARKERS:
+            assert marker not in text, f"sanitizer report in lisod stderr:\n{text[-4000:]}"
+
+
+@pytest.fixture
+def workdir():
+    d = tempfile.mkdtemp(prefix="lisod-test-")
+    yield Path(d)
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def start_server(workdir):
+    """start_server(*extra_args, http=True, echo=False) -> Server.
+
+    HTTP mode: serves workdir/www (created, with index.html) on a free port,
+    HTTPS off unless asked, logs to workdir/lisod.log.
+    """
+    servers = []
+
+    def start(*extra, echo=False, root=None, stop_timeout=15, log=True):
+        port = free_port()
+        if echo:
+            args = ["--echo", str(port)]
+        else:
+            www = Path(root) if root else workdir / "www"
+            www.mkdir(exist_ok=True)
+            if not (www / "index.html").exists():
+                (www / "index.html").write_text("<html><body>hello</body></html>\n")
+            args = ["--http-port", str(port), "--https-port", "0", "--root", str(www)]
+            if log:
+                args += ["--log", str(workdir / "lisod.log")]
+        s = Server(args + list(extra), workdir, port, stop_timeout)
+        servers.append(s)
+        return s
+
+    yield start
+    for s in servers:
+        code = s.stop()
+        s.assert_clean()
+        assert code == 0, f"lisod exited with {code}; stderr:\n{s.stderr()[-3000:]}"

@@ -1,0 +1,332 @@
+"""Raw HTTP/1.1 client helpers for the lisod integration tests.
+
+Everything here talks to a socket-like object (sendall/recv/settimeout/close),
+obtained from a `connect(port, timeout)` callable.  Only plain TCP exists
+today (`tcp_connect`); an HTTPS suite can pass a callable returning an
+ssl.SSLSocket and reuse the same request/response tables.
+
+The response parser is deliberately strict: it frames bodies only by
+Content-Length (or chunked, or read-to-EOF when neither is present), so any
+stray body byte after a HEAD/304 response shows up as a parse error of the
+*next* response.
+"""
+import email.utils
+import re
+import socket
+import time
+from datetime import datetime, timezone
+
+DEFAULT_TIMEOUT = 5.0
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024  # a hard bound on what we ever buffer
+
+RFC1123_RE = re.compile(
+    r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), (0[1-9]|[12][0-9]|3[01]) "
+    r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} "
+    r"([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9] GMT$")
+
+
+def tcp_connect(port, timeout=DEFAULT_TIMEOUT, host="127.0.0.1"):
+    """Plain TCP to the server; the default `connect` callable."""
+    s = socket.create_connection((host, port), timeout=timeout)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+class HTTPParseError(AssertionError):
+    pass
+
+
+class Response:
+    def __init__(self, version, status, reason, header_list, body, raw_head):
+        self.version = version
+        self.status = status
+        self.reason = reason
+        self.header_list = header_list          # [(name, value)] as received
+        self.headers = {}                       # lower-case name -> last value
+        for k, v in header_list:
+            self.headers[k.lower()] = v
+        self.body = body
+        self.raw_head = raw_head
+
+    def header(self, name, default=None):
+        return self.headers.get(name.lower(), default)
+
+    def header_all(self, name):
+        return [v for k, v in self.header_list if k.lower() == name.lower()]
+
+    @property
+    def keep_alive(self):
+        return (self.header("connection") or "").strip().lower() == "keep-alive"
+
+    def __repr__(self):
+        return f"<Response {self.status} {self.reason!r} {len(self.body)}B {self.headers!r}>"
+
+
+class Conn:
+    """A socket plus a receive buffer; reads whole responses off it."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b""
+        self.eof = False
+
+    @classmethod
+    def open(cls, port, connect=tcp_connect, timeout=DEFAULT_TIMEOUT):
+        return cls(connect(port, timeout))
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- low level -----------------------------------------------------
+    def _fill(self, deadline):
+        """Read once more into buf; False on EOF/reset. Raises on timeout."""
+        if self.eof:
+            return False
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise socket.timeout("deadline passed waiting for response bytes")
+        self.sock.settimeout(remaining)
+        try:
+            data = self.sock.recv(65536)
+        except (ConnectionResetError, BrokenPipeError):
+            data = b""
+        if not data:
+            self.eof = True
+            return False
+        self.buf += data
+        if len(self.buf) > MAX_RESPONSE_BYTES:
+            raise HTTPParseError("response larger than the test bound")
+        return True
+
+    def _read_until(self, marker, deadline):
+        while marker not in self.buf:
+            if not self._fill(deadline):
+                raise HTTPParseError(
+                    f"connection closed before {marker!r}; buffered {self.buf[:200]!r}")
+        i = self.buf.index(marker) + len(marker)
+        out, self.buf = self.buf[:i], self.buf[i:]
+        return out
+
+    def _read_exact(self, n, deadline):
+        while len(self.buf) < n:
+            if not self._fill(deadline):
+                raise HTTPParseError(
+                    f"connection closed after {len(self.buf)} of {n} body bytes")
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    # -- responses -------------------------------------------------------
+    def read_response(self, head=False, timeout=DEFAULT_TIMEOUT, skip_interim=True):
+        """Parse one response. head=True: the request was HEAD (no body).
+        1xx interim responses are skipped unless skip_interim is False."""
+        deadline = time.monotonic() + timeout
+        while True:
+            resp = self._read_one(head, deadline)
+            if skip_interim and 100 <= resp.status < 200:
+                continue
+            return resp
+
+    def _read_one(self, head, deadline):
+        raw = self._read_until(b"\r\n\r\n", deadline)
+        lines = raw[:-4].split(b"\r\n")
+        m = re.match(rb"^(HTTP/\d\.\d) (\d{3}) ?(.*)$", lines[0])
+        if not m:
+            raise HTTPParseError(f"bad status line {lines[0][:200]!r}")
+        version, status, reason = m.group(1).decode(), int(m.group(2)), m.group(3).decode("latin-1")
+        hl = []
+        for line in lines[1:]:
+            if b":" not in line or line[:1] in (b" ", b"\t"):
+                raise HTTPParseError(f"bad header line {line[:200]!r}")
+            k, v = line.split(b":", 1)
+            if k != k.strip() or not k:
+                raise HTTPParseError(f"bad header name {k!r}")
+            hl.append((k.decode("latin-1"), v.strip(b" \t").decode("latin-1")))
+        resp = Response(version, status, reason, hl, b"", raw)
+        if head or status in (204, 304) or 100 <= status < 200:
+            return resp
+        te = resp.header("transfer-encoding")
+        cl = resp.header_all("content-length")
+        if te is not None:
+            if te.lower() != "chunked":
+                raise HTTPParseError(f"unexpected Transfer-Encoding {te!r}")
+            resp.body = self._read_chunked(deadline)
+        elif cl:
+            if len(set(cl)) != 1 or not cl[0].isdigit():
+                raise HTTPParseError(f"bad Content-Length {cl!r}")
+            resp.body = self._read_exact(int(cl[0]), deadline)
+        else:
+            while self._fill(deadline):
+                pass
+            resp.body, self.buf = self.buf, b""
+        return resp
+
+    def _read_chunked(self, deadline):
+        body = b""
+        while True:
+            line = self._read_until(b"\r\n", deadline)
+            size = int(line[:-2].split(b";")[0], 16)
+            if size == 0:
+                while self._read_until(b"\r\n", deadline) != b"\r\n":
+                    pass
+                return body
+            body += self._read_exact(size, deadline)
+            if self._read_exact(2, deadline) != b"\r\n":
+                raise HTTPParseError("chunk not followed by CRLF")
+
+    def read_responses(self, n, heads=None, timeout=DEFAULT_TIMEOUT):
+        heads = heads or [False] * n
+        return [self.read_response(head=h, timeout=timeout) for h in heads]
+
+    def wait_closed(self, timeout=3.0):
+        """True when the peer closes (EOF or reset) within timeout with no
+        further bytes; False on timeout; raises if unexpected bytes arrive."""
+        deadline = time.monotonic() + timeout
+        try:
+            while self._fill(deadline):
+                pass
+        except socket.timeout:
+            if self.buf:
+                raise HTTPParseError(f"unexpected bytes after response: {self.buf[:200]!r}")
+            return False
+        if self.buf:
+            raise HTTPParseError(f"unexpected bytes before close: {self.buf[:200]!r}")
+        return True
+
+    def is_open(self, timeout=0.3):
+        """True when nothing arrives and the peer has not closed within timeout."""
+        return not self.wait_closed(timeout)
+
+
+def raw_exchange(port, data, n=1, heads=None, connect=tcp_connect,
+                 timeout=DEFAULT_TIMEOUT, keep=False):
+    """Send raw bytes in one write, parse n responses.
+    Returns the list of responses, or (responses, conn) when keep=True
+    (then the caller closes conn)."""
+    conn = Conn.open(port, connect, timeout)
+    try:
+        conn.send(data)
+        resps = conn.read_responses(n, heads, timeout)
+    except BaseException:
+        conn.close()
+        raise
+    if keep:
+        return resps, conn
+    conn.close()
+    return resps
+
+
+def request(method, target, headers=(), body=b"", version="HTTP/1.1", host="localhost"):
+    """Build request bytes. headers: iterable of (name, value) or 'Name: value'."""
+    lines = [f"{method} {target} {version}".encode("latin-1")]
+    if host is not None:
+        lines.append(b"Host: " + host.encode())
+    for h in headers:
+        if isinstance(h, tuple):
+            h = f"{h[0]}: {h[1]}"
+        lines.append(h.encode("latin-1") if isinstance(h, str) else h)
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+def get(target, *headers, **kw):
+    return request("GET", target, headers, **kw)
+
+
+def fetch(port, target, method="GET", headers=(), body=b"", connect=tcp_connect,
+          timeout=DEFAULT_TIMEOUT):
+    """One request on a fresh connection; returns the Response."""
+    return raw_exchange(port, request(method, target, headers, body), 1,
+                        [method == "HEAD"], connect, timeout)[0]
+
+
+def parse_http_date(value):
+    """Parse an RFC 1123 date strictly; returns an aware datetime (UTC)."""
+    assert value is not None, "missing date header"
+    assert RFC1123_RE.match(value), f"not an RFC 1123 date: {value!r}"
+    dt = email.utils.parsedate_to_datetime(value)
+    assert dt.tzinfo is not None and dt.utcoffset().total_seconds() == 0
+    return dt
+
+
+def http_date(ts):
+    return email.utils.formatdate(ts, usegmt=True)
+
+
+def assert_common_headers(resp, now=None):
+    """Headers every response must carry (spec §3)."""
+    assert resp.header("server") == "Liso/1.0", resp
+    dt = parse_http_date(resp.header("date"))
+    now = now or datetime.now(timezone.utc)
+    assert abs((dt - now).total_seconds()) < 120, (dt, now)
+    cl = resp.header("content-length")
+    assert cl is not None and cl.isdigit(), f"Content-Length missing/bad: {resp!r}"
+    assert len(resp.header_all("content-length")) == 1
+    conn = (resp.header("connection") or "").lower()
+    assert conn in ("keep-alive", "close"), f"Connection header: {resp!r}"
+
+
+def assert_file_headers(resp, path):
+    """Headers of a response that serves the file at `path`."""
+    assert_common_headers(resp)
+    assert resp.header("content-type"), f"no Content-Type: {resp!r}"
+    lm = parse_http_date(resp.header("last-modified"))
+    assert int(lm.timestamp()) == int(path.stat().st_mtime), (lm, path.stat().st_mtime)
+
+
+def wait_for(predicate, timeout=3.0, interval=0.05):
+    """Poll predicate() until truthy or timeout; returns its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = predicate()
+        if v or time.monotonic() >= deadline:
+            return v
+        time.sleep(interval)
+
+
+# -- a shared document root --------------------------------------------------
+SECRET = b"TOP-SECRET-0xC0FFEE-must-never-be-served\n"
+OLD_MTIME = 1577836800          # 2020-01-01 00:00:00 GMT
+INDEX_BODY = b"<html><body>index page</body></html>\n"
+SUB_INDEX_BODY = b"<html><body>sub index</body></html>\n"
+
+
+def make_docroot(workdir):
+    """Create workdir/www with the files the HTTP tests use, plus a secret
+    file *outside* the root (workdir/secret/secret.txt, workdir/secret.txt)
+    and symlinks inside the root that point at it. Returns www."""
+    import os
+    www = workdir / "www"
+    www.mkdir(exist_ok=True)
+    (www / "index.html").write_bytes(INDEX_BODY)
+    (www / "small.html").write_bytes((b"<p>" + b"x" * 1013 + b"</p>\n")[:1024])
+    for i in range(1, 7):
+        (www / f"f{i}.txt").write_bytes(f"file number {i}\n".encode() * i)
+    (www / "sub").mkdir(exist_ok=True)
+    (www / "sub" / "index.html").write_bytes(SUB_INDEX_BODY)
+    (www / "empty").mkdir(exist_ok=True)
+    (www / "data.bin").write_bytes(bytes(range(256)) * 4)   # 1024 bytes
+    (www / "old.html").write_bytes(b"<p>old</p>\n")
+    os.utime(www / "old.html", (OLD_MTIME, OLD_MTIME))
+    secret_dir = workdir / "secret"
+    secret_dir.mkdir(exist_ok=True)
+    (secret_dir / "secret.txt").write_bytes(SECRET)
+    (workdir / "secret.txt").write_bytes(SECRET)
+    (workdir / "secret").chmod(0o755)
+    for name, target in (("outlink", secret_dir / "secret.txt"),
+                         ("outdir", secret_dir),
+                         ("outrel", "../secret.txt")):
+        p = www / name
+        if not p.is_symlink():
+            p.symlink_to(target)
+    return www
