@@ -52,14 +52,15 @@ else
 lisod: $(B)/lisod
 endif
 
-$(B)/lisod: $(B)/main.o $(B)/liblisod.a
+$(B)/lisod: $(B)/main.o $(LIB_OBJS)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SSL_LIBS)
 
 $(B)/liblisod.a: $(LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
 $(B)/%.o: src/%.c | $(B)
-	$(CC) $(CFLAGS_ALL) -MMD -MP -c -o $@ $<
+	@echo "  CC      $@"
+	@$(CC) $(CFLAGS_ALL) -MMD -MP -c -o $@ $<
 
 # A unit test may #include the .c it tests to reach static functions; the
 # linker then takes that module from the test object, not from the archive.

@@ -76,7 +76,7 @@ void config_usage(FILE *f)
 	      "      --cgi PATH           CGI program, or directory of programs, for /cgi/\n"
 	      "      --key FILE           TLS private key (default: self-signed, in memory)\n"
 	      "      --cert FILE          TLS certificate\n"
-	      "      --workers N          worker processes (default: 1)\n"
+	      "      --workers N          worker processes (default: one per CPU)\n"
 	      "      --max-conns N        connections per worker (default 10000)\n"
 	      "      --max-cgi N          concurrent CGI programs per worker (default 64)\n"
 	      "      --max-body BYTES     largest request body (default 64 MiB)\n"
@@ -142,7 +142,7 @@ static void config_defaults(struct config *cfg)
 	cfg->http_port = 8080;
 	cfg->https_port = 8443;
 	cfg->root = NULL; /* resolved by the caller: the bundled www/ */
-	cfg->workers = 1;
+	cfg->workers = 0; /* one per online CPU */
 	cfg->max_conns = 10000;
 	cfg->max_cgi = 64;
 	cfg->max_body_bytes = 64ull << 20;

@@ -1,4 +1,5 @@
 #include "conn.h"
+#include "conn_priv.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -9,6 +10,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "cgi.h"
 #include "http_resp.h"
 #include "listen.h"
 #include "log.h"
@@ -29,8 +31,6 @@ enum {
 	CONN_LOG_LINE_MAX = 2048,
 };
 
-enum flush_result { FLUSH_DONE, FLUSH_AGAIN, FLUSH_ERROR };
-
 static void conn_run(struct conn *c);
 
 /* ---- state transitions and timers ---------------------------------- */
@@ -45,6 +45,7 @@ static struct timer_queue *conn_phase_queue(const struct conn *c)
 	case CONN_ECHO: return &w->q_idle;
 	case CONN_READ_HEAD: return c->head_started ? &w->q_header : &w->q_idle;
 	case CONN_READ_BODY: return &w->q_body;
+	case CONN_CGI: return &w->q_cgi;
 	case CONN_WRITE: return &w->q_write;
 	case CONN_LINGER: return &w->q_linger;
 	case CONN_CLOSED: break;
@@ -52,7 +53,7 @@ static struct timer_queue *conn_phase_queue(const struct conn *c)
 	return NULL;
 }
 
-static void conn_arm_timer(struct conn *c)
+void conn_arm_timer(struct conn *c)
 {
 	struct timer_queue *q = conn_phase_queue(c);
 	if (q)
@@ -61,7 +62,7 @@ static void conn_arm_timer(struct conn *c)
 		timer_disarm(&c->timer);
 }
 
-static void conn_set_state(struct conn *c, enum conn_state s)
+void conn_set_state(struct conn *c, enum conn_state s)
 {
 	c->state = s;
 	conn_arm_timer(c);
@@ -92,7 +93,7 @@ static void conn_blocked(struct conn *c, bool writing)
 }
 
 /* Read once into `in`. Space must have been made by the caller. */
-static enum io_result conn_read(struct conn *c)
+enum io_result conn_read(struct conn *c)
 {
 	size_t n;
 	uint32_t want = buf_space(&c->in);
@@ -119,13 +120,13 @@ static void conn_file_done(struct conn *c)
 	c->file_left = 0;
 }
 
-static bool conn_output_pending(const struct conn *c)
+bool conn_output_pending(const struct conn *c)
 {
 	return buf_len(&c->out) > 0 || c->file_fd >= 0;
 }
 
 /* Write out, then the file body, as far as the socket takes them. */
-static enum flush_result conn_flush(struct conn *c)
+enum flush_result conn_flush(struct conn *c)
 {
 	while (conn_output_pending(c)) {
 		if (!c->writable)
@@ -169,6 +170,7 @@ void conn_close(struct conn *c)
 		return;
 	struct worker *w = c->w;
 	timer_disarm(&c->timer);
+	conn_cgi_detach(c, true); /* a client gone mid-CGI: the child is killed */
 	c->io.ops->free(&c->io);
 	/* close() also removes the descriptor from epoll: it has no duplicate. */
 	close(c->watch.fd);
@@ -326,7 +328,7 @@ static void conn_on_echo(struct conn *c)
 
 /* The client's address as text; IPv4 clients of the dual-stack listener
  * arrive as ::ffff:a.b.c.d and are shown as a.b.c.d. */
-static void conn_peer_name(const struct conn *c, char *out, socklen_t cap)
+void conn_peer_name(const struct conn *c, char *out, socklen_t cap)
 {
 	const void *src = &c->peer.v4.sin_addr;
 	int family = AF_INET;
@@ -352,7 +354,7 @@ static size_t conn_request_line(const char *p, size_t len)
 	return i;
 }
 
-static void conn_log_access(struct conn *c, const struct http_request *req, int status,
+void conn_log_access(struct conn *c, const struct http_request *req, int status,
 			    uint64_t bytes)
 {
 	char addr[INET6_ADDRSTRLEN];
@@ -402,7 +404,7 @@ static enum reserve_result conn_reserve_out(struct conn *c, uint32_t need)
 }
 
 /* Queue an error response. keep_alive false: it is the last one. */
-static void conn_respond_error(struct conn *c, const struct http_request *req, int status,
+void conn_respond_error(struct conn *c, const struct http_request *req, int status,
 			       bool keep_alive, bool head_only)
 {
 	if (c->w->draining)
@@ -514,7 +516,7 @@ static void conn_dispatch(struct conn *c, const struct http_request *req)
 
 /* ---- request heads and bodies ---------------------------------------- */
 
-static void conn_consume_request(struct conn *c)
+void conn_consume_request(struct conn *c)
 {
 	buf_consume(&c->in, c->head_len);
 	c->head_len = 0;
@@ -548,6 +550,20 @@ static void conn_on_head(struct conn *c, uint32_t head_len)
 		conn_consume_request(c);
 		return;
 	}
+	if (cgi_is_cgi_path(req->path.p, req->path.len)) {
+		/* The program's output goes straight to `out`: send what is
+		 * queued first. Not now: re-parse this head after the write. */
+		switch (conn_output_pending(c) ? conn_flush(c) : FLUSH_DONE) {
+		case FLUSH_DONE: break;
+		case FLUSH_AGAIN:
+			http_scan_reset(&c->scan);
+			conn_set_state(c, CONN_WRITE);
+			return;
+		case FLUSH_ERROR: conn_close(c); return;
+		}
+		conn_cgi_start(c, req);
+		return;
+	}
 	if (!conn_has_body(req)) {
 		conn_dispatch(c, req);
 		conn_consume_request(c);
@@ -570,7 +586,7 @@ static void conn_on_head(struct conn *c, uint32_t head_len)
 }
 
 /* Remove n bytes at offset off of the readable region of `in`. */
-static void conn_drop_in(struct conn *c, uint32_t off, uint32_t n)
+void conn_drop_in(struct conn *c, uint32_t off, uint32_t n)
 {
 	char *p = buf_rptr(&c->in);
 	uint32_t tail = buf_len(&c->in) - off - n;
@@ -776,6 +792,11 @@ static void conn_on_write(struct conn *c)
 	conn_set_state(c, CONN_READ_HEAD);
 }
 
+void conn_run_external(struct conn *c)
+{
+	conn_run(c);
+}
+
 /* The single driver: run the handler of the current state until a handler
  * leaves the state unchanged (it is then waiting for an event or timer). */
 static void conn_run(struct conn *c)
@@ -788,6 +809,7 @@ static void conn_run(struct conn *c)
 		case CONN_ECHO: conn_on_echo(c); break;
 		case CONN_READ_HEAD: conn_on_read_head(c); break;
 		case CONN_READ_BODY: conn_on_read_body(c); break;
+		case CONN_CGI: conn_on_cgi(c); break;
 		case CONN_WRITE: conn_on_write(c); break;
 		case CONN_LINGER: conn_on_linger(c); break;
 		case CONN_CLOSED: return;
@@ -830,6 +852,13 @@ static void conn_on_timeout(struct loop *loop, struct timer *t)
 			if (c->state == CONN_READ_HEAD || c->state == CONN_WRITE)
 				conn_arm_timer(c);
 		}
+		return;
+	}
+	if (c->state == CONN_CGI) {
+		conn_cgi_timeout(c);
+		conn_run(c);
+		if (c->state != CONN_CLOSED && !timer_armed(&c->timer))
+			conn_arm_timer(c);
 		return;
 	}
 	if (c->state == CONN_READ_BODY && !w->draining) {
@@ -944,4 +973,5 @@ void conn_close_all(struct worker *w)
 	conn_close_queue(&w->q_write);
 	conn_close_queue(&w->q_linger);
 	conn_close_queue(&w->q_tls);
+	conn_close_queue(&w->q_cgi);
 }

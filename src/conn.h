@@ -32,12 +32,14 @@
 
 struct worker;
 struct listener;
+struct cgi_proc;
 
 enum conn_state {
 	CONN_TLS_HANDSHAKE, /* TLS listener: until the handshake completes */
 	CONN_ECHO,       /* --echo: read, write back, with back-pressure */
 	CONN_READ_HEAD,  /* waiting for / parsing request heads (idle included) */
 	CONN_READ_BODY,  /* reading and discarding a request body */
+	CONN_CGI,        /* a CGI program runs: body to its stdin, its stdout to us */
 	CONN_WRITE,      /* flushing responses the socket would not take yet */
 	CONN_LINGER,     /* response sent, write side shut: drain input, then close */
 	CONN_CLOSED,     /* released; struct waits to be recycled */
@@ -68,6 +70,8 @@ struct conn {
 	uint16_t body_status;        /* 400/413 when the body broke its framing */
 	struct http_chunked chunked;
 
+	struct cgi_proc *cgi;       /* CONN_CGI: the running program */
+
 	int file_fd;                /* body to sendfile after out, or -1 */
 	off_t file_off, file_left;
 
@@ -94,5 +98,7 @@ void conn_free_all(struct worker *w);
 void conn_close_idle(struct worker *w);
 /* Deadline passed: close every connection. */
 void conn_close_all(struct worker *w);
+/* Teardown: kill and reap every CGI child (blocking; only at exit). */
+void conn_cgi_kill_all(struct worker *w);
 
 #endif

@@ -149,8 +149,10 @@ enum http_chunked_result {
 struct http_chunked {
 	uint8_t state;           /* private */
 	uint8_t size_digits;     /* private */
-	uint32_t aux;            /* private: bytes seen in extension/trailer line */
-	uint64_t chunk_left;     /* private: data bytes left in this chunk */
+	uint32_t aux;            /* private: bytes of the current size/trailer
+				    line; the error code after ERROR */
+	uint64_t chunk_left;     /* private: data bytes left in this chunk;
+				    trailer bytes seen, in the trailer section */
 	uint64_t total;          /* decoded body bytes so far */
 };
 

@@ -47,7 +47,7 @@ struct timer_queue {
 	uint64_t duration_ms;
 };
 
-enum { LOOP_TIMER_QUEUES_MAX = 8 };
+enum { LOOP_TIMER_QUEUES_MAX = 12 };
 
 /* Create a loop; -1/NULL on failure with errno set. */
 struct loop *loop_new(void);

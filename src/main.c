@@ -24,6 +24,7 @@
 #include "daemon.h"
 #include "listen.h"
 #include "log.h"
+#include "master.h"
 #include "tls.h"
 #include "worker.h"
 
@@ -123,6 +124,7 @@ static int block_signals(struct startup *s)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGCHLD); /* the master reaps workers through the signalfd */
 	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
 		return fail("sigprocmask: %s", strerror(errno));
 	s->ws.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -182,6 +184,13 @@ static int startup(struct startup *s)
 	return 0;
 }
 
+static void close_listeners(struct worker_setup *ws)
+{
+	for (unsigned i = 0; i < ws->listener_count; i++)
+		close(ws->listen_fds[i]);
+	ws->listener_count = 0;
+}
+
 static void log_banner(const struct startup *s)
 {
 	const struct config *cfg = &s->cfg;
@@ -212,10 +221,23 @@ int main(int argc, char **argv)
 	if (startup(&s) < 0)
 		return 1;
 	log_banner(&s);
-	struct worker w;
-	int rc = 1;
 	s.ws.cfg = &s.cfg;
 	s.ws.log = s.log;
+	int rc = 1;
+	if (s.cfg.workers == 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		s.cfg.workers = n > 0 ? (unsigned)n : 1;
+	}
+	if (s.cfg.mode == CONFIG_MODE_ECHO)
+		s.cfg.workers = 1;
+	if (s.cfg.workers > 1) {
+		rc = master_run(&s.ws, s.cfg.workers, s.notify_fd);
+		log_info(s.log, "stopped");
+		tls_ctx_free(s.ws.tls);
+		close_listeners(&s.ws);
+		goto out;
+	}
+	struct worker w;
 	if (worker_init(&w, &s.ws) == 0) {
 		log_flush(s.log);
 		if (s.notify_fd >= 0)
@@ -224,6 +246,7 @@ int main(int argc, char **argv)
 		log_info(s.log, "stopped");
 	}
 	worker_fini(&w);
+out:
 	log_free(s.log);
 	if (s.ws.sigfd >= 0)
 		close(s.ws.sigfd);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "conn.h"
@@ -115,6 +116,7 @@ static int worker_queues(struct worker *w)
 	rc |= loop_timer_queue_add(w->loop, &w->q_header, cfg->header_timeout_ms);
 	rc |= loop_timer_queue_add(w->loop, &w->q_body, cfg->body_timeout_ms);
 	rc |= loop_timer_queue_add(w->loop, &w->q_idle, cfg->idle_timeout_ms);
+	rc |= loop_timer_queue_add(w->loop, &w->q_cgi, cfg->cgi_timeout_ms);
 	rc |= loop_timer_queue_add(w->loop, &w->q_write, cfg->write_timeout_ms);
 	rc |= loop_timer_queue_add(w->loop, &w->q_linger, WORKER_LINGER_MS);
 	rc |= loop_timer_queue_add(w->loop, &w->q_tick, WORKER_TICK_MS);
@@ -148,6 +150,8 @@ int worker_init(struct worker *w, const struct worker_setup *setup)
 			return -1;
 		}
 	}
+	struct stat st;
+	w->cgi_is_dir = cfg->cgi_path && stat(cfg->cgi_path, &st) == 0 && S_ISDIR(st.st_mode);
 	w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	http_date_update(&w->date, loop_now_sec(w->loop));
 	loop_set_batch_hook(w->loop, worker_on_batch, w);
@@ -160,8 +164,9 @@ int worker_init(struct worker *w, const struct worker_setup *setup)
 		l->worker = w;
 		l->port = setup->ports[i];
 		l->tls = setup->listen_tls[i];
-		/* Level-triggered: accept a bounded batch per wakeup, fairly. */
-		if (loop_add_level(w->loop, &l->watch, EPOLLIN) < 0) {
+		/* Level-triggered: accept a bounded batch per wakeup, fairly.
+		 * EPOLLEXCLUSIVE: with several workers, a connection wakes one. */
+		if (loop_add_level(w->loop, &l->watch, EPOLLIN | EPOLLEXCLUSIVE) < 0) {
 			log_err(log, "epoll_ctl on listener: %s", strerror(errno));
 			return -1;
 		}
@@ -191,6 +196,7 @@ void worker_fini(struct worker *w)
 {
 	if (w->q_tick.head.next) /* the queues exist only if init got that far */
 		conn_close_all(w);
+	conn_cgi_kill_all(w);
 	conn_free_all(w);
 	for (unsigned i = 0; i < w->listener_count; i++)
 		close(w->listeners[i].watch.fd);

@@ -39,13 +39,16 @@ struct worker {
 	struct loop_watch signal_watch; /* signalfd, or fd -1 when the master has signals */
 
 	/* One timer queue per phase (see loop.h). */
-	struct timer_queue q_tls, q_header, q_body, q_idle, q_write, q_linger, q_tick;
+	struct timer_queue q_tls, q_header, q_body, q_idle, q_cgi, q_write, q_linger, q_tick;
 	struct timer tick;              /* once a second: log flush, shutdown check */
 
 	struct http_date_cache date;
 	struct http_request req;        /* scratch: valid during one call chain */
 
 	unsigned conns_active;
+	struct cgi_proc *cgi_procs;     /* running or not yet reaped */
+	unsigned cgi_active;
+	bool cgi_is_dir;                /* --cgi names a directory of programs */
 	struct conn *closing;           /* closed this batch, freed after it */
 	struct conn *free_conns;        /* recycled struct conn */
 	unsigned free_conn_count;

@@ -129,7 +129,10 @@ def start_server(workdir):
             www.mkdir(exist_ok=True)
             if not (www / "index.html").exists():
                 (www / "index.html").write_text("<html><body>hello</body></html>\n")
-            args = ["--http-port", str(port), "--https-port", "0", "--root", str(www)]
+            # One worker unless a test asks for more: per-worker limits
+            # (--max-conns) and /proc memory readings then mean one process.
+            args = ["--http-port", str(port), "--https-port", "0", "--root", str(www),
+                    "--workers", "1"]
             if log:
                 args += ["--log", str(workdir / "lisod.log")]
         s = Server(args + list(extra), workdir, port, stop_timeout)

@@ -1,0 +1,23 @@
+/*
+ * master — several worker processes around the same listening sockets.
+ *
+ * The master keeps the lock file, the signals and its log; it forks N
+ * workers after everything that can fail at startup has been opened, so
+ * each worker runs the very same loop as a single-process lisod. Each
+ * worker waits on the shared listeners with EPOLLEXCLUSIVE, so a new
+ * connection wakes one worker, not all. A worker that dies is logged and
+ * restarted (after a pause if it dies right after starting, so a crash loop
+ * cannot become a fork storm). SIGTERM/SIGINT/SIGHUP/SIGUSR1 are forwarded;
+ * on a stop the master waits for the workers (killing them after the
+ * shutdown deadline) and exits 0.
+ */
+#ifndef LISOD_MASTER_H
+#define LISOD_MASTER_H
+
+#include "worker.h"
+
+/* Runs until stopped; returns the exit code. notify_fd >= 0: tell the
+ * launcher we are ready once the workers are forked. */
+int master_run(const struct worker_setup *ws, unsigned workers, int notify_fd);
+
+#endif

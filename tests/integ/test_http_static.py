@@ -1,0 +1,445 @@
+"""Static files: headers, HEAD, traversal, directories, MIME, conditional and
+range requests, large files, POST, access log."""
+import hashlib
+import http.client
+import os
+import re
+import socket
+import subprocess
+import time
+from urllib.parse import urlsplit
+
+import pytest
+
+from httputil import (Conn, INDEX_BODY, OLD_MTIME, SECRET, SUB_INDEX_BODY,
+                      assert_common_headers, assert_file_headers, fetch, get,
+                      http_date, make_docroot, parse_http_date, raw_exchange, request,
+                      wait_for)
+
+pytestmark = pytest.mark.valgrind
+
+
+@pytest.fixture
+def www(workdir):
+    return make_docroot(workdir)
+
+
+@pytest.fixture
+def srv(start_server, www):
+    return start_server()
+
+
+# --- required headers ----------------------------------------------------------
+
+def test_file_response_headers(srv, www):
+    r = fetch(srv.port, "/index.html")
+    assert r.status == 200 and r.body == INDEX_BODY
+    assert_file_headers(r, www / "index.html")
+    assert r.header("content-type").split(";")[0].strip() == "text/html"
+    assert int(r.header("content-length")) == len(INDEX_BODY)
+    assert r.header("accept-ranges") == "bytes"
+    assert r.keep_alive
+
+
+def test_last_modified_matches_known_mtime(srv, www):
+    r = fetch(srv.port, "/old.html")
+    assert r.status == 200
+    assert r.header("last-modified") == "Wed, 01 Jan 2020 00:00:00 GMT"
+    assert parse_http_date(r.header("last-modified")).timestamp() == OLD_MTIME
+
+
+@pytest.mark.parametrize("req", [get("/missing"), request("BREW", "/"),
+                                 b"GET / HTTP/1.1\r\n\r\n", get("/", version="HTTP/2.0"),
+                                 get("/sub")], ids=["404", "501", "400", "505", "301"])
+def test_error_and_redirect_responses_have_required_headers(srv, req):
+    r = raw_exchange(srv.port, req)[0]
+    assert r.status in (301, 400, 404, 501, 505)
+    assert_common_headers(r)
+    assert int(r.header("content-length")) == len(r.body) > 0
+
+
+def test_date_header_is_current_and_rfc1123(srv):
+    before = time.time()
+    r = fetch(srv.port, "/index.html")
+    after = time.time()
+    dt = parse_http_date(r.header("date"))
+    assert before - 2 <= dt.timestamp() <= after + 1
+
+
+# --- HEAD -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", ["/index.html", "/data.bin", "/sub/", "/missing", "/sub"])
+def test_head_equals_get_without_body(srv, path):
+    with Conn.open(srv.port) as c:
+        c.send(request("HEAD", path) + get(path) + request("HEAD", path))
+        h1 = c.read_response(head=True)
+        g = c.read_response()          # parses only if HEAD sent zero body bytes
+        h2 = c.read_response(head=True)
+        assert c.is_open(0.3), "stray bytes or close after HEAD"
+
+    def strip(r):
+        return [(k.lower(), v) for k, v in r.header_list if k.lower() != "date"]
+    assert strip(h1) == strip(g) == strip(h2)
+    assert h1.status == g.status
+    assert int(h1.header("content-length")) == len(g.body)
+
+
+# --- path traversal -------------------------------------------------------------
+
+TRAVERSALS = ["/../secret.txt", "/../secret/secret.txt", "/%2e%2e/secret.txt",
+              "/%2E%2E/secret/secret.txt", "/%2e%2e%2fsecret.txt", "/..%2fsecret.txt",
+              "/..%2Fsecret%2Fsecret.txt", "/%00", "/index.html%00.txt",
+              "/..\\secret.txt", "/..%5csecret.txt", "/a/../../secret.txt",
+              "/sub/../../secret.txt", "/./../secret.txt", "//../secret.txt",
+              "/sub/%2e%2e/%2e%2e/secret.txt", "/%252e%252e/secret.txt",
+              "/outlink", "/outdir/secret.txt", "/outdir/", "/outrel",
+              "/sub/../outlink", "/%6futlink", "/outdir/../outdir/secret.txt",
+              "/..", "/../", "/.%2e/secret.txt"]
+
+
+@pytest.mark.parametrize("target", TRAVERSALS)
+def test_traversal_never_leaks(srv, target):
+    resps, conn = raw_exchange(srv.port, get(target), keep=True)
+    with conn:
+        r = resps[0]
+        assert SECRET.strip() not in r.body
+        assert r.status in (400, 403, 404), (target, r)
+        # whatever we get, the response framing is sound and nothing follows
+        assert not conn.buf
+
+
+def test_traversal_with_absolute_form_and_host(srv):
+    for target in ("http://localhost/../secret.txt", "http://localhost/%2e%2e/secret.txt"):
+        r = raw_exchange(srv.port, get(target))[0]
+        assert SECRET.strip() not in r.body
+        assert r.status in (400, 403, 404), (target, r)
+
+
+def test_symlink_inside_root_still_served(srv, www):
+    (www / "inlink.html").symlink_to(www / "index.html")
+    r = fetch(srv.port, "/inlink.html")
+    assert r.status == 200 and r.body == INDEX_BODY
+
+
+# --- directories ----------------------------------------------------------------
+
+def test_directory_index(srv):
+    r = fetch(srv.port, "/sub/")
+    assert r.status == 200 and r.body == SUB_INDEX_BODY
+    assert r.header("content-type").split(";")[0] == "text/html"
+    r = fetch(srv.port, "/")
+    assert r.status == 200 and r.body == INDEX_BODY
+
+
+def test_directory_without_slash_redirects(srv):
+    r = fetch(srv.port, "/sub")
+    assert r.status == 301
+    assert_common_headers(r)
+    loc = r.header("location")
+    assert loc is not None and urlsplit(loc).path == "/sub/", loc
+    # the redirect must not loop
+    r2 = fetch(srv.port, urlsplit(loc).path)
+    assert r2.status == 200 and r2.body == SUB_INDEX_BODY
+
+
+def test_directory_without_index_is_404(srv):
+    r = fetch(srv.port, "/empty/")
+    assert r.status == 404
+    assert b"<a href" not in r.body.lower(), "no directory listings"
+
+
+def test_percent_encoded_name(srv, www):
+    (www / "with space.txt").write_bytes(b"spaced\n")
+    r = fetch(srv.port, "/with%20space.txt")
+    assert r.status == 200 and r.body == b"spaced\n"
+    r = fetch(srv.port, "/f%31.txt")
+    assert r.status == 200 and r.body == b"file number 1\n"
+
+
+def test_bad_percent_escape_is_400(srv):
+    for t in ("/f%zz.txt", "/f%1", "/%"):
+        assert fetch(srv.port, t).status == 400, t
+
+
+# --- MIME -----------------------------------------------------------------------
+
+MIME = [("a.html", {"text/html"}), ("a.htm", {"text/html"}), ("a.css", {"text/css"}),
+        ("a.js", {"text/javascript", "application/javascript"}),
+        ("a.png", {"image/png"}), ("a.jpg", {"image/jpeg"}), ("a.jpeg", {"image/jpeg"}),
+        ("a.gif", {"image/gif"}), ("a.svg", {"image/svg+xml"}),
+        ("a.json", {"application/json"}), ("a.txt", {"text/plain"}),
+        ("a.pdf", {"application/pdf"}),
+        ("a.ico", {"image/x-icon", "image/vnd.microsoft.icon"}),
+        ("a.wasm", {"application/wasm"}), ("A.HTML", {"text/html"}),
+        ("a.lisodunknownext", {"application/octet-stream"}),
+        ("noextension", {"application/octet-stream"}),
+        (".hidden", {"application/octet-stream"})]
+
+
+@pytest.mark.parametrize("name,types", MIME, ids=[m[0] for m in MIME])
+def test_mime_types(start_server, www, name, types):
+    (www / name).write_bytes(b"mime test " + name.encode())
+    srv = start_server()
+    r = fetch(srv.port, "/" + name)
+    assert r.status == 200 and r.body == b"mime test " + name.encode()
+    assert r.header("content-type").split(";")[0].strip().lower() in types, r.header("content-type")
+
+
+# --- conditional and range ------------------------------------------------------
+
+def test_etag_if_none_match(srv, www):
+    r = fetch(srv.port, "/data.bin")
+    etag = r.header("etag")
+    assert etag and re.match(r'^(W/)?"[^"]*"$', etag), etag
+    with Conn.open(srv.port) as c:
+        c.send(get("/data.bin", f"If-None-Match: {etag}") + get("/f1.txt"))
+        r304 = c.read_response()
+        nxt = c.read_response()       # parses only if the 304 had no body bytes
+        assert r304.status == 304 and r304.body == b""
+        assert_common_headers(r304)
+        assert r304.header("etag") == etag
+        cl = r304.header("content-length")
+        assert cl is None or int(cl) == len(www.joinpath("data.bin").read_bytes())
+        assert nxt.status == 200 and nxt.body == b"file number 1\n"
+    # a list containing it, and a non-matching tag
+    assert fetch(srv.port, "/data.bin", headers=[f'If-None-Match: "nope", {etag}']).status == 304
+    r = fetch(srv.port, "/data.bin", headers=['If-None-Match: "nope"'])
+    assert r.status == 200 and r.body == www.joinpath("data.bin").read_bytes()
+
+
+def test_etag_changes_when_file_changes(srv, www):
+    e1 = fetch(srv.port, "/f1.txt").header("etag")
+    (www / "f1.txt").write_bytes(b"changed content, different size\n")
+    os.utime(www / "f1.txt", (OLD_MTIME + 100, OLD_MTIME + 100))
+    r = fetch(srv.port, "/f1.txt", headers=[f"If-None-Match: {e1}"])
+    assert r.status == 200 and r.body == b"changed content, different size\n"
+    assert r.header("etag") != e1
+
+
+def test_if_modified_since(srv, www):
+    r = fetch(srv.port, "/index.html")
+    lm = r.header("last-modified")
+    r = fetch(srv.port, "/index.html", headers=[f"If-Modified-Since: {lm}"])
+    assert r.status == 304 and r.body == b""
+    assert_common_headers(r)
+    # older date -> full response
+    r = fetch(srv.port, "/old.html", headers=["If-Modified-Since: " + http_date(OLD_MTIME - 86400)])
+    assert r.status == 200 and r.body == b"<p>old</p>\n"
+    # garbage date is ignored
+    r = fetch(srv.port, "/old.html", headers=["If-Modified-Since: yesterday-ish"])
+    assert r.status == 200
+    # If-None-Match takes precedence over If-Modified-Since
+    r = fetch(srv.port, "/old.html", headers=['If-None-Match: "x"',
+                                              "If-Modified-Since: " + http_date(OLD_MTIME + 5)])
+    assert r.status == 200
+
+
+def test_range_requests(srv, www):
+    data = (www / "data.bin").read_bytes()
+    n = len(data)
+    r = fetch(srv.port, "/data.bin", headers=["Range: bytes=0-9"])
+    assert r.status == 206 and r.body == data[:10]
+    assert r.header("content-range") == f"bytes 0-9/{n}"
+    assert r.header("content-length") == "10"
+    assert_file_headers(r, www / "data.bin")
+    r = fetch(srv.port, "/data.bin", headers=["Range: bytes=-5"])
+    assert r.status == 206 and r.body == data[-5:]
+    assert r.header("content-range") == f"bytes {n - 5}-{n - 1}/{n}"
+    r = fetch(srv.port, "/data.bin", headers=["Range: bytes=1000-"])
+    assert r.status == 206 and r.body == data[1000:]
+    r = fetch(srv.port, "/data.bin", headers=["Range: bytes=1000-99999"])
+    assert r.status == 206 and r.body == data[1000:]
+    assert r.header("content-range") == f"bytes 1000-{n - 1}/{n}"
+    r = fetch(srv.port, "/data.bin", headers=["Range: bytes=100000-"])
+    assert r.status == 416
+    assert_common_headers(r)
+    assert r.header("content-range") == f"bytes */{n}"
+    # HEAD with Range: same headers, no body
+    with Conn.open(srv.port) as c:
+        c.send(request("HEAD", "/data.bin", ["Range: bytes=0-9"]) + get("/f1.txt"))
+        h = c.read_response(head=True)
+        assert h.status == 206 and h.header("content-length") == "10"
+        assert c.read_response().body == b"file number 1\n"
+
+
+def test_accept_ranges_present(srv):
+    for p in ("/index.html", "/data.bin", "/sub/"):
+        assert fetch(srv.port, p).header("accept-ranges") == "bytes", p
+
+
+def test_if_range(srv, www):
+    data = (www / "data.bin").read_bytes()
+    etag = fetch(srv.port, "/data.bin").header("etag")
+    r = fetch(srv.port, "/data.bin", headers=["Range: bytes=0-3", f"If-Range: {etag}"])
+    assert r.status == 206 and r.body == data[:4]
+    r = fetch(srv.port, "/data.bin", headers=["Range: bytes=0-3", 'If-Range: "stale"'])
+    assert r.status == 200 and r.body == data
+
+
+# --- large file -----------------------------------------------------------------
+
+LARGE = 6815744  # 6.5 MiB
+
+
+@pytest.fixture
+def large(www):
+    data = os.urandom(LARGE)
+    (www / "large.bin").write_bytes(data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_large_file_http_client(srv, large):
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
+    try:
+        for _ in range(2):                # twice on one keep-alive connection
+            conn.request("GET", "/large.bin")
+            resp = conn.getresponse()
+            body = resp.read()
+            assert resp.status == 200
+            assert int(resp.getheader("Content-Length")) == LARGE
+            assert len(body) == LARGE and hashlib.sha256(body).hexdigest() == large
+    finally:
+        conn.close()
+
+
+def test_large_file_curl(srv, large, workdir):
+    out = workdir / "curl.out"
+    p = subprocess.run(["curl", "-sS", "--max-time", "60", "-o", str(out), "-w", "%{http_code}",
+                        f"http://127.0.0.1:{srv.port}/large.bin"],
+                       capture_output=True, text=True, timeout=90)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == "200"
+    assert hashlib.sha256(out.read_bytes()).hexdigest() == large
+
+
+def test_large_file_slow_reader(srv, large):
+    """A client that reads slowly still gets every byte."""
+    with Conn.open(srv.port, timeout=30) as c:
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+        c.send(get("/large.bin"))
+        time.sleep(1.0)
+        r = c.read_response(timeout=60)
+        assert hashlib.sha256(r.body).hexdigest() == large
+
+
+def test_large_file_head(srv, large):
+    with Conn.open(srv.port) as c:
+        c.send(request("HEAD", "/large.bin") + get("/f1.txt"))
+        h = c.read_response(head=True)
+        assert h.status == 200 and int(h.header("content-length")) == LARGE
+        nxt = c.read_response()
+        assert nxt.body == b"file number 1\n", "HEAD leaked body bytes"
+
+
+def test_large_file_range_tail(srv, large, www):
+    data = (www / "large.bin").read_bytes()
+    r = fetch(srv.port, "/large.bin", headers=[f"Range: bytes={LARGE - 100000}-"])
+    assert r.status == 206 and r.body == data[-100000:]
+
+
+# --- POST -----------------------------------------------------------------------
+
+def test_post_static_with_body(srv):
+    with Conn.open(srv.port) as c:
+        c.send(request("POST", "/index.html", ["Content-Length: 11",
+                                               "Content-Type: text/plain"], b"hello world")
+               + get("/f1.txt"))
+        r = c.read_response()
+        assert r.status == 200 and r.body == INDEX_BODY
+        assert c.read_response().body == b"file number 1\n"
+
+
+def test_post_large_body_in_pieces(srv):
+    body = os.urandom(300000)
+    with Conn.open(srv.port, timeout=20) as c:
+        c.send(request("POST", "/f2.txt", [f"Content-Length: {len(body)}"]))
+        for i in range(0, len(body), 65536):
+            c.send(body[i:i + 65536])
+        c.send(get("/f1.txt"))
+        r = c.read_response(timeout=20)
+        assert r.status == 200 and r.body == b"file number 2\n" * 2
+        assert c.read_response().body == b"file number 1\n"
+
+
+def test_post_chunked(srv):
+    chunked = b"4\r\nwiki\r\n5\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\n\r\n"
+    with Conn.open(srv.port) as c:
+        c.send(request("POST", "/index.html", ["Transfer-Encoding: chunked"], chunked)
+               + get("/f1.txt"))
+        r = c.read_response()
+        assert r.status == 200 and r.body == INDEX_BODY
+        assert c.read_response().body == b"file number 1\n"
+
+
+def test_post_chunked_over_max_body_is_413(start_server, www):
+    srv = start_server("--max-body", "100")
+    chunk = b"a" * 80
+    body = (b"%x\r\n" % len(chunk) + chunk + b"\r\n") * 3 + b"0\r\n\r\n"
+    r = raw_exchange(srv.port, request("POST", "/index.html", ["Transfer-Encoding: chunked"], body))[0]
+    assert r.status == 413
+    assert_common_headers(r)
+
+
+def test_post_curl_expect_100_continue(srv, workdir):
+    payload = workdir / "payload.bin"
+    payload.write_bytes(os.urandom(2 * 1024 * 1024))
+    p = subprocess.run(["curl", "-sS", "--max-time", "30", "-H", "Expect: 100-continue",
+                        "--data-binary", f"@{payload}", "-o", str(workdir / "post.out"),
+                        "-w", "%{http_code}", f"http://127.0.0.1:{srv.port}/index.html"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == "200"
+    assert (workdir / "post.out").read_bytes() == INDEX_BODY
+
+
+def test_expect_100_continue_raw(srv):
+    """If the server sends 100 Continue, it comes before the final response."""
+    with Conn.open(srv.port) as c:
+        c.send(request("POST", "/f1.txt", ["Content-Length: 5", "Expect: 100-continue"]))
+        time.sleep(0.3)
+        c.send(b"hello")
+        first = c.read_response(skip_interim=False)
+        if first.status == 100:
+            first = c.read_response()
+        assert first.status == 200 and first.body == b"file number 1\n"
+
+
+# --- access log -----------------------------------------------------------------
+
+CLF = re.compile(r'^(?P<host>\S+) (?P<ident>\S+) (?P<user>\S+) \[(?P<time>[^\]]+)\] '
+                 r'"(?P<req>[^"]*)" (?P<status>\d{3}) (?P<bytes>\d+|-) '
+                 r'"(?P<ref>[^"]*)" "(?P<ua>[^"]*)"$')
+
+
+def test_access_log_combined_format(srv, workdir):
+    ua = "lisod-integ-agent/1.0"
+    fetch(srv.port, "/index.html", headers=[f"User-Agent: {ua}", "Referer: http://ref.example/"])
+    fetch(srv.port, "/missing.html", headers=[f"User-Agent: {ua}-404"])
+    log = workdir / "lisod.log"
+
+    def lines():
+        if not log.exists():
+            return []
+        return [m for m in map(CLF.match, log.read_text(errors="replace").splitlines())
+                if m and m.group("ua").startswith(ua)]
+    found = wait_for(lambda: len(lines()) >= 2, timeout=3.0)
+    assert found, f"access log lines missing:\n{log.read_text(errors='replace')[-2000:] if log.exists() else '(no log)'}"
+    ok, missing = lines()[0], lines()[1]
+    assert ok.group("host") == "127.0.0.1"
+    assert ok.group("req") == "GET /index.html HTTP/1.1"
+    assert ok.group("status") == "200"
+    assert ok.group("bytes") == str(len(INDEX_BODY))
+    assert ok.group("ref") == "http://ref.example/"
+    assert ok.group("ua") == ua
+    assert re.match(r"^\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}$", ok.group("time"))
+    assert missing.group("req") == "GET /missing.html HTTP/1.1"
+    assert missing.group("status") == "404"
+    assert missing.group("ua") == ua + "-404"
+
+
+def test_error_log_startup_banner(srv, workdir):
+    log = workdir / "lisod.log"
+    text = wait_for(lambda: log.exists() and log.read_text(errors="replace"), timeout=3.0)
+    assert text, "no log file"
+    assert "liso" in text.lower()
+    assert str(srv.pid) in text
