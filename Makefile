@@ -47,7 +47,7 @@ all: lisod
 
 ifeq ($(VARIANT),release)
 lisod: $(B)/lisod
-	cp $< $@
+	@cp $< $@.tmp && mv -f $@.tmp $@   # rename: a running ./lisod is not "busy"
 else
 lisod: $(B)/lisod
 endif

@@ -456,6 +456,9 @@ int cgi_spawn(const char *program, char *const envp[], struct cgi_child *child)
 	sigemptyset(&set);
 	if ((rc = posix_spawnattr_setsigmask(&attr, &set)) != 0)
 		goto fail_rc;
+	/* Every signal back to SIG_DFL (SIGPIPE above all). glibc's sigfillset
+	 * leaves out its two internal signals (32, 33), and glibc 2.36 leaves
+	 * them ignored in the child; glibc programs reinstall their handlers. */
 	sigfillset(&set);
 	if ((rc = posix_spawnattr_setsigdefault(&attr, &set)) != 0 ||
 	    (rc = posix_spawnattr_setpgroup(&attr, 0)) != 0 ||

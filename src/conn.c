@@ -103,8 +103,10 @@ enum io_result conn_read(struct conn *c)
 		/* Edge-triggered: a short read drained the socket; the next edge
 		 * will tell us about more. Saves the read that returns EAGAIN.
 		 * Not so for TLS, which returns one record at a time while more
-		 * may wait decrypted in OpenSSL or in the socket. */
-		if (n < want && !c->tls)
+		 * may wait decrypted in OpenSSL or in the socket. Nor after the
+		 * peer's FIN: its edge came with the data, and only a read that
+		 * returns 0 tells us the stream ended. */
+		if (n < want && !c->tls && !c->rdhup)
 			c->readable = false;
 	} else if (r == IO_AGAIN) {
 		conn_blocked(c, false);
@@ -448,13 +450,13 @@ static void conn_serve_static(struct conn *c, const struct http_request *req)
 	int status = static_open(w->root, req->path.p, req->path.len, &f, location,
 				 sizeof(location));
 	if (status == 301) {
-		struct http_resp_head h = { .status = 301, .keep_alive = keep, .content_length = 0,
-					    .location = location };
-		if (http_resp_write_head(&c->out, &h, &w->date) < 0) {
+		struct http_resp_head h = { .status = 301, .keep_alive = keep, .location = location };
+		int blen = http_resp_write_page(&c->out, &h, !head_only, &w->date);
+		if (blen < 0) {
 			conn_respond_error(c, req, 414, false, head_only);
 			return;
 		}
-		conn_log_access(c, req, 301, 0);
+		conn_log_access(c, req, 301, head_only ? 0 : (uint64_t)blen);
 		c->close_after |= !keep;
 		return;
 	}
@@ -469,11 +471,14 @@ static void conn_serve_static(struct conn *c, const struct http_request *req)
 	status = static_evaluate(&f, req, &start, &len);
 	if (status == 416) {
 		static_file_close(&f);
-		struct http_resp_head h = { .status = 416, .keep_alive = keep, .content_length = 0,
+		struct http_resp_head h = { .status = 416, .keep_alive = keep,
 					    .range_unsatisfied = true, .range_total = f.size };
-		if (http_resp_write_head(&c->out, &h, &w->date) < 0)
+		int blen = http_resp_write_page(&c->out, &h, !head_only, &w->date);
+		if (blen < 0) {
 			conn_close(c);
-		conn_log_access(c, req, 416, 0);
+			return;
+		}
+		conn_log_access(c, req, 416, head_only ? 0 : (uint64_t)blen);
 		c->close_after |= !keep;
 		return;
 	}
@@ -824,6 +829,8 @@ static void conn_on_event(struct loop *loop, struct loop_watch *watch, uint32_t 
 	if (c->state == CONN_CLOSED)
 		return; /* closed earlier in this batch */
 	bool in = events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
+	if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		c->rdhup = true;
 	bool out = events & (EPOLLOUT | EPOLLHUP | EPOLLERR);
 	if (in || (out && c->read_wants_write)) {
 		c->readable = true;

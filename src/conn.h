@@ -58,6 +58,7 @@ struct conn {
 	bool head_started;          /* bytes of a request head are in (408 applies) */
 	bool close_after;           /* last response: close once it is sent */
 	bool peer_eof;
+	bool rdhup;                 /* the peer's FIN was seen: read until 0 */
 	bool tls;
 	bool read_wants_write;      /* TLS: a read is blocked until writable */
 	bool write_wants_read;      /* TLS: a write is blocked until readable */

@@ -117,28 +117,32 @@ int http_resp_write_head(struct buf *out, const struct http_resp_head *h,
 	return 0;
 }
 
-int http_resp_write_error(struct buf *out, int status, bool keep_alive, bool include_body,
-			  const struct http_date_cache *date)
+int http_resp_write_page(struct buf *out, struct http_resp_head *h, bool include_body,
+			 const struct http_date_cache *date)
 {
 	char body[256];
+	const char *reason = http_reason(h->status);
 	int blen = snprintf(body, sizeof(body),
 			    "<!DOCTYPE html>\n<html><head><title>%d %s</title></head>"
 			    "<body><h1>%d %s</h1></body></html>\n",
-			    status, http_reason(status), status, http_reason(status));
+			    h->status, reason, h->status, reason);
 	if (blen < 0 || (size_t)blen >= sizeof(body))
 		return -1;
-	struct http_resp_head h = {
-		.status = status,
-		.keep_alive = keep_alive,
-		.content_length = blen,
-		.content_type = "text/html",
-	};
+	h->content_length = blen;
+	h->content_type = "text/html";
 	uint32_t mark = out->wpos;
-	if (http_resp_write_head(out, &h, date) < 0)
+	if (http_resp_write_head(out, h, date) < 0)
 		return -1;
 	if (include_body && buf_append(out, body, (uint32_t)blen) < 0) {
 		buf_unwind(out, mark);
 		return -1;
 	}
 	return blen;
+}
+
+int http_resp_write_error(struct buf *out, int status, bool keep_alive, bool include_body,
+			  const struct http_date_cache *date)
+{
+	struct http_resp_head h = { .status = status, .keep_alive = keep_alive };
+	return http_resp_write_page(out, &h, include_body, date);
 }

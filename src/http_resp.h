@@ -45,9 +45,14 @@ struct http_resp_head {
 int http_resp_write_head(struct buf *out, const struct http_resp_head *h,
 			 const struct http_date_cache *date);
 
-/* Append a complete error response: head plus a short HTML body that names
- * the status. include_body false (HEAD) keeps the head identical but sends
- * no body. Returns the body length, or -1 if it does not fit. */
+/* Append a complete response whose body is a short HTML page naming the
+ * status (errors, 301, 416): h's content length and type are set here, the
+ * rest (Location, Content-Range) is taken from h. include_body false (HEAD)
+ * keeps the head identical but sends no body. Returns the body length, or
+ * -1 if it does not fit (nothing written). */
+int http_resp_write_page(struct buf *out, struct http_resp_head *h, bool include_body,
+			 const struct http_date_cache *date);
+/* http_resp_write_page for a bare status. */
 int http_resp_write_error(struct buf *out, int status, bool keep_alive, bool include_body,
 			  const struct http_date_cache *date);
 

@@ -16,7 +16,11 @@ import socket
 import time
 from datetime import datetime, timezone
 
-DEFAULT_TIMEOUT = 5.0
+import os as _os
+
+VALGRIND = bool(_os.environ.get("LISOD_VALGRIND"))
+SLOW = 8 if VALGRIND else 1     # scale for every client-side wait/deadline
+DEFAULT_TIMEOUT = 5.0 * SLOW
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024  # a hard bound on what we ever buffer
 
 RFC1123_RE = re.compile(
@@ -189,7 +193,7 @@ class Conn:
         heads = heads or [False] * n
         return [self.read_response(head=h, timeout=timeout) for h in heads]
 
-    def wait_closed(self, timeout=3.0):
+    def wait_closed(self, timeout=3.0 * SLOW):
         """True when the peer closes (EOF or reset) within timeout with no
         further bytes; False on timeout; raises if unexpected bytes arrive."""
         deadline = time.monotonic() + timeout
@@ -287,7 +291,7 @@ def assert_file_headers(resp, path):
     assert int(lm.timestamp()) == int(path.stat().st_mtime), (lm, path.stat().st_mtime)
 
 
-def wait_for(predicate, timeout=3.0, interval=0.05):
+def wait_for(predicate, timeout=3.0 * SLOW, interval=0.05):
     """Poll predicate() until truthy or timeout; returns its last value."""
     deadline = time.monotonic() + timeout
     while True:
@@ -312,7 +316,7 @@ def make_docroot(workdir):
     www = workdir / "www"
     www.mkdir(exist_ok=True)
     (www / "index.html").write_bytes(INDEX_BODY)
-    (www / "small.html").write_bytes((b"<p>" + b"x" * 1013 + b"</p>\n")[:1024])
+    (www / "small.html").write_bytes(b"<p>" + b"x" * 1016 + b"</p>\n")   # 1024 bytes
     for i in range(1, 7):
         (www / f"f{i}.txt").write_bytes(f"file number {i}\n".encode() * i)
     (www / "sub").mkdir(exist_ok=True)

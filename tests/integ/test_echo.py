@@ -23,8 +23,8 @@ pytestmark = pytest.mark.valgrind
 
 HOST = "127.0.0.1"
 # Under valgrind the server is ~20-50x slower: keep the same shape, less load.
-SCALE_CONNS = 100 if VALGRIND else 800
-SCALE_TRIALS = 10 if VALGRIND else 100
+SCALE_CONNS = 200 if VALGRIND else 800
+SCALE_TRIALS = 25 if VALGRIND else 100
 PER_TRIAL = 50
 MAX_PAYLOAD = 32 * 1024
 TIME_LIMIT = 180.0 if VALGRIND else 60.0

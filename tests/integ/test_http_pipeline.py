@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from httputil import Conn, INDEX_BODY, assert_common_headers, get, make_docroot, request
+from httputil import SLOW, Conn, INDEX_BODY, assert_common_headers, get, make_docroot, request
 
 pytestmark = pytest.mark.valgrind
 
@@ -54,7 +54,7 @@ def test_connection_close_is_last(srv, value):
         assert r2.status == 200 and r2.body == body_of(2)
         assert r2.header("connection").lower() == "close"
         # /f3.txt must not be answered: the next thing is EOF
-        assert c.wait_closed(3), "server did not close after Connection: close"
+        assert c.wait_closed(3 * SLOW), "server did not close after Connection: close"
 
 
 def test_http10_default_close(srv):
@@ -64,7 +64,7 @@ def test_http10_default_close(srv):
         assert r.status == 200 and r.body == body_of(1)
         assert r.version == "HTTP/1.1"
         assert r.header("connection").lower() == "close"
-        assert c.wait_closed(3)
+        assert c.wait_closed(3 * SLOW)
 
 
 @pytest.mark.parametrize("hdr", ["Connection: keep-alive", "Connection:Keep-Alive",
@@ -278,7 +278,7 @@ def test_framing_error_closes(srv, bad):
         r = c.read_response()
         assert r.status == 400, r
         assert r.header("connection").lower() == "close"
-        assert c.wait_closed(3), "framing error must close; the smuggled GET must not be answered"
+        assert c.wait_closed(3 * SLOW), "framing error must close; the smuggled GET must not be answered"
 
 
 def test_identical_duplicate_content_length(srv):
@@ -289,7 +289,7 @@ def test_identical_duplicate_content_length(srv):
                + get("/f5.txt"))
         r = c.read_response()
         if r.status == 400:
-            assert not r.keep_alive and c.wait_closed(3)
+            assert not r.keep_alive and c.wait_closed(3 * SLOW)
         else:
             assert r.status == 200 and r.body == body_of(1)
             assert c.read_response().body == body_of(5)
@@ -307,11 +307,11 @@ def test_chunked_post_then_pipelined_get(srv):
 def test_many_pipelined_requests_client_reads_late(srv):
     """200 pipelined requests sent before reading any response."""
     n = 200
-    with Conn.open(srv.port, timeout=10) as c:
+    with Conn.open(srv.port, timeout=10 * SLOW) as c:
         c.send(b"".join(get(f"/f{1 + i % 6}.txt") for i in range(n)))
         time.sleep(0.3)
         for i in range(n):
-            r = c.read_response(timeout=10)
+            r = c.read_response(timeout=10 * SLOW)
             assert r.status == 200 and r.body == body_of(1 + i % 6), i
 
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from httputil import (Conn, SUB_INDEX_BODY, assert_common_headers, get, make_docroot,
+from httputil import (SLOW, Conn, SUB_INDEX_BODY, assert_common_headers, get, make_docroot,
                       raw_exchange, request, tcp_connect)
 
 pytestmark = pytest.mark.valgrind
@@ -134,7 +134,7 @@ def _check_open_state(conn, resp, keep_open):
         assert nxt.status == 200 and nxt.body == F1_BODY, \
             f"connection said keep-alive but follow-up failed: {nxt!r}"
     else:
-        assert conn.wait_closed(3.0), "Connection: close but the server kept the socket open"
+        assert conn.wait_closed(3 * SLOW), "Connection: close but the server kept the socket open"
 
 
 @pytest.mark.parametrize("name,req,expected,keep_open,args", CASES, ids=[c[0] for c in CASES])
@@ -187,13 +187,13 @@ def test_408_header_timeout(start_server, workdir):
     with Conn.open(srv.port) as c:
         c.send(b"GET /index.html HTTP/1.1\r\nHost: loc")
         t0 = time.monotonic()
-        r = c.read_response(timeout=4)
+        r = c.read_response(timeout=4 * SLOW)
         elapsed = time.monotonic() - t0
         assert r.status == 408, r
-        assert 0.5 <= elapsed <= 3.5, elapsed
+        assert 0.5 <= elapsed <= 3.5 * SLOW, elapsed
         assert_common_headers(r)
         assert not r.keep_alive
-        assert c.wait_closed(3)
+        assert c.wait_closed(3 * SLOW)
     # the server still serves others
     assert raw_exchange(srv.port, get("/index.html"))[0].status == 200
 
@@ -207,7 +207,7 @@ def test_408_header_timeout_trickle(start_server, workdir):
         c.send(b"GET /index.html HTTP/1.1\r\nHost: localhost\r\n")
         t0 = time.monotonic()
         got = None
-        for i in range(40):                       # at most ~4 s
+        for i in range(40 * SLOW):                # at most ~4 s (x SLOW)
             try:
                 c.send(b"X-T%d: y\r\n" % i)
             except OSError:
@@ -223,7 +223,7 @@ def test_408_header_timeout_trickle(start_server, workdir):
         got = c.buf
         elapsed = time.monotonic() - t0
         assert got.startswith(b"HTTP/1.1 408 "), (got[:100], elapsed)
-        assert elapsed <= 3.5
+        assert elapsed <= 3.5 * SLOW * SLOW
 
 
 def test_408_body_timeout(start_server, workdir):
@@ -232,13 +232,13 @@ def test_408_body_timeout(start_server, workdir):
     with Conn.open(srv.port) as c:
         c.send(request("POST", "/index.html", ["Content-Length: 100"], b"0123456789"))
         t0 = time.monotonic()
-        r = c.read_response(timeout=4)
+        r = c.read_response(timeout=4 * SLOW)
         elapsed = time.monotonic() - t0
         assert r.status == 408, r
-        assert elapsed <= 3.5
+        assert elapsed <= 3.5 * SLOW
         assert_common_headers(r)
         assert not r.keep_alive
-        assert c.wait_closed(3)
+        assert c.wait_closed(3 * SLOW)
     assert raw_exchange(srv.port, get("/index.html"))[0].status == 200
 
 
@@ -259,11 +259,11 @@ def test_503_max_conns(start_server, workdir):
             third.send(get("/index.html"))
         except OSError:
             pass
-        r = third.read_response(timeout=4)
+        r = third.read_response(timeout=4 * SLOW)
         assert r.status == 503, r
         assert_common_headers(r)
         assert not r.keep_alive
-        assert third.wait_closed(3)
+        assert third.wait_closed(3 * SLOW)
         # the two held connections still work
         for c in held[:2]:
             c.send(get("/f1.txt"))
@@ -272,7 +272,7 @@ def test_503_max_conns(start_server, workdir):
         for c in held:
             c.close()
     # once a slot frees up, new connections are served again
-    deadline = time.monotonic() + 3
+    deadline = time.monotonic() + 3 * SLOW
     status = None
     while time.monotonic() < deadline:
         try:

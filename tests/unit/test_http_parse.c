@@ -862,6 +862,7 @@ static void test_parse_not_a_head(void **state)
 	static const char *const bad[] = {
 		"", "GET / HTTP/1.1", "GET / HTTP/1.1\r\nHost: a\r\n",
 		"GET / HTTP/1.1\r\nHost: a\r\n\r\nextra", "\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a", "\r\n",
 	};
 	size_t i;
 
@@ -945,6 +946,23 @@ static size_t b_ext(char *o, size_t arg)
 	return put(o, at, "\r\nx\r\n0\r\n\r\n");
 }
 
+/* size line of arg bytes: leading zeros, then "1" */
+static size_t b_zeros(char *o, size_t arg)
+{
+	size_t at = fill(o, 0, '0', arg - 1);
+
+	return put(o, at, "1\r\nx\r\n0\r\n\r\n");
+}
+
+/* size line of arg bytes: "1", BWS, then ";" */
+static size_t b_bws(char *o, size_t arg)
+{
+	size_t at = put(o, 0, "1");
+
+	at = fill(o, at, ' ', arg - 2);
+	return put(o, at, ";\r\nx\r\n0\r\n\r\n");
+}
+
 static size_t b_trailer(char *o, size_t arg)
 {
 	size_t at = put(o, 0, "1\r\nx\r\n0\r\nT:");
@@ -1023,6 +1041,13 @@ static const struct chunk_case chunk_cases[] = {
 	{ CC("NUL in extension", "5;a\0\r\nhello\r\n0\r\n\r\n"), FAIL },
 	{ CG("size line 4097", b_ext, 4097), FAIL },
 	{ CG("trailer line 8193", b_trailer, 8193), FAIL },
+	{ CG("4096 leading zeros", b_zeros, 4096), DONE("x") },
+	{ CG("4097 leading zeros", b_zeros, 4097), FAIL },
+	{ CG("BWS line 4096", b_bws, 4096), DONE("x") },
+	{ CG("BWS line 4097", b_bws, 4097), FAIL },
+	{ CC("bare CR in trailer", "0\r\nX: a\rb\r\n\r\n"), FAIL },
+	{ CC("bare CR at the end", "0\r\n\rX"), FAIL },
+	{ CC("bare CR then CR at the end", "0\r\n\r\r\n"), FAIL },
 	{ CG("trailers over 64 KiB", b_trailers, 9), FAIL },
 	{ CC("trailer without colon", "0\r\nX-Sum\r\n\r\n"), FAIL },
 	{ CC("trailer obs-fold", "0\r\nX: a\r\n b\r\n\r\n"), FAIL },
