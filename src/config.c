@@ -72,7 +72,7 @@ void config_usage(FILE *f)
 	      "      --log FILE           error log (default: standard error)\n"
 	      "      --access-log FILE    access log (default: the error log)\n"
 	      "      --lock FILE          lock file holding the server's pid\n"
-	      "      --root DIR           document root (default: the bundled www/)\n"
+	      "      --root DIR, --www DIR  document root (default: the bundled www/)\n"
 	      "      --cgi PATH           CGI program, or directory of programs, for /cgi/\n"
 	      "      --key FILE           TLS private key (default: self-signed, in memory)\n"
 	      "      --cert FILE          TLS certificate\n"
@@ -154,6 +154,15 @@ static void config_defaults(struct config *cfg)
 	cfg->write_timeout_ms = 60000;
 	cfg->shutdown_timeout_ms = 10000;
 	cfg->log_level = LOG_LVL_INFO;
+}
+
+/* The long name of an option (the first one listed for it). */
+static const char *option_name(int opt)
+{
+	for (const struct option *o = long_options; o->name; o++)
+		if (o->val == opt)
+			return o->name;
+	return "option";
 }
 
 static enum config_result usage_error(FILE *err, const char *what, const char *arg)
@@ -263,8 +272,11 @@ enum config_result config_parse(struct config *cfg, int argc, char **argv, FILE 
 		if (opt == ':')
 			return usage_error(err, "missing value for", argv[optind - 1]);
 		const char *problem = config_apply(cfg, opt, optarg, &foreground);
-		if (problem)
-			return usage_error(err, problem, optarg ? optarg : argv[optind - 1]);
+		if (problem) {
+			char what[128];
+			snprintf(what, sizeof(what), "%s for --%s:", problem, option_name(opt));
+			return usage_error(err, what, optarg ? optarg : argv[optind - 1]);
+		}
 	}
 	int rest = argc - optind;
 	if (rest == 8) {

@@ -455,7 +455,7 @@ static int errno_status(int e)
 	case ELOOP:
 		return 403;
 	case ENAMETOOLONG:
-		return 414;
+		return 404; /* no such name can exist; the line limit already gave 414 */
 	default:
 		return 500;
 	}

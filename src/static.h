@@ -28,7 +28,8 @@
 #include "http_parse.h"
 
 /* STATIC_ETAG_MAX: '"' + three 64-bit hex numbers + two '-' + '"' + NUL = 53. */
-enum { STATIC_PATH_MAX = 4096, STATIC_ETAG_MAX = 64 };
+enum { STATIC_PATH_MAX = 8192, /* a request line's worth: longer lines are 414 */
+        STATIC_ETAG_MAX = 64 };
 
 struct static_root;
 

@@ -222,26 +222,34 @@ static enum io_result tls_writev(struct transport *t, const struct iovec *iov, i
 	return IO_OK;
 }
 
-/* No kTLS here: read a chunk and encrypt it. A retry after WANT_WRITE
- * re-reads the same offset, so OpenSSL sees the same bytes again. */
+/* No kTLS here: read a chunk and encrypt it, chunk after chunk until the
+ * socket is full or len is sent, so that a short count means "blocked" as
+ * it does for the plain transport. A retry after WANT_WRITE re-reads the
+ * same offset, so OpenSSL is handed the same bytes again. */
 static enum io_result tls_sendfile(struct transport *t, int fd, off_t *off, size_t len,
 				   size_t *n)
 {
 	char chunk[TLS_SENDFILE_CHUNK];
 	*n = 0;
-	if (len > sizeof(chunk))
-		len = sizeof(chunk);
-	ssize_t got;
-	do
-		got = pread(fd, chunk, len, *off);
-	while (got < 0 && errno == EINTR);
-	if (got <= 0)
-		return IO_ERROR;
-	struct iovec iov = { chunk, (size_t)got };
-	enum io_result r = tls_writev(t, &iov, 1, n);
-	if (r == IO_OK)
-		*off += (off_t)*n;
-	return r;
+	while (*n < len) {
+		size_t want = len - *n < sizeof(chunk) ? len - *n : sizeof(chunk);
+		ssize_t got;
+		do
+			got = pread(fd, chunk, want, *off);
+		while (got < 0 && errno == EINTR);
+		if (got <= 0)
+			return *n > 0 ? IO_OK : IO_ERROR;
+		struct iovec iov = { chunk, (size_t)got };
+		size_t sent = 0;
+		enum io_result r = tls_writev(t, &iov, 1, &sent);
+		*off += (off_t)sent;
+		*n += sent;
+		if (r != IO_OK)
+			return *n > 0 && r == IO_AGAIN ? IO_OK : r;
+		if (sent < (size_t)got)
+			break;
+	}
+	return IO_OK;
 }
 
 static enum io_result tls_handshake(struct transport *t)

@@ -327,3 +327,15 @@ def test_overlong_missing_path_is_404_not_414(srv, target):
         c.send(get(target))
         r = c.read_response()
         assert r.status == 404, r
+
+
+def test_idle_keepalive_closed_silently(start_server, workdir):
+    make_docroot(workdir)
+    srv = start_server("--idle-timeout", "1")
+    with Conn.open(srv.port) as c:
+        c.send(get("/f1.txt"))
+        assert c.read_response().body == body_of(1)
+        t0 = time.monotonic()
+        # no 408 or any other bytes: just EOF, after about a second
+        assert c.wait_closed(4 * SLOW), "idle keep-alive connection not closed"
+        assert 0.5 <= time.monotonic() - t0 <= 4 * SLOW

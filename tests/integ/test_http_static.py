@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from httputil import (SLOW, Conn, INDEX_BODY, OLD_MTIME, SECRET, SUB_INDEX_BODY,
+from httputil import (SLOW, VALGRIND, Conn, INDEX_BODY, OLD_MTIME, SECRET, SUB_INDEX_BODY,
                       assert_common_headers, assert_file_headers, fetch, get,
                       http_date, make_docroot, parse_http_date, raw_exchange, request,
                       wait_for)
@@ -119,10 +119,14 @@ def test_traversal_with_absolute_form_and_host(srv):
 def test_symlink_inside_root_still_served(srv, www):
     (www / "inlink.html").symlink_to("index.html")          # relative, inside
     (www / "sub" / "uplink.html").symlink_to("../f1.txt")   # relative, inside
+    # Under valgrind (no openat2 support -> ENOSYS) lisod takes its
+    # component-by-component fallback, which refuses every symlink: 403 there.
+    ok = {(200, INDEX_BODY)} | ({(403, None)} if VALGRIND else set())
     r = fetch(srv.port, "/inlink.html")
-    assert r.status == 200 and r.body == INDEX_BODY
+    assert (r.status, r.body if r.status == 200 else None) in ok, r
+    ok = {(200, b"file number 1\n")} | ({(403, None)} if VALGRIND else set())
     r = fetch(srv.port, "/sub/uplink.html")
-    assert r.status == 200 and r.body == b"file number 1\n"
+    assert (r.status, r.body if r.status == 200 else None) in ok, r
     # an absolute symlink to a file inside the root: RESOLVE_BENEATH refuses
     # absolute links, so 403 is acceptable; never anything else
     (www / "abslink.html").symlink_to(www / "index.html")

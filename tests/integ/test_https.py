@@ -502,8 +502,8 @@ def test_garbage_on_https_port_closes_only_that_connection(start_tls, certs, pay
     data = {
         "plain-http": b"GET /index.html HTTP/1.1\r\nHost: localhost\r\n\r\n",
         "random-1k": b"\x00" + os.urandom(1023),     # never a valid record header
-        # a handshake record header announcing 16 KiB and then nonsense
-        "bad-record": b"\x16\x03\x01\x40\x00" + os.urandom(1019),
+        # a complete handshake record whose content is nonsense
+        "bad-record": b"\x16\x03\x01\x03\xfb" + b"\xee" + os.urandom(1018),
     }[payload]
     established = ts.conn()                    # a client in the middle of its session
     established.send(get("/f1.txt"))
