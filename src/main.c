@@ -32,6 +32,9 @@ struct startup {
 	struct config cfg;
 	char root_buf[PATH_MAX];
 	struct worker_setup ws;  /* listeners, TLS ctx, signalfd, log */
+	/* With N > 1 workers, each listener is N SO_REUSEPORT sockets, one per
+	 * worker: slot_fds[w * WORKER_LISTENERS_MAX + i] (slot 0 is ws's). */
+	int *slot_fds;
 	bool self_signed;
 	int lock_fd;
 	int notify_fd;
@@ -91,13 +94,20 @@ static void raise_fd_limit(void)
 static int add_listener(struct startup *s, uint16_t port, bool tls)
 {
 	char err[256];
-	int fd = listen_open(s->cfg.listen_addr, port, false, err, sizeof(err));
-	if (fd < 0)
-		return fail("%s", err);
 	struct worker_setup *ws = &s->ws;
-	ws->listen_fds[ws->listener_count] = fd;
-	ws->ports[ws->listener_count] = port;
-	ws->listen_tls[ws->listener_count] = tls;
+	unsigned i = ws->listener_count, workers = s->cfg.workers;
+	/* One socket per worker: the kernel spreads connections evenly over
+	 * SO_REUSEPORT sockets, where a shared socket lets the busiest worker
+	 * take them all (measured: 64 of 64 with EPOLLEXCLUSIVE). */
+	for (unsigned w = 0; w < workers; w++) {
+		int fd = listen_open(s->cfg.listen_addr, port, workers > 1, err, sizeof(err));
+		if (fd < 0)
+			return fail("%s", err);
+		s->slot_fds[w * WORKER_LISTENERS_MAX + i] = fd;
+	}
+	ws->listen_fds[i] = s->slot_fds[i];
+	ws->ports[i] = port;
+	ws->listen_tls[i] = tls;
 	ws->listener_count++;
 	return 0;
 }
@@ -105,6 +115,9 @@ static int add_listener(struct startup *s, uint16_t port, bool tls)
 static int open_listeners(struct startup *s)
 {
 	const struct config *cfg = &s->cfg;
+	s->slot_fds = malloc(sizeof(int) * WORKER_LISTENERS_MAX * cfg->workers);
+	if (!s->slot_fds)
+		return fail("%s", "out of memory");
 	if (cfg->mode == CONFIG_MODE_ECHO)
 		return add_listener(s, cfg->echo_port, false);
 	if (cfg->http_port && add_listener(s, cfg->http_port, false) < 0)
@@ -184,11 +197,12 @@ static int startup(struct startup *s)
 	return 0;
 }
 
-static void close_listeners(struct worker_setup *ws)
+static void close_listeners(struct startup *s)
 {
-	for (unsigned i = 0; i < ws->listener_count; i++)
-		close(ws->listen_fds[i]);
-	ws->listener_count = 0;
+	for (unsigned w = 0; w < s->cfg.workers; w++)
+		for (unsigned i = 0; i < s->ws.listener_count; i++)
+			close(s->slot_fds[w * WORKER_LISTENERS_MAX + i]);
+	s->ws.listener_count = 0;
 }
 
 static void log_banner(const struct startup *s)
@@ -218,23 +232,23 @@ int main(int argc, char **argv)
 	}
 	if (!s.cfg.root)
 		s.cfg.root = default_root(s.root_buf, sizeof(s.root_buf));
-	if (startup(&s) < 0)
-		return 1;
-	log_banner(&s);
-	s.ws.cfg = &s.cfg;
-	s.ws.log = s.log;
-	int rc = 1;
 	if (s.cfg.workers == 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		s.cfg.workers = n > 0 ? (unsigned)n : 1;
 	}
 	if (s.cfg.mode == CONFIG_MODE_ECHO)
 		s.cfg.workers = 1;
+	if (startup(&s) < 0)
+		return 1;
+	log_banner(&s);
+	s.ws.cfg = &s.cfg;
+	s.ws.log = s.log;
+	int rc = 1;
 	if (s.cfg.workers > 1) {
-		rc = master_run(&s.ws, s.cfg.workers, s.notify_fd);
+		rc = master_run(&s.ws, s.cfg.workers, s.slot_fds, s.notify_fd);
 		log_info(s.log, "stopped");
 		tls_ctx_free(s.ws.tls);
-		close_listeners(&s.ws);
+		close_listeners(&s);
 		goto out;
 	}
 	struct worker w;
@@ -247,6 +261,7 @@ int main(int argc, char **argv)
 	}
 	worker_fini(&w);
 out:
+	free(s.slot_fds);
 	log_free(s.log);
 	if (s.ws.sigfd >= 0)
 		close(s.ws.sigfd);

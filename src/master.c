@@ -17,6 +17,7 @@ enum { MASTER_RESTART_DELAY_MS = 1000, MASTER_CRASH_WINDOW_MS = 1000, MASTER_TIC
 
 struct master {
 	const struct worker_setup *ws;
+	const int *slot_fds;
 	struct log *log;
 	struct loop *loop;
 	struct loop_watch sig;
@@ -29,15 +30,24 @@ struct master {
 	uint64_t kill_at_ms;
 };
 
-static void worker_main(struct master *m)
+static void worker_main(struct master *m, unsigned slot)
 {
 	/* Die with the master, whatever kills it. */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	loop_free(m->loop); /* the master's epoll set is not ours */
 	log_set_pid(m->log, (long)getpid());
+	struct worker_setup ws = *m->ws;
+	for (unsigned w = 0; w < m->count; w++)
+		for (unsigned i = 0; i < ws.listener_count; i++) {
+			int fd = m->slot_fds[w * WORKER_LISTENERS_MAX + i];
+			if (w == slot)
+				ws.listen_fds[i] = fd;
+			else
+				close(fd); /* other workers' sockets */
+		}
 	struct worker w;
 	int rc = 1;
-	if (worker_init(&w, m->ws) == 0)
+	if (worker_init(&w, &ws) == 0)
 		rc = worker_run(&w);
 	worker_fini(&w);
 	log_free(m->log);
@@ -49,7 +59,7 @@ static void master_spawn(struct master *m, unsigned slot)
 	log_flush(m->log); /* or the child would write our buffered lines again */
 	pid_t pid = fork();
 	if (pid == 0)
-		worker_main(m);
+		worker_main(m, slot);
 	if (pid < 0) {
 		log_err(m->log, "fork: %s; retrying in a second", strerror(errno));
 		m->pids[slot] = 0;
@@ -153,9 +163,10 @@ static void master_on_tick(struct loop *loop, struct timer *t)
 	loop_timer_arm(loop, t, &m->q_tick);
 }
 
-int master_run(const struct worker_setup *ws, unsigned workers, int notify_fd)
+int master_run(const struct worker_setup *ws, unsigned workers, const int *slot_fds,
+	       int notify_fd)
 {
-	struct master m = { .ws = ws, .log = ws->log, .count = workers };
+	struct master m = { .ws = ws, .slot_fds = slot_fds, .log = ws->log, .count = workers };
 	int rc = 1;
 	m.pids = calloc(workers, sizeof(*m.pids));
 	m.started_ms = calloc(workers, sizeof(*m.started_ms));

@@ -16,8 +16,12 @@
 
 #include "worker.h"
 
-/* Runs until stopped; returns the exit code. notify_fd >= 0: tell the
- * launcher we are ready once the workers are forked. */
-int master_run(const struct worker_setup *ws, unsigned workers, int notify_fd);
+/* Runs until stopped; returns the exit code. slot_fds: the listening
+ * sockets of worker w at slot_fds[w * WORKER_LISTENERS_MAX + i]; the master
+ * keeps them all open so a restarted worker gets its slot's sockets back
+ * (connections queued meanwhile wait in that backlog). notify_fd >= 0: tell
+ * the launcher we are ready once the workers are forked. */
+int master_run(const struct worker_setup *ws, unsigned workers, const int *slot_fds,
+	       int notify_fd);
 
 #endif

@@ -165,8 +165,8 @@ int worker_init(struct worker *w, const struct worker_setup *setup)
 		l->port = setup->ports[i];
 		l->tls = setup->listen_tls[i];
 		/* Level-triggered: accept a bounded batch per wakeup, fairly.
-		 * EPOLLEXCLUSIVE: with several workers, a connection wakes one. */
-		if (loop_add_level(w->loop, &l->watch, EPOLLIN | EPOLLEXCLUSIVE) < 0) {
+		 * (Each worker has its own SO_REUSEPORT socket: no thundering herd.) */
+		if (loop_add_level(w->loop, &l->watch, EPOLLIN) < 0) {
 			log_err(log, "epoll_ctl on listener: %s", strerror(errno));
 			return -1;
 		}

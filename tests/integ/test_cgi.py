@@ -1,0 +1,698 @@
+"""CGI (spec §5): the environment (HTTP and HTTPS), NPH relay, parsed CGI
+output (Status, Location, framing, HEAD), request bodies streamed both ways,
+every failure answered as the spec says while other clients are served,
+limits (--cgi-timeout, --max-cgi), and no zombies / leaked descriptors after
+failures, client disconnects and a random-disconnect stress.
+
+The programs live in tests/integ/cgi/; each test copies them into its own
+workdir (mode 0755) so file modes in the checkout do not matter and pid files
+the programs write stay per test.
+"""
+import hashlib
+import json
+import os
+import random
+import shutil
+import socket
+import struct
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from httputil import (SLOW, Conn, HTTPParseError, assert_common_headers, fetch, get,
+                      parse_http_date, request, wait_for)
+from test_https import certs, start_tls  # noqa: F401  (fixtures)
+
+HERE = Path(__file__).resolve().parent
+CGI_SRC = HERE / "cgi"
+T = 5.0 * SLOW                       # default response timeout
+V = pytest.mark.valgrind             # every test but the stress
+
+HEADERS_FULL = [
+    ("Accept", "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"),
+    ("Referer", "http://localhost/previous/page.html"),
+    ("Accept-Encoding", "gzip, deflate"),
+    ("Accept-Language", "en-US,en;q=0.5"),
+    ("Accept-Charset", "utf-8, iso-8859-1;q=0.5"),
+    ("Cookie", "session=abc123; theme=dark"),
+    ("User-Agent", "lisod-cgi-test/1.0"),
+    ("Connection", "keep-alive"),
+    ("Proxy", "http://evil.example:3128/"),          # httpoxy: never HTTP_PROXY
+    ("Authorization", "Basic dXNlcjpzZWNyZXQ="),     # never HTTP_AUTHORIZATION
+    ("X-Custom-Header", "custom value"),
+]
+
+
+# --------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------
+@pytest.fixture
+def cgi_dir(workdir):
+    """workdir/cgi: copies of the test programs, executable, plus `noexec`
+    (a valid script with mode 0644)."""
+    d = workdir / "cgi"
+    d.mkdir()
+    for p in CGI_SRC.iterdir():
+        if p.is_file():
+            shutil.copyfile(p, d / p.name)
+            (d / p.name).chmod(0o755)
+    shutil.copyfile(CGI_SRC / "status201", d / "noexec")
+    (d / "noexec").chmod(0o644)
+    return d
+
+
+def proc_stat(pid):
+    """(state, ppid) of a process, or None when it does not exist."""
+    try:
+        data = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    rest = data[data.rindex(")") + 2:].split()
+    return rest[0], int(rest[1])
+
+
+def zombies(parent):
+    """Pids of zombie children of `parent`."""
+    out = []
+    for e in os.listdir("/proc"):
+        if e.isdigit():
+            st = proc_stat(e)
+            if st and st[0] == "Z" and st[1] == parent:
+                out.append(int(e))
+    return out
+
+
+def children(parent):
+    out = []
+    for e in os.listdir("/proc"):
+        if e.isdigit():
+            st = proc_stat(e)
+            if st and st[1] == parent:
+                out.append(int(e))
+    return out
+
+
+def fd_count(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def gone(pid):
+    """The process no longer exists (killed *and* reaped)."""
+    return proc_stat(pid) is None
+
+
+def read_pid(path, timeout=T):
+    assert wait_for(lambda: path.exists() and path.read_text().strip(), timeout), \
+        f"{path} never written"
+    return int(path.read_text().strip())
+
+
+def baseline(srv, cgi_target="/cgi/status201"):
+    """Warm the server up (one CGI and one static request), let it settle,
+    return its descriptor count."""
+    assert fetch(srv.port, cgi_target, timeout=T).status in (200, 201)
+    assert fetch(srv.port, "/index.html", timeout=T).status == 200
+    time.sleep(0.2 * SLOW)
+    assert wait_for(lambda: not children(srv.pid), 5 * SLOW), children(srv.pid)
+    return fd_count(srv.pid)
+
+
+def assert_settled(srv, base, timeout=5.0 * SLOW):
+    """No zombie and no other child left, descriptor count back to base."""
+    ok = wait_for(lambda: not children(srv.pid) and fd_count(srv.pid) == base, timeout)
+    if not ok:
+        kids = {p: proc_stat(p) for p in children(srv.pid)}
+        fds = {f: os.readlink(f"/proc/{srv.pid}/fd/{f}")
+               for f in os.listdir(f"/proc/{srv.pid}/fd")}
+        raise AssertionError(f"server did not settle: children {kids}, zombies "
+                             f"{zombies(srv.pid)}, fds {len(fds)} (baseline {base}): {fds}")
+    assert srv.proc.poll() is None, "lisod died"
+
+
+def assert_static_served(port, within=2.0 * SLOW):
+    """A static GET on its own connection is answered promptly."""
+    t0 = time.monotonic()
+    r = fetch(port, "/index.html", timeout=within + 1)
+    assert r.status == 200 and b"hello" in r.body, r
+    assert time.monotonic() - t0 < within, "static GET was held up by a CGI request"
+
+
+def env_of(resp):
+    """The JSON env_nph answers with -> (dict, raw list of pairs)."""
+    doc = json.loads(resp.body)
+    pairs = doc["env"]
+    names = [k for k, _ in pairs]
+    assert len(names) == len(set(names)), f"duplicate environment entries: {names}"
+    return dict(pairs), doc
+
+
+def expected_env(method, uri, path_info, query, port, remote_port, headers, https=False,
+                 body=None, content_type=None):
+    env = {
+        "GATEWAY_INTERFACE": "CGI/1.1",
+        "PATH_INFO": path_info,
+        "QUERY_STRING": query,
+        "REMOTE_ADDR": "127.0.0.1",
+        "REMOTE_PORT": str(remote_port),
+        "REQUEST_METHOD": method,
+        "REQUEST_URI": uri,
+        "SCRIPT_NAME": "/cgi",
+        "SERVER_NAME": "localhost",
+        "SERVER_PORT": str(port),
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "SERVER_SOFTWARE": "Liso/1.0",
+    }
+    if body is not None:
+        env["CONTENT_LENGTH"] = str(len(body))
+    if content_type is not None:
+        env["CONTENT_TYPE"] = content_type
+    if https:
+        env["HTTPS"] = "on"
+    for name, value in headers:
+        if name.lower() in ("proxy", "authorization", "content-length", "content-type"):
+            continue
+        env["HTTP_" + name.upper().replace("-", "_")] = value
+    return env
+
+
+def check_env(env, want):
+    assert env.get("PATH"), f"PATH missing: {env}"
+    got = {k: v for k, v in env.items() if k != "PATH"}
+    for bad in ("HTTP_PROXY", "HTTP_AUTHORIZATION", "HTTP_CONTENT_LENGTH", "HTTP_CONTENT_TYPE"):
+        assert bad not in got, f"{bad} must never be passed: {got}"
+    missing = {k: v for k, v in want.items() if got.get(k) != v}
+    extra = {k: v for k, v in got.items() if k not in want}
+    assert not missing and not extra, \
+        f"environment differs\n wrong/missing: { {k: (v, got.get(k)) for k, v in missing.items()} }" \
+        f"\n unexpected: {extra}"
+
+
+def env_request(conn, port, method, target, path_info, query, headers, body=None,
+                content_type=None, https=False):
+    """Send one request to env_nph over `conn`; check the environment exactly."""
+    hdrs = [("Host", f"localhost:{port}")] + list(headers)
+    if content_type is not None:
+        hdrs.append(("Content-Type", content_type))
+    if body is not None:
+        hdrs.append(("Content-Length", str(len(body))))
+    remote_port = conn.sock.getsockname()[1]
+    conn.send(request(method, target, hdrs, body or b"", host=None))
+    r = conn.read_response(timeout=T)
+    assert r.status == 200, r
+    env, doc = env_of(r)
+    check_env(env, expected_env(method, target, path_info, query, port, remote_port,
+                                hdrs, https, body, content_type))
+    assert doc["body_len"] == len(body or b"")
+    assert doc["body_sha256"] == hashlib.sha256(body or b"").hexdigest()
+    return env
+
+
+# --------------------------------------------------------------------------
+# environment (NPH)
+# --------------------------------------------------------------------------
+@V
+def test_env_nph_http(start_server, cgi_dir):
+    srv = start_server("--cgi", str(cgi_dir / "env_nph"))
+    body = b"hello=world&x=" + b"y" * 1000
+    with Conn.open(srv.port) as c:
+        env_request(c, srv.port, "POST", "/cgi/testfun/a/b?x=y", "/testfun/a/b", "x=y",
+                    HEADERS_FULL, body=body, content_type="application/x-www-form-urlencoded")
+        # NPH output is relayed verbatim; the server cannot frame it further,
+        # so the connection ends after it.
+        assert c.wait_closed(T)
+    # the spec's example split, GET without a body: no CONTENT_* at all
+    with Conn.open(srv.port) as c:
+        env = env_request(c, srv.port, "GET", "/cgi/testfun/a/b?x=y", "/testfun/a/b", "x=y",
+                          HEADERS_FULL)
+        assert "CONTENT_LENGTH" not in env and "CONTENT_TYPE" not in env
+        assert "HTTPS" not in env
+    # "/cgi" alone: empty PATH_INFO and QUERY_STRING
+    with Conn.open(srv.port) as c:
+        env_request(c, srv.port, "GET", "/cgi", "", "", [("User-Agent", "u")])
+    # PATH_INFO decoded, trailing slash kept; "?" with nothing after it
+    with Conn.open(srv.port) as c:
+        env_request(c, srv.port, "GET", "/cgi/a%20b/c/?", "/a b/c/", "",
+                    [("Accept", "*/*")])
+    # a query string is passed raw
+    with Conn.open(srv.port) as c:
+        env_request(c, srv.port, "HEAD", "/cgi/q?a=1&b=%41+c", "/q", "a=1&b=%41+c", [])
+    srv_log = srv.log()
+    assert "Traceback" not in srv_log, srv_log[-2000:]
+
+
+@V
+def test_env_nph_https(start_tls, certs, cgi_dir):  # noqa: F811
+    ts = start_tls(certs["rsa"], "--cgi", str(cgi_dir / "env_nph"))
+    body = b'{"k": "v"}'
+    with ts.conn() as c:
+        env_request(c, ts.port, "POST", "/cgi/testfun/a/b?x=y", "/testfun/a/b", "x=y",
+                    HEADERS_FULL, body=body, content_type="application/json", https=True)
+    with ts.conn() as c:
+        env = env_request(c, ts.port, "GET", "/cgi/testfun/a/b?x=y", "/testfun/a/b", "x=y",
+                          HEADERS_FULL, https=True)
+        assert env["HTTPS"] == "on" and env["SERVER_PORT"] == str(ts.port)
+    # the same server's plain HTTP port: no HTTPS, that port
+    with Conn.open(ts.http_port) as c:
+        env = env_request(c, ts.http_port, "GET", "/cgi/z", "/z", "", HEADERS_FULL)
+        assert "HTTPS" not in env
+
+
+# --------------------------------------------------------------------------
+# parsed CGI output
+# --------------------------------------------------------------------------
+@V
+def test_status_201(start_server, cgi_dir):
+    srv = start_server("--cgi", str(cgi_dir))
+    with Conn.open(srv.port) as c:
+        c.send(get("/cgi/status201"))
+        r = c.read_response(timeout=T)
+        assert r.status == 201 and r.reason == "Created", r
+        assert r.body == b"created\n"
+        assert_common_headers(r)
+        assert r.header("content-length") == "8"
+        assert r.header("content-type") == "text/plain"
+        assert r.header("x-cgi-test") == "yes"
+        assert len(r.header_all("server")) == 1 and len(r.header_all("date")) == 1
+        assert r.header("transfer-encoding") is None
+        # keep-alive: a second request on the same connection
+        c.send(get("/cgi/status201"))
+        assert c.read_response(timeout=T).status == 201
+
+
+@V
+def test_location_redirect(start_server, cgi_dir):
+    srv = start_server("--cgi", str(cgi_dir))
+    with Conn.open(srv.port) as c:
+        c.send(get("/cgi/redirect"))
+        r = c.read_response(timeout=T)
+        assert r.status == 302, r
+        assert r.header("location") == "/x"
+        assert r.header("server") == "Liso/1.0"
+        parse_http_date(r.header("date"))
+        c.send(get("/index.html"))
+        assert c.read_response(timeout=T).status == 200
+
+
+NOLENGTH_BODY = b"".join(b"line %d of the unframed body\n" % i for i in range(5))
+WITHLENGTH_BODY = b"".join(b"%04d abcdefghijklmnopqrstuvwxyz\n" % i for i in range(1000))
+
+
+@V
+def test_no_length_chunked_keepalive(start_server, cgi_dir):
+    srv = start_server("--cgi", str(cgi_dir))
+    with Conn.open(srv.port) as c:
+        for _ in range(2):
+            c.send(get("/cgi/nolength"))
+            r = c.read_response(timeout=T)
+            assert r.status == 200, r
+            assert r.header("transfer-encoding") == "chunked", r
+            assert r.header("content-length") is None
+            assert r.header("server") == "Liso/1.0"
+            parse_http_date(r.header("date"))
+            assert r.body == NOLENGTH_BODY
+            assert r.keep_alive
+        # the connection is still usable for another kind of request
+        c.send(get("/index.html"))
+        r = c.read_response(timeout=T)
+        assert r.status == 200 and b"hello" in r.body
+
+
+@V
+def test_no_length_http10_closes(start_server, cgi_dir):
+    """HTTP/1.0 cannot read chunked: the body ends with the connection."""
+    srv = start_server("--cgi", str(cgi_dir))
+    with Conn.open(srv.port) as c:
+        c.send(request("GET", "/cgi/nolength", version="HTTP/1.0"))
+        r = c.read_response(timeout=T)
+        assert r.status == 200, r
+        assert r.header("transfer-encoding") is None
+        assert r.body == NOLENGTH_BODY
+        assert c.eof
+
+
+@V
+def test_with_length(start_server, cgi_dir):
+    srv = start_server("--cgi", str(cgi_dir))
+    with Conn.open(srv.port) as c:
+        c.send(get("/cgi/withlength"))
+        r = c.read_response(timeout=T)
+        assert r.status == 200, r
+        assert r.header("content-length") == str(len(WITHLENGTH_BODY))
+        assert r.header("transfer-encoding") is None
+        assert r.header("content-type") == "application/octet-stream"
+        assert r.body == WITHLENGTH_BODY
+        assert r.keep_alive
+        c.send(get("/cgi/withlength"))
+        assert c.read_response(timeout=T).body == WITHLENGTH_BODY
+
+
+@V
+@pytest.mark.parametrize("script", ["withlength", "nolength", "status201"])
+def test_head_has_no_body(start_server, cgi_dir, script):
+    srv = start_server("--cgi", str(cgi_dir))
+    with Conn.open(srv.port) as c:
+        c.send(request("HEAD", f"/cgi/{script}"))
+        h = c.read_response(head=True, timeout=T)
+        assert h.status in (200, 201), h
+        assert h.header("server") == "Liso/1.0"
+        if script == "withlength":
+            assert h.header("content-length") == str(len(WITHLENGTH_BODY))
+        if h.keep_alive:
+            # any stray body byte would corrupt this next response
+            c.send(get("/index.html"))
+            r = c.read_response(timeout=T)
+            assert r.status == 200 and b"hello" in r.body, r
+        else:
+            assert c.wait_closed(T), "HEAD response was followed by body bytes"
+
+
+# --------------------------------------------------------------------------
+# request bodies
+# --------------------------------------------------------------------------
+def send_in_thread(conn, data_iter):
+    """Send every piece from data_iter on conn from a thread; returns
+    (thread, errors list)."""
+    errors = []
+
+    def run():
+        try:
+            for piece in data_iter:
+                conn.sock.sendall(piece)
+        except OSError as e:
+            errors.append(e)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t, errors
+
+
+@V
+def test_post_10mb_echo(start_server, cgi_dir):
+    srv = start_server("--cgi", str(cgi_dir))
+    rnd = random.Random(1234)
+    body = rnd.randbytes(10 * 1024 * 1024)
+    head = request("POST", "/cgi/echo", [f"Content-Length: {len(body)}",
+                                         "Content-Type: application/octet-stream"])
+    with Conn.open(srv.port, timeout=30 * SLOW) as c:
+        pieces = [head] + [body[i:i + 256 * 1024] for i in range(0, len(body), 256 * 1024)]
+        t, errors = send_in_thread(c, pieces)
+        r = c.read_response(timeout=60 * SLOW)
+        t.join(30 * SLOW)
+        assert not t.is_alive() and not errors, errors
+        assert r.status == 200, r
+        assert r.header("content-length") == str(len(body))
+        assert r.header("x-env-content-length") == str(len(body))
+        assert len(r.body) == len(body)
+        assert hashlib.sha256(r.body).hexdigest() == hashlib.sha256(body).hexdigest()
+        # still usable
+        c.send(get("/cgi/status201"))
+        assert c.read_response(timeout=T).status == 201
+
+
+@V
+def test_chunked_request_body(start_server, cgi_dir):
+    srv = start_server("--cgi", str(cgi_dir))
+    rnd = random.Random(99)
+    parts = [rnd.randbytes(n) for n in (1, 17, 4096, 70000, 3, 200000)]
+    body = b"".join(parts)
+    wire = b"".join(b"%x\r\n" % len(p) + p + b"\r\n" for p in parts) + b"0\r\n\r\n"
+    head = request("POST", "/cgi/echo", ["Transfer-Encoding: chunked",
+                                         "Content-Type: application/octet-stream"])
+    with Conn.open(srv.port) as c:
+        # framing split at awkward places
+        pieces = [head + wire[:5]] + [wire[i:i + 777] for i in range(5, len(wire), 777)]
+        t, errors = send_in_thread(c, pieces)
+        r = c.read_response(timeout=30 * SLOW)
+        t.join(10 * SLOW)
+        assert not errors, errors
+        assert r.status == 200, r
+        assert r.header("x-env-content-length") == "none", \
+            "a chunked request must not get CONTENT_LENGTH (the program reads to EOF)"
+        assert r.body == body
+        c.send(get("/index.html"))
+        assert c.read_response(timeout=T).status == 200
+
+
+# --------------------------------------------------------------------------
+# failures: each answered as the spec says while another client is served
+# --------------------------------------------------------------------------
+def run_failure(srv, cgi_dir, kind):
+    """Run one failing CGI request; meanwhile a static GET on a second
+    connection must be served. Asserts the outcome the spec requires."""
+    port = srv.port
+    log_before = len(srv.log())
+    t0 = time.monotonic()
+    pid_file = None
+    if kind == "noread":
+        body = b"z" * (1024 * 1024)
+        data = [request("POST", "/cgi/noread", [f"Content-Length: {len(body)}"])] + \
+            [body[i:i + 65536] for i in range(0, len(body), 65536)]
+    elif kind == "timeout":
+        tag = f"t{random.randrange(1 << 30)}"
+        pid_file = cgi_dir / f"pid-{tag}"
+        data = [get(f"/cgi/sleeper?{tag}")]
+    else:
+        data = [get(f"/cgi/{kind}")]
+    c = Conn.open(port, timeout=T)
+    try:
+        t, errors = send_in_thread(c, data)
+        if pid_file is not None:
+            child = read_pid(pid_file)
+        assert_static_served(port)
+        if kind == "noread":
+            # either a complete answer, or a clean close: never a hang
+            try:
+                r = c.read_response(timeout=10 * SLOW)
+            except HTTPParseError as e:
+                assert c.eof and not c.buf, f"partial response then close: {e}"
+                r = None
+            if r is not None:
+                assert r.status == 200 and r.body == b"not reading\n", r
+            t.join(10 * SLOW)
+            assert not t.is_alive(), "client sender still blocked: the body was never drained"
+            # the server is fine and answers the next one
+            assert fetch(port, "/cgi/status201", timeout=T).status == 201
+            return
+        r = c.read_response(timeout=(4 if kind == "timeout" else 3) * SLOW + 0.5)
+        elapsed = time.monotonic() - t0
+        assert r.status == 500, f"{kind}: {r!r} {r.body[:200]!r}"
+        assert_common_headers(r)
+        if kind == "timeout":
+            assert 1.5 < elapsed < 4 * SLOW + 0.5, f"500 after {elapsed:.2f}s"
+            assert wait_for(lambda: gone(child), 3 * SLOW), \
+                f"timed-out CGI pid {child} still there: {proc_stat(child)}"
+        t.join(T)
+        assert not errors, errors
+    finally:
+        c.close()
+    new_log = wait_for(lambda: srv.log()[log_before:], 2 * SLOW)
+    assert any("cgi" in line.lower() and "GET /cgi" not in line
+               for line in new_log.splitlines()), \
+        f"{kind}: no log line about the failed CGI:\n{new_log}"
+    # the next CGI request works
+    assert fetch(port, "/cgi/status201", timeout=T).status == 201
+
+
+FAILURES = ["noread", "timeout", "segv", "exit1", "partial", "garbage", "noexec"]
+
+
+@V
+@pytest.mark.parametrize("kind", FAILURES)
+def test_failure(start_server, cgi_dir, kind):
+    srv = start_server("--cgi", str(cgi_dir), "--cgi-timeout", "2")
+    base = baseline(srv)
+    run_failure(srv, cgi_dir, kind)
+    assert_settled(srv, base)
+
+
+@V
+def test_all_failures_then_clean(start_server, cgi_dir):
+    """Every failure on one server, twice, in random order: afterwards no
+    zombie and the descriptor count is back to its baseline."""
+    srv = start_server("--cgi", str(cgi_dir), "--cgi-timeout", "2")
+    base = baseline(srv)
+    kinds = FAILURES * 2
+    random.Random(7).shuffle(kinds)
+    for kind in kinds:
+        run_failure(srv, cgi_dir, kind)
+    assert_settled(srv, base)
+    assert not zombies(srv.pid)
+
+
+@V
+@pytest.mark.parametrize("how", ["deleted", "not-executable"])
+def test_program_missing_or_not_executable(start_server, workdir, how):
+    """A single-program --cgi that cannot be run when a request comes -> 500."""
+    prog = workdir / "prog"
+    shutil.copyfile(CGI_SRC / "status201", prog)
+    prog.chmod(0o755)
+    srv = start_server("--cgi", str(prog))
+    base = baseline(srv, "/cgi/anything")
+    if how == "deleted":
+        prog.unlink()
+    else:
+        prog.chmod(0o644)
+    for target in ("/cgi", "/cgi/x/y?z=1"):
+        c = Conn.open(srv.port)
+        try:
+            c.send(get(target))
+            assert_static_served(srv.port)
+            r = c.read_response(timeout=T)
+            assert r.status == 500, r
+            assert_common_headers(r)
+        finally:
+            c.close()
+    assert any("prog" in line for line in srv.log().splitlines()
+               if "GET /cgi" not in line), srv.log()[-2000:]
+    assert_settled(srv, base)
+
+
+@V
+def test_max_cgi_503(start_server, cgi_dir):
+    srv = start_server("--cgi", str(cgi_dir), "--max-cgi", "1")
+    base = baseline(srv)
+    slow = Conn.open(srv.port)
+    try:
+        slow.send(get("/cgi/stream?id=m1&n=600&delay=0.05"))
+        raw = slow._read_until(b"\r\n\r\n", time.monotonic() + T)
+        assert raw.startswith(b"HTTP/1.1 200"), raw
+        child = read_pid(cgi_dir / "pid-m1")
+        r = fetch(srv.port, "/cgi/status201", timeout=T)
+        assert r.status == 503, r
+        assert_common_headers(r)
+        assert_static_served(srv.port)
+    finally:
+        slow.close()
+    assert wait_for(lambda: gone(child), 5 * SLOW), proc_stat(child)
+    # once the running one is gone, CGI works again
+    assert wait_for(lambda: fetch(srv.port, "/cgi/status201", timeout=T).status == 201,
+                    5 * SLOW)
+    assert_settled(srv, base)
+
+
+# --------------------------------------------------------------------------
+# client disconnects
+# --------------------------------------------------------------------------
+@V
+def test_client_disconnect_streaming(start_server, cgi_dir):
+    srv = start_server("--cgi", str(cgi_dir))
+    base = baseline(srv)
+    for i in range(3):
+        c = Conn.open(srv.port)
+        c.send(get(f"/cgi/stream?id=d{i}&n=2000&delay=0.02"))
+        raw = c._read_until(b"tick 3\n", time.monotonic() + T)
+        assert raw.startswith(b"HTTP/1.1 200"), raw[:100]
+        child = read_pid(cgi_dir / f"pid-d{i}")
+        assert proc_stat(child) is not None
+        c.close()
+        assert wait_for(lambda: gone(child), 3 * SLOW), \
+            f"CGI pid {child} survived its client: {proc_stat(child)}"
+        assert not zombies(srv.pid)
+    assert_settled(srv, base)
+    assert fetch(srv.port, "/cgi/status201", timeout=T).status == 201
+
+
+@V
+def test_client_disconnect_silent_program(start_server, cgi_dir):
+    """A client that leaves while the program prints nothing: the program is
+    killed and reaped at the latest at the CGI timeout."""
+    srv = start_server("--cgi", str(cgi_dir), "--cgi-timeout", "3")
+    base = baseline(srv)
+    c = Conn.open(srv.port)
+    c.send(get("/cgi/sleeper?silent1"))
+    child = read_pid(cgi_dir / "pid-silent1")
+    c.close()
+    assert wait_for(lambda: gone(child), 3 * SLOW + 3), \
+        f"CGI pid {child} outlived its client and the CGI timeout: {proc_stat(child)}"
+    assert_settled(srv, base)
+
+
+# --------------------------------------------------------------------------
+# random-disconnect stress
+# --------------------------------------------------------------------------
+@pytest.mark.slow
+def test_random_disconnect_stress(start_server, cgi_dir):
+    srv = start_server("--cgi", str(cgi_dir), "--cgi-timeout", "5")
+    base = baseline(srv)
+    port = srv.port
+    rnd = random.Random(20240601)
+    big = rnd.randbytes(300 * 1024)
+    plans = []
+    for i in range(100):
+        action = rnd.choice(["head-partial", "after-request", "mid-response", "mid-body",
+                             "complete", "complete-post", "reset"])
+        target = rnd.choice(["/cgi/stream?id=s%d&n=200&delay=0.01" % i, "/cgi/echo",
+                             "/cgi/nolength", "/cgi/withlength", "/cgi/status201",
+                             "/cgi/sleeper?s%d" % i, "/cgi/noread"])
+        plans.append((i, action, target, rnd.random()))
+    errors = []
+
+    def one(i, action, target, frac):
+        s = socket.create_connection(("127.0.0.1", port), timeout=5 * SLOW)
+        try:
+            if action in ("mid-body", "complete-post") or target in ("/cgi/echo", "/cgi/noread"):
+                body = big[:int(len(big) * frac) + 1]
+                req = request("POST", target, [f"Content-Length: {len(body)}"], body)
+            else:
+                req = get(target)
+            if action == "head-partial":
+                s.sendall(req[:max(1, int(len(req.split(b'\r\n\r\n')[0]) * frac))])
+                time.sleep(frac * 0.2)
+                return
+            if action == "mid-body":
+                s.sendall(req[:max(1, int(len(req) * frac))])
+                time.sleep(frac * 0.2)
+                return
+            if action == "reset":
+                s.sendall(req)
+                time.sleep(frac * 0.3)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                return
+            s.sendall(req)
+            if action == "after-request":
+                time.sleep(frac * 0.1)
+                return
+            got, deadline = 0, time.monotonic() + (1 if action == "mid-response" else 8) * SLOW
+            limit = int(frac * 4000) if action == "mid-response" else 1 << 30
+            while got < limit and time.monotonic() < deadline:
+                s.settimeout(max(0.01, deadline - time.monotonic()))
+                try:
+                    d = s.recv(65536)
+                except (socket.timeout, OSError):
+                    break
+                if not d:
+                    break
+                got += len(d)
+        except OSError:
+            pass                                  # the server may cut us off
+        except Exception as e:                    # noqa: BLE001
+            errors.append((i, action, target, e))
+        finally:
+            s.close()
+
+    # ~100 connections over ~10 s, up to 10 at a time
+    t_end = time.monotonic() + 60 * SLOW
+    threads = []
+    for k, plan in enumerate(plans):
+        while sum(t.is_alive() for t in threads) >= 10 and time.monotonic() < t_end:
+            time.sleep(0.01)
+        th = threading.Thread(target=one, args=plan, daemon=True)
+        th.start()
+        threads.append(th)
+        time.sleep(0.1)
+    for th in threads:
+        th.join(max(0.1, t_end - time.monotonic()))
+    assert not any(th.is_alive() for th in threads), "stress clients did not finish"
+    assert not errors, errors[:5]
+    assert srv.proc.poll() is None, "lisod died under the stress"
+    # sleepers die at the CGI timeout (5 s) at the latest
+    assert_settled(srv, base, timeout=15 * SLOW)
+    assert not zombies(srv.pid)
+    r = fetch(port, "/cgi/status201", timeout=T)
+    assert r.status == 201 and r.body == b"created\n"
+    with Conn.open(port) as c:
+        c.send(request("POST", "/cgi/echo", ["Content-Length: 5"], b"hello"))
+        r = c.read_response(timeout=T)
+        assert r.status == 200 and r.body == b"hello"

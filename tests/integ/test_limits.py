@@ -1,0 +1,99 @@
+"""Resource limits: descriptor exhaustion is survived, idle connections are cheap."""
+import os
+import socket
+import subprocess
+import time
+
+import pytest
+
+from conftest import LISOD, VALGRIND, free_port, wait_port
+
+pytestmark = pytest.mark.valgrind
+
+
+def get_ok(port):
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    return data.startswith(b"HTTP/1.1 200 OK")
+
+
+def test_emfile_is_survived_and_recovered(workdir):
+    """With 40 descriptors, 100 clients: the excess is shed (accepted and
+    closed, never a spinning loop or a crash); once they go, all is served."""
+    if VALGRIND:
+        pytest.skip("valgrind needs descriptors of its own")
+    www = workdir / "www"
+    www.mkdir()
+    (www / "index.html").write_text("ok\n")
+    port = free_port()
+    log = workdir / "lisod.log"
+    proc = subprocess.Popen(["prlimit", "--nofile=40:40", LISOD, "--http-port", str(port),
+                             "--https-port", "0", "--workers", "1", "--root", str(www),
+                             "--log", str(log)], stdin=subprocess.DEVNULL)
+    try:
+        wait_port(port, proc)
+        held = []
+        for _ in range(100):
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            held.append(s)
+        time.sleep(0.5)
+        cpu0 = sum(int(x) for x in open(f"/proc/{proc.pid}/stat").read().rsplit(")", 1)[1].split()[11:13])
+        time.sleep(1.0)
+        cpu1 = sum(int(x) for x in open(f"/proc/{proc.pid}/stat").read().rsplit(")", 1)[1].split()[11:13])
+        assert cpu1 - cpu0 < 20, "the loop spins while out of descriptors"  # < 0.2 s of CPU in 1 s
+        shed = 0
+        for s in held:
+            s.settimeout(0.2)
+            try:
+                if s.recv(1) == b"":
+                    shed += 1
+            except (socket.timeout, ConnectionResetError):
+                pass
+        assert shed > 0, "no connection was shed although descriptors ran out"
+        for s in held:
+            s.close()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not get_ok(port):
+            time.sleep(0.2)
+        for _ in range(20):
+            assert get_ok(port)
+        assert proc.poll() is None
+        assert "out of file descriptors" in log.read_text()
+    finally:
+        proc.terminate()
+        assert proc.wait(15) == 0
+
+
+def test_idle_keepalive_connections_are_cheap(start_server):
+    """2000 idle keep-alive connections (after one request each) cost under
+    1 KiB of server memory apiece (the budget of the performance issue)."""
+    if VALGRIND:
+        pytest.skip("valgrind's own allocator distorts RSS")
+    srv = start_server()
+    def rss_kib():
+        for line in open(f"/proc/{srv.pid}/status"):
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    socks = []
+    # Warm up the allocator and the buffer pool first.
+    for _ in range(50):
+        assert get_ok(srv.port)
+    before = rss_kib()
+    try:
+        for _ in range(2000):
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            socks.append(s)
+        for s in socks:
+            assert s.recv(4096).startswith(b"HTTP/1.1 200 OK")
+        time.sleep(0.3)
+        after = rss_kib()
+    finally:
+        for s in socks:
+            s.close()
+    per_conn = (after - before) / len(socks)
+    print(f"idle keep-alive connection: {per_conn:.2f} KiB of RSS each")
+    assert per_conn <= 1.0, f"{per_conn:.2f} KiB per idle connection"
