@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cgi.h"
+#include "fcache.h"
 #include "http_resp.h"
 #include "listen.h"
 #include "log.h"
@@ -116,8 +117,9 @@ enum io_result conn_read(struct conn *c)
 
 static void conn_file_done(struct conn *c)
 {
-	if (c->file_fd >= 0)
-		close(c->file_fd);
+	/* The descriptor belongs to the cache entry; we only held it. */
+	fcache_release(c->w->fcache, c->file_entry);
+	c->file_entry = NULL;
 	c->file_fd = -1;
 	c->file_left = 0;
 }
@@ -421,23 +423,20 @@ void conn_respond_error(struct conn *c, const struct http_request *req, int stat
 		c->close_after = true;
 }
 
-/* Copy a small file body behind its head; false if it must be sent by sendfile. */
-static bool conn_inline_body(struct conn *c, int fd, off_t off, off_t len)
+/* Queue the body bytes [start, start+len) of entry e: copied behind the head
+ * when the content is cached and fits (one write carries both, and pipelined
+ * responses batch), else sent from the cached descriptor with sendfile. */
+static void conn_queue_body(struct conn *c, struct fcache_entry *e, off_t start, off_t len)
 {
-	if (len > CONN_INLINE_BODY_MAX || (uint64_t)len > buf_space(&c->out))
-		return false;
-	size_t done = 0;
-	while (done < (size_t)len) {
-		ssize_t n = pread(fd, buf_wptr(&c->out) + done, (size_t)len - done,
-				  off + (off_t)done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false; /* let sendfile report the error or short file */
-		done += (size_t)n;
+	if (e->content && (uint64_t)len <= buf_space(&c->out)) {
+		(void)buf_append(&c->out, e->content + start, (uint32_t)len);
+		fcache_release(c->w->fcache, e);
+		return;
 	}
-	buf_commit(&c->out, (uint32_t)done);
-	return true;
+	c->file_entry = e; /* held until the body is out */
+	c->file_fd = e->file.fd;
+	c->file_off = start;
+	c->file_left = len;
 }
 
 static void conn_serve_static(struct conn *c, const struct http_request *req)
@@ -446,9 +445,9 @@ static void conn_serve_static(struct conn *c, const struct http_request *req)
 	bool head_only = req->method == HTTP_METHOD_HEAD;
 	bool keep = req->keep_alive && !w->draining;
 	char location[3 * STATIC_PATH_MAX + 2]; /* percent-encoded */
-	struct static_file f = { .fd = -1 };
-	int status = static_open(w->root, req->path.p, req->path.len, &f, location,
-				 sizeof(location));
+	struct fcache_entry *e = NULL;
+	int status = fcache_get(w->fcache, req->path.p, req->path.len, loop_now_sec(w->loop), &e,
+				location, sizeof(location));
 	if (status == 301) {
 		struct http_resp_head h = { .status = 301, .keep_alive = keep, .location = location };
 		int blen = http_resp_write_page(&c->out, &h, !head_only, &w->date);
@@ -467,12 +466,13 @@ static void conn_serve_static(struct conn *c, const struct http_request *req)
 		conn_respond_error(c, req, status, keep, head_only);
 		return;
 	}
-	off_t start = 0, len = f.size;
-	status = static_evaluate(&f, req, &start, &len);
+	const struct static_file *f = &e->file;
+	off_t start = 0, len = f->size;
+	status = static_evaluate(f, req, &start, &len);
 	if (status == 416) {
-		static_file_close(&f);
 		struct http_resp_head h = { .status = 416, .keep_alive = keep,
-					    .range_unsatisfied = true, .range_total = f.size };
+					    .range_unsatisfied = true, .range_total = f->size };
+		fcache_release(w->fcache, e);
 		int blen = http_resp_write_page(&c->out, &h, !head_only, &w->date);
 		if (blen < 0) {
 			conn_close(c);
@@ -486,27 +486,22 @@ static void conn_serve_static(struct conn *c, const struct http_request *req)
 		.status = status,
 		.keep_alive = keep,
 		.content_length = status == 304 ? -1 : (int64_t)len,
-		.content_type = f.mime,
-		.last_modified = f.mtime,
-		.etag = f.etag,
-		.accept_ranges = true,
+		.fields = e->fields,
+		.fields_len = e->fields_len,
 		.range_start = start,
 		.range_len = len,
-		.range_total = f.size,
+		.range_total = f->size,
 	};
 	if (http_resp_write_head(&c->out, &h, &w->date) < 0) {
-		static_file_close(&f);
+		fcache_release(w->fcache, e);
 		conn_respond_error(c, req, 500, false, head_only);
 		return;
 	}
 	bool body = status != 304 && !head_only && len > 0;
-	if (body && !conn_inline_body(c, f.fd, start, len)) {
-		c->file_fd = f.fd; /* ownership moves to the connection */
-		c->file_off = start;
-		c->file_left = len;
-		f.fd = -1;
-	}
-	static_file_close(&f);
+	if (body)
+		conn_queue_body(c, e, start, len);
+	else
+		fcache_release(w->fcache, e);
 	conn_log_access(c, req, status, body ? (uint64_t)len : 0);
 	c->close_after |= !keep;
 }

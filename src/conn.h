@@ -33,6 +33,7 @@
 struct worker;
 struct listener;
 struct cgi_proc;
+struct fcache_entry;
 
 enum conn_state {
 	CONN_TLS_HANDSHAKE, /* TLS listener: until the handshake completes */
@@ -73,7 +74,8 @@ struct conn {
 
 	struct cgi_proc *cgi;       /* CONN_CGI: the running program */
 
-	int file_fd;                /* body to sendfile after out, or -1 */
+	struct fcache_entry *file_entry; /* held while its body is sent */
+	int file_fd;                /* body to sendfile after out, or -1 (the entry's) */
 	off_t file_off, file_left;
 
 	uint16_t local_port;

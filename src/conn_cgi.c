@@ -46,11 +46,12 @@ struct cgi_proc {
 	struct cgi_proc *next, *prev;
 	pid_t pid;
 	bool stdin_ready, stdout_ready;
-	bool head_done, nph, chunked, head_only, keep_alive;
+	bool head_done, nph, chunked, head_only, keep_alive, stdout_eof;
 	int status;                 /* for the access log */
 	uint64_t body_bytes;        /* body bytes relayed to the client */
 	uint32_t body_pending;      /* decoded request-body bytes at in[head_len..] */
-	struct buf head;            /* the output's header section, until parsed */
+	struct buf head;            /* output not yet in `out`: the header section until
+	                             * parsed, then body bytes `out` had no room for */
 	uint32_t err_len;
 	char err_line[CGI_STDERR_LINE_MAX];
 };
@@ -394,21 +395,45 @@ static bool cgi_read_client(struct conn *c)
 	return r == IO_OK;
 }
 
-/* Append body bytes from the program to `out`, framed. */
-static void cgi_emit(struct conn *c, struct cgi_proc *p, const char *data, size_t n)
+/* Append up to n body bytes from the program to `out`, framed; returns how
+ * many were taken (fewer when `out` is full: the caller keeps the rest). */
+static size_t cgi_emit(struct conn *c, struct cgi_proc *p, const char *data, size_t n)
 {
-	if (n == 0 || p->head_only)
-		return;
-	p->body_bytes += n;
+	if (p->head_only || n == 0)
+		return n; /* HEAD: the body is read and dropped; and a zero-size
+			   * chunk would end a chunked body */
+	size_t space = buf_space(&c->out);
 	if (p->chunked) {
+		if (space <= CGI_CHUNK_OVERHEAD)
+			return 0;
+		if (n > space - CGI_CHUNK_OVERHEAD)
+			n = space - CGI_CHUNK_OVERHEAD;
 		char hdr[CGI_CHUNK_OVERHEAD];
 		int h = snprintf(hdr, sizeof(hdr), "%zx\r\n", n);
 		(void)buf_append(&c->out, hdr, (uint32_t)h);
 		(void)buf_append(&c->out, data, (uint32_t)n);
 		(void)buf_append(&c->out, "\r\n", 2);
-		return;
+	} else {
+		if (n > space)
+			n = space;
+		(void)buf_append(&c->out, data, (uint32_t)n);
 	}
-	(void)buf_append(&c->out, data, (uint32_t)n);
+	p->body_bytes += n;
+	return n;
+}
+
+/* Relay output bytes held in p->head (after the header section, or NPH
+ * output) as `out` has room. true: nothing is left pending. */
+static bool cgi_drain_pending(struct conn *c, struct cgi_proc *p)
+{
+	while (buf_len(&p->head) > 0) {
+		size_t taken = cgi_emit(c, p, buf_rptr(&p->head), buf_len(&p->head));
+		if (taken == 0)
+			return false;
+		buf_consume(&p->head, (uint32_t)taken);
+	}
+	buf_release(&p->head, &c->w->pool);
+	return true;
 }
 
 /* The program's header section is complete in p->head: write ours.
@@ -429,7 +454,7 @@ static bool cgi_start_response(struct conn *c, struct cgi_proc *p, size_t head_l
 	return true;
 }
 
-/* Handle output bytes before the header section is complete. */
+/* Take output bytes while the header section is incomplete. -1: malformed. */
 static int cgi_on_head_bytes(struct conn *c, struct cgi_proc *p, const char *data, size_t n,
 			     bool eof)
 {
@@ -437,20 +462,16 @@ static int cgi_on_head_bytes(struct conn *c, struct cgi_proc *p, const char *dat
 		return -1;
 	uint32_t have = buf_len(&p->head);
 	if (have >= 5 && memcmp(buf_rptr(&p->head), "HTTP/", 5) == 0) {
-		/* NPH: the program wrote the whole response; relay it verbatim and
-		 * close after it, since we cannot know its framing. */
+		/* NPH: the program wrote the whole response; relay it verbatim
+		 * (even for HEAD) and close after it: we cannot know its framing. */
 		p->nph = p->head_done = true;
 		p->keep_alive = false;
+		p->head_only = false;
 		p->status = 200;
 		int code = 0;
 		if (have >= 12 && sscanf(buf_rptr(&p->head) + 9, "%3d", &code) == 1)
 			p->status = code;
-		bool head_only = p->head_only;
-		p->head_only = false; /* NPH output is relayed as is, even for HEAD */
-		cgi_emit(c, p, buf_rptr(&p->head), have);
-		p->head_only = head_only;
-		buf_release(&p->head, &c->w->pool);
-		return 0;
+		return 0; /* everything in p->head is pending output */
 	}
 	if (have < 5 && !eof)
 		return 0;
@@ -461,8 +482,7 @@ static int cgi_on_head_bytes(struct conn *c, struct cgi_proc *p, const char *dat
 		return 0;
 	if (!cgi_start_response(c, p, (size_t)end))
 		return -1;
-	cgi_emit(c, p, buf_rptr(&p->head) + end, have - (uint32_t)end);
-	buf_release(&p->head, &c->w->pool);
+	buf_consume(&p->head, (uint32_t)end); /* the rest is body, pending */
 	return 0;
 }
 
@@ -481,9 +501,9 @@ static void cgi_finish(struct conn *c, struct cgi_proc *p, bool failed)
 		conn_respond_error(c, req, 500, false, p->head_only);
 	} else {
 		if (p->chunked)
-			(void)buf_append(&c->out, "0\r\n\r\n", 5);
+			(void)buf_append(&c->out, "0\r\n\r\n", 5); /* room kept by cgi_pump_stdout */
 		conn_log_access(c, req, p->status, p->body_bytes);
-		if (!p->keep_alive || !c->body_done || c->w->draining)
+		if (!p->keep_alive || c->w->draining)
 			c->close_after = true;
 	}
 	/* The rest of an unread body is dropped with the connection. */
@@ -494,25 +514,36 @@ static void cgi_finish(struct conn *c, struct cgi_proc *p, bool failed)
 	conn_set_state(c, CONN_READ_HEAD);
 }
 
-/* Read the program's stdout into `out`, as room allows. true if progress. */
-static bool cgi_read_stdout(struct conn *c, struct cgi_proc *p)
+/* Move the program's stdout to `out` as room allows. true if progress. */
+static bool cgi_pump_stdout(struct conn *c, struct cgi_proc *p)
 {
+	if (p->head_done && buf_len(&p->head) > 0 && !cgi_drain_pending(c, p))
+		return false; /* back-pressure: the client must read first */
+	if (p->stdout_eof) {
+		if (p->chunked && buf_space(&c->out) < 5)
+			return false; /* the last chunk must fit */
+		cgi_finish(c, p, false);
+		return false;
+	}
 	if (!p->stdout_ready)
 		return false;
 	uint32_t space = buf_space(&c->out);
-	if (space <= CGI_CHUNK_OVERHEAD + 1) {
-		if (buf_len(&c->out) == 0 || c->out.rpos == 0)
-			return false; /* back-pressure: the client must read first */
-		buf_compact(&c->out);
-		space = buf_space(&c->out);
-	}
+	if (space <= CGI_CHUNK_OVERHEAD + 1)
+		return false;
 	char data[CGI_READ_CHUNK];
 	size_t want = space - CGI_CHUNK_OVERHEAD;
 	if (want > sizeof(data))
 		want = sizeof(data);
-	if (!p->head_done && buf_len(&p->head) + want > BUF_BLOCK_BYTES)
-		want = BUF_BLOCK_BYTES - buf_len(&p->head);
-	ssize_t n = want ? read(p->w_stdout.fd, data, want) : 0;
+	if (!p->head_done) {
+		uint32_t held = buf_len(&p->head);
+		if (held >= BUF_BLOCK_BYTES) {
+			cgi_finish(c, p, true); /* a header section over 16 KiB */
+			return false;
+		}
+		if (want > BUF_BLOCK_BYTES - held)
+			want = BUF_BLOCK_BYTES - held;
+	}
+	ssize_t n = read(p->w_stdout.fd, data, want);
 	if (n < 0) {
 		if (errno == EINTR)
 			return true;
@@ -523,25 +554,20 @@ static bool cgi_read_stdout(struct conn *c, struct cgi_proc *p)
 		cgi_finish(c, p, true);
 		return false;
 	}
-	if (n == 0) {
-		if (want == 0) {
-			cgi_finish(c, p, true); /* header section over 16 KiB */
-			return false;
-		}
-		if (!p->head_done && cgi_on_head_bytes(c, p, data, 0, true) < 0) {
-			cgi_finish(c, p, true);
-			return false;
-		}
-		cgi_finish(c, p, false);
-		return false;
-	}
+	if (n == 0)
+		p->stdout_eof = true;
 	if (!p->head_done) {
-		if (cgi_on_head_bytes(c, p, data, (size_t)n, false) < 0) {
+		if (cgi_on_head_bytes(c, p, data, (size_t)n, n == 0) < 0) {
 			cgi_finish(c, p, true);
 			return false;
 		}
-	} else {
-		cgi_emit(c, p, data, (size_t)n);
+		return true;
+	}
+	size_t taken = cgi_emit(c, p, data, (size_t)n);
+	if (taken < (size_t)n && (buf_acquire(&p->head, &c->w->pool) < 0 ||
+				  buf_append(&p->head, data + taken, (uint32_t)(n - (ssize_t)taken)) < 0)) {
+		cgi_finish(c, p, true);
+		return false;
 	}
 	return true;
 }
@@ -574,7 +600,7 @@ void conn_on_cgi(struct conn *c)
 			}
 			progress |= f == FLUSH_DONE;
 		}
-		progress |= cgi_read_stdout(c, p);
+		progress |= cgi_pump_stdout(c, p);
 	}
 }
 
@@ -600,7 +626,7 @@ void conn_cgi_detach(struct conn *c, bool kill_child)
 	cgi_close_fd(p, &p->w_stdout);
 	buf_release(&p->head, &p->worker->pool);
 	if (p->w_exit.fd >= 0)
-		loop_timer_arm(p->worker->loop, &p->orphan_timer, &p->worker->q_cgi);
+		loop_timer_arm(p->worker->loop, &p->orphan_timer, &p->worker->q_cgi_orphan);
 	cgi_free_if_done(p);
 }
 

@@ -89,6 +89,8 @@ int http_resp_write_head(struct buf *out, const struct http_resp_head *h,
 	int bad = 0;
 	bad |= put(p, cap, &off, "HTTP/1.1 %d %s\r\nServer: " LISOD_SERVER_HEADER "\r\n%.*s",
 		   h->status, http_reason(h->status), (int)date->len, date->line);
+	if (h->fields)
+		bad |= put(p, cap, &off, "%.*s", (int)h->fields_len, h->fields);
 	if (h->content_type)
 		bad |= put(p, cap, &off, "Content-Type: %s\r\n", h->content_type);
 	if (h->content_length >= 0)

@@ -32,6 +32,8 @@ struct http_resp_head {
 	int status;
 	bool keep_alive;
 	int64_t content_length;      /* -1: none (e.g. chunked, or 304) */
+	const char *fields;          /* pre-formatted "Name: v\r\n" lines, or NULL */
+	uint16_t fields_len;
 	const char *content_type;    /* NULL: omitted */
 	time_t last_modified;        /* 0: omitted */
 	const char *etag;            /* NULL: omitted */

@@ -12,10 +12,11 @@
 
 #include "conn.h"
 #include "log.h"
+#include "fcache.h"
 #include "static.h"
 #include "tls.h"
 
-enum { WORKER_TICK_MS = 1000, WORKER_LINGER_MS = 2000, WORKER_POOL_FREE_MAX = 256 };
+enum { WORKER_FCACHE_ENTRIES = 512, WORKER_TICK_MS = 1000, WORKER_LINGER_MS = 2000, WORKER_POOL_FREE_MAX = 256 };
 
 static void worker_on_batch(void *arg)
 {
@@ -117,6 +118,7 @@ static int worker_queues(struct worker *w)
 	rc |= loop_timer_queue_add(w->loop, &w->q_body, cfg->body_timeout_ms);
 	rc |= loop_timer_queue_add(w->loop, &w->q_idle, cfg->idle_timeout_ms);
 	rc |= loop_timer_queue_add(w->loop, &w->q_cgi, cfg->cgi_timeout_ms);
+	rc |= loop_timer_queue_add(w->loop, &w->q_cgi_orphan, cfg->cgi_timeout_ms);
 	rc |= loop_timer_queue_add(w->loop, &w->q_write, cfg->write_timeout_ms);
 	rc |= loop_timer_queue_add(w->loop, &w->q_linger, WORKER_LINGER_MS);
 	rc |= loop_timer_queue_add(w->loop, &w->q_tick, WORKER_TICK_MS);
@@ -145,7 +147,9 @@ int worker_init(struct worker *w, const struct worker_setup *setup)
 	}
 	if (cfg->mode == CONFIG_MODE_HTTP) {
 		w->root = static_root_new(cfg->root);
-		if (!w->root) {
+		if (w->root)
+			w->fcache = fcache_new(w->root, WORKER_FCACHE_ENTRIES);
+		if (!w->root || !w->fcache) {
 			log_err(log, "document root %s: %s", cfg->root, strerror(errno));
 			return -1;
 		}
@@ -203,6 +207,8 @@ void worker_fini(struct worker *w)
 	w->listener_count = 0;
 	if (w->reserve_fd >= 0)
 		close(w->reserve_fd);
+	fcache_free(w->fcache); /* after the connections released their entries */
+	w->fcache = NULL;
 	static_root_free(w->root);
 	tls_ctx_free(w->tls);
 	w->tls = NULL;

@@ -23,6 +23,7 @@ struct conn;
 struct log;
 struct static_root;
 struct tls_ctx;
+struct fcache;
 
 enum { WORKER_LISTENERS_MAX = 4 };
 
@@ -32,14 +33,18 @@ struct worker {
 	struct log *log;
 	struct static_root *root;
 	struct tls_ctx *tls;            /* owned; swapped on SIGHUP */
+	struct fcache *fcache;          /* open files, revalidated once a second */
 	struct buf_pool pool;
 
 	struct listener listeners[WORKER_LISTENERS_MAX];
 	unsigned listener_count;
 	struct loop_watch signal_watch; /* signalfd, or fd -1 when the master has signals */
 
-	/* One timer queue per phase (see loop.h). */
-	struct timer_queue q_tls, q_header, q_body, q_idle, q_cgi, q_write, q_linger, q_tick;
+	/* One timer queue per phase (see loop.h). The connection queues hold
+	 * only struct conn timers (conn_close_all relies on it). */
+	struct timer_queue q_tls, q_header, q_body, q_idle, q_cgi, q_write, q_linger;
+	struct timer_queue q_cgi_orphan; /* CGI children whose connection left */
+	struct timer_queue q_tick;
 	struct timer tick;              /* once a second: log flush, shutdown check */
 
 	struct http_date_cache date;

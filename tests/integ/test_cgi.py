@@ -63,6 +63,24 @@ def cgi_dir(workdir):
     return d
 
 
+@pytest.fixture
+def start(start_server):
+    """start_server, plus: at teardown, wait until every CGI child of each
+    server is reaped before the fixture sends SIGTERM (stopping while a
+    child is unreaped is covered by test_sigterm_with_cgi_children alone)."""
+    servers = []
+
+    def run(*args, **kw):
+        srv = start(*args, **kw)
+        servers.append(srv)
+        return srv
+
+    yield run
+    for srv in servers:
+        if srv.proc.poll() is None:
+            wait_for(lambda: not children(srv.pid), 10 * SLOW)
+
+
 def proc_stat(pid):
     """(state, ppid) of a process, or None when it does not exist."""
     try:
@@ -213,8 +231,8 @@ def env_request(conn, port, method, target, path_info, query, headers, body=None
 # environment (NPH)
 # --------------------------------------------------------------------------
 @V
-def test_env_nph_http(start_server, cgi_dir):
-    srv = start_server("--cgi", str(cgi_dir / "env_nph"))
+def test_env_nph_http(start, cgi_dir):
+    srv = start("--cgi", str(cgi_dir / "env_nph"))
     body = b"hello=world&x=" + b"y" * 1000
     with Conn.open(srv.port) as c:
         env_request(c, srv.port, "POST", "/cgi/testfun/a/b?x=y", "/testfun/a/b", "x=y",
@@ -240,6 +258,9 @@ def test_env_nph_http(start_server, cgi_dir):
         env_request(c, srv.port, "HEAD", "/cgi/q?a=1&b=%41+c", "/q", "a=1&b=%41+c", [])
     srv_log = srv.log()
     assert "Traceback" not in srv_log, srv_log[-2000:]
+    # every program reaped (also keeps the teardown's SIGTERM out of the
+    # window test_sigterm_with_cgi_children covers)
+    assert wait_for(lambda: not children(srv.pid), 5 * SLOW), children(srv.pid)
 
 
 @V
@@ -257,14 +278,15 @@ def test_env_nph_https(start_tls, certs, cgi_dir):  # noqa: F811
     with Conn.open(ts.http_port) as c:
         env = env_request(c, ts.http_port, "GET", "/cgi/z", "/z", "", HEADERS_FULL)
         assert "HTTPS" not in env
+    assert wait_for(lambda: not children(ts.srv.pid), 5 * SLOW), children(ts.srv.pid)
 
 
 # --------------------------------------------------------------------------
 # parsed CGI output
 # --------------------------------------------------------------------------
 @V
-def test_status_201(start_server, cgi_dir):
-    srv = start_server("--cgi", str(cgi_dir))
+def test_status_201(start, cgi_dir):
+    srv = start("--cgi", str(cgi_dir))
     with Conn.open(srv.port) as c:
         c.send(get("/cgi/status201"))
         r = c.read_response(timeout=T)
@@ -282,8 +304,8 @@ def test_status_201(start_server, cgi_dir):
 
 
 @V
-def test_location_redirect(start_server, cgi_dir):
-    srv = start_server("--cgi", str(cgi_dir))
+def test_location_redirect(start, cgi_dir):
+    srv = start("--cgi", str(cgi_dir))
     with Conn.open(srv.port) as c:
         c.send(get("/cgi/redirect"))
         r = c.read_response(timeout=T)
@@ -300,8 +322,8 @@ WITHLENGTH_BODY = b"".join(b"%04d abcdefghijklmnopqrstuvwxyz\n" % i for i in ran
 
 
 @V
-def test_no_length_chunked_keepalive(start_server, cgi_dir):
-    srv = start_server("--cgi", str(cgi_dir))
+def test_no_length_chunked_keepalive(start, cgi_dir):
+    srv = start("--cgi", str(cgi_dir))
     with Conn.open(srv.port) as c:
         for _ in range(2):
             c.send(get("/cgi/nolength"))
@@ -320,9 +342,9 @@ def test_no_length_chunked_keepalive(start_server, cgi_dir):
 
 
 @V
-def test_no_length_http10_closes(start_server, cgi_dir):
+def test_no_length_http10_closes(start, cgi_dir):
     """HTTP/1.0 cannot read chunked: the body ends with the connection."""
-    srv = start_server("--cgi", str(cgi_dir))
+    srv = start("--cgi", str(cgi_dir))
     with Conn.open(srv.port) as c:
         c.send(request("GET", "/cgi/nolength", version="HTTP/1.0"))
         r = c.read_response(timeout=T)
@@ -333,8 +355,8 @@ def test_no_length_http10_closes(start_server, cgi_dir):
 
 
 @V
-def test_with_length(start_server, cgi_dir):
-    srv = start_server("--cgi", str(cgi_dir))
+def test_with_length(start, cgi_dir):
+    srv = start("--cgi", str(cgi_dir))
     with Conn.open(srv.port) as c:
         c.send(get("/cgi/withlength"))
         r = c.read_response(timeout=T)
@@ -350,8 +372,8 @@ def test_with_length(start_server, cgi_dir):
 
 @V
 @pytest.mark.parametrize("script", ["withlength", "nolength", "status201"])
-def test_head_has_no_body(start_server, cgi_dir, script):
-    srv = start_server("--cgi", str(cgi_dir))
+def test_head_has_no_body(start, cgi_dir, script):
+    srv = start("--cgi", str(cgi_dir))
     with Conn.open(srv.port) as c:
         c.send(request("HEAD", f"/cgi/{script}"))
         h = c.read_response(head=True, timeout=T)
@@ -389,8 +411,8 @@ def send_in_thread(conn, data_iter):
 
 
 @V
-def test_post_10mb_echo(start_server, cgi_dir):
-    srv = start_server("--cgi", str(cgi_dir))
+def test_post_10mb_echo(start, cgi_dir):
+    srv = start("--cgi", str(cgi_dir))
     rnd = random.Random(1234)
     body = rnd.randbytes(10 * 1024 * 1024)
     head = request("POST", "/cgi/echo", [f"Content-Length: {len(body)}",
@@ -412,8 +434,8 @@ def test_post_10mb_echo(start_server, cgi_dir):
 
 
 @V
-def test_chunked_request_body(start_server, cgi_dir):
-    srv = start_server("--cgi", str(cgi_dir))
+def test_chunked_request_body(start, cgi_dir):
+    srv = start("--cgi", str(cgi_dir))
     rnd = random.Random(99)
     parts = [rnd.randbytes(n) for n in (1, 17, 4096, 70000, 3, 200000)]
     body = b"".join(parts)
@@ -500,18 +522,18 @@ FAILURES = ["noread", "timeout", "segv", "exit1", "partial", "garbage", "noexec"
 
 @V
 @pytest.mark.parametrize("kind", FAILURES)
-def test_failure(start_server, cgi_dir, kind):
-    srv = start_server("--cgi", str(cgi_dir), "--cgi-timeout", "2")
+def test_failure(start, cgi_dir, kind):
+    srv = start("--cgi", str(cgi_dir), "--cgi-timeout", "2")
     base = baseline(srv)
     run_failure(srv, cgi_dir, kind)
     assert_settled(srv, base)
 
 
 @V
-def test_all_failures_then_clean(start_server, cgi_dir):
+def test_all_failures_then_clean(start, cgi_dir):
     """Every failure on one server, twice, in random order: afterwards no
     zombie and the descriptor count is back to its baseline."""
-    srv = start_server("--cgi", str(cgi_dir), "--cgi-timeout", "2")
+    srv = start("--cgi", str(cgi_dir), "--cgi-timeout", "2")
     base = baseline(srv)
     kinds = FAILURES * 2
     random.Random(7).shuffle(kinds)
@@ -523,12 +545,12 @@ def test_all_failures_then_clean(start_server, cgi_dir):
 
 @V
 @pytest.mark.parametrize("how", ["deleted", "not-executable"])
-def test_program_missing_or_not_executable(start_server, workdir, how):
+def test_program_missing_or_not_executable(start, workdir, how):
     """A single-program --cgi that cannot be run when a request comes -> 500."""
     prog = workdir / "prog"
     shutil.copyfile(CGI_SRC / "status201", prog)
     prog.chmod(0o755)
-    srv = start_server("--cgi", str(prog))
+    srv = start("--cgi", str(prog))
     base = baseline(srv, "/cgi/anything")
     if how == "deleted":
         prog.unlink()
@@ -550,8 +572,8 @@ def test_program_missing_or_not_executable(start_server, workdir, how):
 
 
 @V
-def test_max_cgi_503(start_server, cgi_dir):
-    srv = start_server("--cgi", str(cgi_dir), "--max-cgi", "1")
+def test_max_cgi_503(start, cgi_dir):
+    srv = start("--cgi", str(cgi_dir), "--max-cgi", "1")
     base = baseline(srv)
     slow = Conn.open(srv.port)
     try:
@@ -576,8 +598,8 @@ def test_max_cgi_503(start_server, cgi_dir):
 # client disconnects
 # --------------------------------------------------------------------------
 @V
-def test_client_disconnect_streaming(start_server, cgi_dir):
-    srv = start_server("--cgi", str(cgi_dir))
+def test_client_disconnect_streaming(start, cgi_dir):
+    srv = start("--cgi", str(cgi_dir))
     base = baseline(srv)
     for i in range(3):
         c = Conn.open(srv.port)
@@ -595,10 +617,10 @@ def test_client_disconnect_streaming(start_server, cgi_dir):
 
 
 @V
-def test_client_disconnect_silent_program(start_server, cgi_dir):
+def test_client_disconnect_silent_program(start, cgi_dir):
     """A client that leaves while the program prints nothing: the program is
     killed and reaped at the latest at the CGI timeout."""
-    srv = start_server("--cgi", str(cgi_dir), "--cgi-timeout", "3")
+    srv = start("--cgi", str(cgi_dir), "--cgi-timeout", "3")
     base = baseline(srv)
     c = Conn.open(srv.port)
     c.send(get("/cgi/sleeper?silent1"))
@@ -610,11 +632,66 @@ def test_client_disconnect_silent_program(start_server, cgi_dir):
 
 
 # --------------------------------------------------------------------------
+# programs that outlive their response; graceful stop
+# --------------------------------------------------------------------------
+@V
+def test_program_outliving_response_killed(start, cgi_dir):
+    """`detach` answers, closes its output and sleeps 30 s: the client gets
+    its response at once, and the process is killed and reaped at the CGI
+    timeout, not left running."""
+    srv = start("--cgi", str(cgi_dir), "--cgi-timeout", "2")
+    base = baseline(srv)
+    with Conn.open(srv.port) as c:
+        t0 = time.monotonic()
+        c.send(get("/cgi/detach?o1"))
+        r = c.read_response(timeout=T)
+        assert r.status == 200 and r.body == b"detached\n", r
+        assert time.monotonic() - t0 < 1.5 * SLOW, "response waited for the process to exit"
+        c.send(get("/index.html"))
+        assert c.read_response(timeout=T).status == 200
+    child = read_pid(cgi_dir / "pid-o1")
+    assert wait_for(lambda: gone(child), 2 * SLOW + 4), \
+        f"CGI pid {child} outlived the CGI timeout: {proc_stat(child)}"
+    assert_settled(srv, base)
+
+
+@V
+@pytest.mark.parametrize("running", ["detached", "streaming", "both"])
+def test_sigterm_with_cgi_children(start, cgi_dir, running):
+    """Spec §1: SIGTERM stops gracefully, kills CGI children, exits 0 —
+    also while a program outlives its response or is still streaming."""
+    srv = start("--cgi", str(cgi_dir), "--shutdown-timeout", "2")
+    pids = []
+    conns = []
+    try:
+        if running in ("detached", "both"):
+            r = fetch(srv.port, "/cgi/detach?g1", timeout=T)
+            assert r.status == 200, r
+            pids.append(read_pid(cgi_dir / "pid-g1"))
+        if running in ("streaming", "both"):
+            c = Conn.open(srv.port)
+            conns.append(c)
+            c.send(get("/cgi/stream?id=g2&n=2000&delay=0.02"))
+            c._read_until(b"tick 1\n", time.monotonic() + T)
+            pids.append(read_pid(cgi_dir / "pid-g2"))
+        assert all(not gone(p) for p in pids)
+        code = srv.stop()
+        log = srv.log()
+        assert code == 0, f"lisod exited with {code} on SIGTERM; stderr:\n{srv.stderr()[-3000:]}" \
+                          f"\nlog tail:\n{log[-1500:]}"
+    finally:
+        for c in conns:
+            c.close()
+    for p in pids:
+        assert wait_for(lambda: gone(p), 3 * SLOW), f"CGI pid {p} survived the server"
+
+
+# --------------------------------------------------------------------------
 # random-disconnect stress
 # --------------------------------------------------------------------------
 @pytest.mark.slow
-def test_random_disconnect_stress(start_server, cgi_dir):
-    srv = start_server("--cgi", str(cgi_dir), "--cgi-timeout", "5")
+def test_random_disconnect_stress(start, cgi_dir):
+    srv = start("--cgi", str(cgi_dir), "--cgi-timeout", "5")
     base = baseline(srv)
     port = srv.port
     rnd = random.Random(20240601)
@@ -696,3 +773,4 @@ def test_random_disconnect_stress(start_server, cgi_dir):
         c.send(request("POST", "/cgi/echo", ["Content-Length: 5"], b"hello"))
         r = c.read_response(timeout=T)
         assert r.status == 200 and r.body == b"hello"
+    assert_settled(srv, base)

@@ -354,14 +354,14 @@ def test_large_file_byte_exact(start_tls, certs, workdir):
         c.send(get("/big.bin", "Range: bytes=-1000"))
         r = c.read_response(timeout=T)
         assert r.status == 206 and r.body == data[-1000:]
-    # the same while the client reads slowly in small pieces (WANT_WRITE path)
+    # the same while the client reads in small pieces with pauses, so the
+    # server's socket fills up (the SSL_write WANT_WRITE path)
     with ts.conn() as c:
-        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         c.send(get("/big.bin", "Connection: close"))
         h = hashlib.sha256()
         got = 0
         head = b""
-        deadline = time.monotonic() + 120 * SLOW
+        deadline = time.monotonic() + 60 * SLOW
         while b"\r\n\r\n" not in head:
             assert time.monotonic() < deadline
             c.sock.settimeout(T)
@@ -376,7 +376,7 @@ def test_large_file_byte_exact(start_tls, certs, workdir):
             if got >= len(data):
                 break
             assert time.monotonic() < deadline, "slow read of big.bin took too long"
-            if i % 64 == 0:
+            if i % 32 == 0:
                 time.sleep(0.01)
             chunk = c.sock.recv(4096)
             assert chunk, f"closed after {got} of {len(data)} bytes"
@@ -408,7 +408,8 @@ def test_session_resumption_s_client(start_tls, certs, workdir, flag):
 @pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3],
                          ids=["tls1.2", "tls1.3"])
 def test_session_resumption_python(start_tls, certs, version):
-    ts = start_tls(certs["ec"])
+    # several workers: a session from one must resume on any other
+    ts = start_tls(certs["ec"], "--workers", "4")
     ctx = ts.ctx(min_version=version, max_version=version)
     with Conn(tls_socket(ts.port, ctx)) as c:
         c.send(get("/f1.txt"))
@@ -418,9 +419,9 @@ def test_session_resumption_python(start_tls, certs, version):
     assert session is not None
     if version == ssl.TLSVersion.TLSv1_3:
         assert session.has_ticket, "no TLS 1.3 session ticket received"
-    for _ in range(2):
+    for i in range(8):
         with Conn(tls_socket(ts.port, ctx, session=session)) as c:
-            assert c.sock.session_reused, f"session not resumed ({version.name})"
+            assert c.sock.session_reused, f"session not resumed ({version.name}, try {i})"
             assert c.sock.version() == {"TLSv1_2": "TLSv1.2", "TLSv1_3": "TLSv1.3"}[version.name]
             c.send(get("/f2.txt"))
             r = c.read_response(timeout=T)
@@ -498,7 +499,7 @@ def test_unusable_key_or_cert_refused(workdir, certs, what):
 # --------------------------------------------------------------------------
 @pytest.mark.parametrize("payload", ["plain-http", "random-1k", "bad-record"])
 def test_garbage_on_https_port_closes_only_that_connection(start_tls, certs, payload):
-    ts = start_tls(certs["rsa"])
+    ts = start_tls(certs["rsa"], "--workers", "1")      # all on one event loop
     data = {
         "plain-http": b"GET /index.html HTTP/1.1\r\nHost: localhost\r\n\r\n",
         "random-1k": b"\x00" + os.urandom(1023),     # never a valid record header
@@ -526,7 +527,8 @@ def test_garbage_on_https_port_closes_only_that_connection(start_tls, certs, pay
 
 
 def test_stalled_handshake_times_out(start_tls, certs):
-    ts = start_tls(certs["rsa"], "--tls-timeout", "1")
+    # one worker: the stalled handshakes and the other clients share a loop
+    ts = start_tls(certs["rsa"], "--tls-timeout", "1", "--workers", "1")
     hello = client_hello_bytes()
     stalled = []
     partial = socket.create_connection(("127.0.0.1", ts.port), timeout=T)
@@ -595,6 +597,11 @@ def _peer_der(ts):
         return s.getpeercert(binary_form=True)
 
 
+def _all_peers_are(ts, der, n=12):
+    """n new connections (spread over the workers) all see `der`."""
+    return all(_peer_der(ts) == der for _ in range(n))
+
+
 def test_sighup_swaps_certificate(start_tls, certs, workdir):
     a, b = certs["rsa"], certs["rsa_b"]
     assert cert_serial(a.cert) != cert_serial(b.cert)
@@ -614,7 +621,7 @@ def test_sighup_swaps_certificate(start_tls, certs, workdir):
         shutil.copyfile(b.key, key)
         shutil.copyfile(b.cert, crt)
         os.kill(ts.srv.pid, signal.SIGHUP)
-        assert wait_for(lambda: _peer_der(ts) == b.der, 5 * SLOW), "new cert not served"
+        assert wait_for(lambda: _all_peers_are(ts, b.der), 5 * SLOW), "new cert not served"
         assert cert_serial(der=_peer_der(ts)) == cert_serial(b.cert)
         # verified against B now, and A no longer verifies
         check_served(ts, client_context(b.cert))
@@ -636,7 +643,7 @@ def test_sighup_swaps_certificate(start_tls, certs, workdir):
             ts.srv.log()[-2000:]
         new_lines = ts.srv.log()[len(before):]
         assert str(key) in new_lines, f"the log does not name the bad key:\n{new_lines}"
-        assert _peer_der(ts) == b.der
+        assert _all_peers_are(ts, b.der)
         check_served(ts, client_context(b.cert))
         old.send(get("/f3.txt"))
         assert old.read_response(timeout=T).body == file_body(3)
@@ -647,12 +654,12 @@ def test_sighup_swaps_certificate(start_tls, certs, workdir):
         os.kill(ts.srv.pid, signal.SIGHUP)
         assert wait_for(lambda: "match" in ts.srv.log()[len(before):], 5 * SLOW), \
             ts.srv.log()[-2000:]
-        assert _peer_der(ts) == b.der
+        assert _all_peers_are(ts, b.der)
 
         # and a good pair after the failures is picked up again
         shutil.copyfile(a.cert, crt)
         os.kill(ts.srv.pid, signal.SIGHUP)
-        assert wait_for(lambda: _peer_der(ts) == a.der, 5 * SLOW)
+        assert wait_for(lambda: _all_peers_are(ts, a.der), 5 * SLOW)
         old.send(get("/f4.txt"))
         assert old.read_response(timeout=T).body == file_body(4)
     assert ts.srv.proc.poll() is None
@@ -669,18 +676,63 @@ def test_sighup_to_ecdsa(start_tls, certs, workdir):
     shutil.copyfile(certs["ec"].key, key)
     shutil.copyfile(certs["ec"].cert, crt)
     os.kill(ts.srv.pid, signal.SIGHUP)
-    assert wait_for(lambda: _peer_der(ts) == certs["ec"].der, 5 * SLOW)
+    assert wait_for(lambda: _all_peers_are(ts, certs["ec"].der), 5 * SLOW)
     check_served(ts, client_context(certs["ec"].cert))
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3],
+                         ids=["tls1.2", "tls1.3"])
+def test_session_resumption_after_sighup(start_tls, certs, version):
+    """After a reload, a session issued by the server can still be resumed on
+    any later connection (with several workers the connections land on
+    different workers: each must accept the others' tickets)."""
+    ts = start_tls(certs["rsa"], "--workers", "4")
+    os.kill(ts.srv.pid, signal.SIGHUP)
+    assert wait_for(lambda: ts.srv.log().count("reloaded") >= 4, 5 * SLOW), ts.srv.log()
+    ctx = ts.ctx(min_version=version, max_version=version)
+    with Conn(tls_socket(ts.port, ctx)) as c:
+        c.send(get("/f1.txt"))
+        assert c.read_response(timeout=T).status == 200
+        session = c.sock.session
+    reused = []
+    for _ in range(12):
+        with Conn(tls_socket(ts.port, ctx, session=session)) as c:
+            reused.append(c.sock.session_reused)
+            c.send(get("/f1.txt"))
+            assert c.read_response(timeout=T).status == 200
+    assert all(reused), f"resumed {sum(reused)} of {len(reused)} after SIGHUP"
 
 
 # --------------------------------------------------------------------------
 # stress
 # --------------------------------------------------------------------------
-def _fd_count(pid):
+def _process_tree(pid):
+    """pid and its children (the master and its workers)."""
+    pids = [pid]
     try:
-        return len(os.listdir(f"/proc/{pid}/fd"))
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                pids += [int(x) for x in f.read().split()]
+    except OSError:
+        pass
+    return pids
+
+
+def _socket_count(pid):
+    """Open sockets of lisod, its workers included (cached files are
+    legitimately kept open by the file cache, so only sockets are counted)."""
+    total = 0
+    try:
+        for p in _process_tree(pid):
+            for fd in os.listdir(f"/proc/{p}/fd"):
+                try:
+                    if os.readlink(f"/proc/{p}/fd/{fd}").startswith("socket:"):
+                        total += 1
+                except OSError:
+                    pass
     except OSError:
         return None
+    return total
 
 
 @pytest.mark.slow
@@ -689,7 +741,8 @@ def test_random_disconnect_stress(start_tls, certs, workdir):
     big = os.urandom(1024 * 1024)
     (workdir / "www" / "big.bin").write_bytes(big)
     check_served(ts)
-    base_fds = _fd_count(ts.srv.pid)
+    time.sleep(0.3)                  # let the server finish closing that one
+    base_socks = _socket_count(ts.srv.pid)
     hello = client_hello_bytes()
     ctx = ts.ctx()
     stats = {"ok": 0, "errors": []}
@@ -710,7 +763,7 @@ def test_random_disconnect_stress(start_tls, certs, workdir):
         elif action == 1:                     # part of a ClientHello
             s = socket.create_connection(("127.0.0.1", ts.port), timeout=T)
             s.sendall(hello[: rng.randrange(1, len(hello))])
-            time.sleep(rng.random() * 0.05)
+            time.sleep(rng.random() * 0.3)
             end(s)
         elif action == 2:                     # handshake, then nothing
             end(tls_socket(ts.port, ctx))
@@ -718,7 +771,7 @@ def test_random_disconnect_stress(start_tls, certs, workdir):
             s = tls_socket(ts.port, ctx)
             req = get("/f1.txt")
             s.sendall(req[: rng.randrange(1, len(req))])
-            time.sleep(rng.random() * 0.05)
+            time.sleep(rng.random() * 0.3)
             end(s)
         elif action == 4:                     # big response, leave in the middle
             s = tls_socket(ts.port, ctx)
@@ -728,7 +781,7 @@ def test_random_disconnect_stress(start_tls, certs, workdir):
         elif action == 5:                     # pipelined requests, never read
             s = tls_socket(ts.port, ctx)
             s.sendall(get("/big.bin") * 3)
-            time.sleep(rng.random() * 0.05)
+            time.sleep(rng.random() * 0.3)
             end(s)
         elif action == 6:                     # a full ClientHello and then RST
             s = socket.create_connection(("127.0.0.1", ts.port), timeout=T)
@@ -757,7 +810,7 @@ def test_random_disconnect_stress(start_tls, certs, workdir):
                     stats["errors"].append(f"{type(e).__name__}: {str(e)[:200]}")
             except OSError:
                 pass                          # our own resets racing the server
-            time.sleep(rng.random() * 0.04)
+            time.sleep(rng.random() * 0.2)
 
     t0 = time.monotonic()
     threads = [threading.Thread(target=worker, args=(1000 + k, 25), daemon=True)
@@ -773,8 +826,8 @@ def test_random_disconnect_stress(start_tls, certs, workdir):
     check_served(ts)
     r = raw_exchange(ts.port, get("/big.bin"), connect=ts.connect(), timeout=30 * SLOW)[0]
     assert r.body == big
-    # every aborted connection is released (no descriptor leak)
-    if base_fds is not None:
-        assert wait_for(lambda: _fd_count(ts.srv.pid) <= base_fds + 1, 10 * SLOW), \
-            (base_fds, _fd_count(ts.srv.pid), os.listdir(f"/proc/{ts.srv.pid}/fd"))
+    # every aborted connection is released (no socket leak)
+    if base_socks is not None:
+        assert wait_for(lambda: _socket_count(ts.srv.pid) <= base_socks, 10 * SLOW), \
+            (base_socks, _socket_count(ts.srv.pid))
     assert time.monotonic() - t0 < 120 * SLOW

@@ -1,0 +1,205 @@
+#include "fcache.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { FCACHE_BUCKETS = 4096 }; /* power of two */
+
+struct fcache {
+	const struct static_root *root;
+	struct fcache_entry *buckets[FCACHE_BUCKETS];
+	struct fcache_entry lru;        /* sentinel: lru.lru_next is the most recent */
+	unsigned count, max;
+};
+
+static uint32_t fcache_hash(const char *p, size_t n)
+{
+	uint32_t h = 2166136261u; /* FNV-1a: short keys, no adversarial need (bounded chains) */
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)p[i]) * 16777619u;
+	return h;
+}
+
+struct fcache *fcache_new(const struct static_root *root, unsigned max_entries)
+{
+	struct fcache *fc = calloc(1, sizeof(*fc));
+	if (!fc)
+		return NULL;
+	fc->root = root;
+	fc->max = max_entries;
+	fc->lru.lru_next = fc->lru.lru_prev = &fc->lru;
+	return fc;
+}
+
+static void entry_destroy(struct fcache_entry *e)
+{
+	static_file_close(&e->file);
+	free(e);
+}
+
+/* Take e out of the table and the LRU list; free it unless in use. */
+static void fcache_unlink(struct fcache *fc, struct fcache_entry *e)
+{
+	struct fcache_entry **pp = &fc->buckets[e->hash & (FCACHE_BUCKETS - 1)];
+	while (*pp && *pp != e)
+		pp = &(*pp)->hash_next;
+	if (*pp)
+		*pp = e->hash_next;
+	e->lru_prev->lru_next = e->lru_next;
+	e->lru_next->lru_prev = e->lru_prev;
+	fc->count--;
+	if (e->users == 0)
+		entry_destroy(e);
+	else
+		e->stale = 1;
+}
+
+void fcache_free(struct fcache *fc)
+{
+	if (!fc)
+		return;
+	while (fc->lru.lru_next != &fc->lru)
+		fcache_unlink(fc, fc->lru.lru_next);
+	free(fc);
+}
+
+void fcache_release(struct fcache *fc, struct fcache_entry *e)
+{
+	(void)fc;
+	if (!e)
+		return;
+	if (--e->users == 0 && e->stale)
+		entry_destroy(e);
+}
+
+static void lru_push_front(struct fcache *fc, struct fcache_entry *e)
+{
+	e->lru_next = fc->lru.lru_next;
+	e->lru_prev = &fc->lru;
+	fc->lru.lru_next->lru_prev = e;
+	fc->lru.lru_next = e;
+}
+
+static void lru_touch(struct fcache *fc, struct fcache_entry *e)
+{
+	if (fc->lru.lru_next == e)
+		return;
+	e->lru_prev->lru_next = e->lru_next;
+	e->lru_next->lru_prev = e->lru_prev;
+	lru_push_front(fc, e);
+}
+
+static int entry_fill(struct fcache_entry *e)
+{
+	char lm[40];
+	size_t n = static_http_date(e->file.mtime, lm, sizeof(lm));
+	int len = snprintf(e->fields, sizeof(e->fields),
+			   "Content-Type: %s\r\nLast-Modified: %.*s\r\nETag: %s\r\n"
+			   "Accept-Ranges: bytes\r\n",
+			   e->file.mime, (int)n, lm, e->file.etag);
+	if (len < 0 || (size_t)len >= sizeof(e->fields))
+		return -1;
+	e->fields_len = (uint16_t)len;
+	if (e->file.size > FCACHE_CONTENT_MAX)
+		return 0;
+	char *content = (char *)e->key + e->key_len + 1;
+	size_t done = 0, size = (size_t)e->file.size;
+	while (done < size) {
+		ssize_t r = pread(e->file.fd, content + done, size - done, (off_t)done);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1; /* changed under us: serve it uncached this time */
+		done += (size_t)r;
+	}
+	e->content = content;
+	return 0;
+}
+
+/* Open the file and build a new entry (not yet linked). */
+static int entry_new(struct fcache *fc, const char *raw, size_t len, uint32_t hash, time_t now,
+		     struct fcache_entry **out, char *redirect_out, size_t redirect_cap)
+{
+	struct static_file f = { .fd = -1 };
+	int status = static_open(fc->root, raw, len, &f, redirect_out, redirect_cap);
+	if (status)
+		return status;
+	size_t extra = f.size <= FCACHE_CONTENT_MAX ? (size_t)f.size : 0;
+	struct fcache_entry *e = malloc(sizeof(*e) + len + 1 + extra);
+	if (!e) {
+		static_file_close(&f);
+		return 500;
+	}
+	memset(e, 0, sizeof(*e));
+	e->file = f;
+	e->hash = hash;
+	e->checked = now;
+	e->key_len = (uint16_t)len;
+	memcpy(e->key, raw, len);
+	e->key[len] = '\0';
+	if (entry_fill(e) < 0) {
+		entry_destroy(e);
+		return 500;
+	}
+	*out = e;
+	return 0;
+}
+
+/* Once a second: is the cached file still what the path names? */
+static bool entry_still_valid(struct fcache *fc, struct fcache_entry *e, time_t now)
+{
+	if (e->checked == now)
+		return true;
+	struct static_file f = { .fd = -1 };
+	char redirect[8];
+	int status = static_open(fc->root, e->key, e->key_len, &f, redirect, sizeof(redirect));
+	bool same = status == 0 && strcmp(f.etag, e->file.etag) == 0 &&
+		    strcmp(f.mime, e->file.mime) == 0;
+	static_file_close(&f);
+	if (same)
+		e->checked = now;
+	return same;
+}
+
+int fcache_get(struct fcache *fc, const char *raw, size_t len, time_t now,
+	       struct fcache_entry **out, char *redirect_out, size_t redirect_cap)
+{
+	*out = NULL;
+	uint32_t hash = fcache_hash(raw, len);
+	struct fcache_entry *e = NULL;
+	if (len <= FCACHE_KEY_MAX) {
+		for (e = fc->buckets[hash & (FCACHE_BUCKETS - 1)]; e; e = e->hash_next)
+			if (e->hash == hash && e->key_len == len && memcmp(e->key, raw, len) == 0)
+				break;
+	}
+	if (e && !entry_still_valid(fc, e, now)) {
+		fcache_unlink(fc, e);
+		e = NULL;
+	}
+	if (e) {
+		lru_touch(fc, e);
+		e->users++;
+		*out = e;
+		return 0;
+	}
+	int status = entry_new(fc, raw, len, hash, now, &e, redirect_out, redirect_cap);
+	if (status)
+		return status;
+	e->users = 1;
+	*out = e;
+	if (len > FCACHE_KEY_MAX || fc->max == 0) {
+		e->stale = 1; /* uncached: freed on release */
+		return 0;
+	}
+	while (fc->count >= fc->max && fc->lru.lru_prev != &fc->lru)
+		fcache_unlink(fc, fc->lru.lru_prev);
+	struct fcache_entry **bucket = &fc->buckets[hash & (FCACHE_BUCKETS - 1)];
+	e->hash_next = *bucket;
+	*bucket = e;
+	lru_push_front(fc, e);
+	fc->count++;
+	return 0;
+}

@@ -1,0 +1,61 @@
+/*
+ * fcache — the per-worker open-file cache: no open/fstat/read/close per
+ * request for a file that is asked for again.
+ *
+ * An entry keeps the file open, its metadata, its content when small, and
+ * the response header fields that depend only on the file, pre-formatted.
+ * It is revalidated at most once a second: the path is opened again through
+ * static_open() (so the kernel's root confinement applies every time) and
+ * compared by ETag (inode, size, mtime in ns); a changed or deleted file is
+ * dropped. So a replaced file's old bytes are served for at most a second.
+ *
+ * Entries are counted references: a connection that sends a file holds its
+ * entry until the body is out, so an entry can be replaced or evicted while
+ * in use and is freed when its last user lets go. Paths up to
+ * FCACHE_KEY_MAX bytes are cached; longer ones are served uncached.
+ */
+#ifndef LISOD_FCACHE_H
+#define LISOD_FCACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "static.h"
+
+enum {
+	FCACHE_KEY_MAX = 256,
+	FCACHE_CONTENT_MAX = 8 * 1024,   /* files up to this size are kept in memory */
+	FCACHE_FIELDS_MAX = 256,
+};
+
+struct fcache_entry {
+	struct static_file file;        /* fd open while the entry lives */
+	const char *content;            /* the whole file if small, else NULL */
+	char fields[FCACHE_FIELDS_MAX]; /* "Content-Type: ..\r\nLast-Modified: ..\r\nETag: ..\r\nAccept-Ranges: bytes\r\n" */
+	uint16_t fields_len;
+	/* private */
+	struct fcache_entry *hash_next, *lru_prev, *lru_next;
+	uint32_t users;
+	uint32_t hash;
+	time_t checked;
+	uint16_t key_len;
+	char stale;                     /* unlinked; freed by the last release */
+	char key[];
+};
+
+struct fcache;
+
+struct fcache *fcache_new(const struct static_root *root, unsigned max_entries);
+void fcache_free(struct fcache *fc);
+
+/*
+ * The file for a request path (raw, as in static_open). Returns 0 and a
+ * held entry in *out (release it with fcache_release), or a status as
+ * static_open() does (301 with redirect_out filled, 400, 403, 404, ...).
+ */
+int fcache_get(struct fcache *fc, const char *raw, size_t len, time_t now,
+	       struct fcache_entry **out, char *redirect_out, size_t redirect_cap);
+void fcache_release(struct fcache *fc, struct fcache_entry *e);
+
+#endif
