@@ -64,14 +64,14 @@ def cgi_dir(workdir):
 
 
 @pytest.fixture
-def start(start_server):
+def cgi_server(start_server):
     """start_server, plus: at teardown, wait until every CGI child of each
     server is reaped before the fixture sends SIGTERM (stopping while a
     child is unreaped is covered by test_sigterm_with_cgi_children alone)."""
     servers = []
 
     def run(*args, **kw):
-        srv = start(*args, **kw)
+        srv = start_server(*args, **kw)
         servers.append(srv)
         return srv
 
@@ -231,8 +231,8 @@ def env_request(conn, port, method, target, path_info, query, headers, body=None
 # environment (NPH)
 # --------------------------------------------------------------------------
 @V
-def test_env_nph_http(start, cgi_dir):
-    srv = start("--cgi", str(cgi_dir / "env_nph"))
+def test_env_nph_http(cgi_server, cgi_dir):
+    srv = cgi_server("--cgi", str(cgi_dir / "env_nph"))
     body = b"hello=world&x=" + b"y" * 1000
     with Conn.open(srv.port) as c:
         env_request(c, srv.port, "POST", "/cgi/testfun/a/b?x=y", "/testfun/a/b", "x=y",
@@ -285,8 +285,8 @@ def test_env_nph_https(start_tls, certs, cgi_dir):  # noqa: F811
 # parsed CGI output
 # --------------------------------------------------------------------------
 @V
-def test_status_201(start, cgi_dir):
-    srv = start("--cgi", str(cgi_dir))
+def test_status_201(cgi_server, cgi_dir):
+    srv = cgi_server("--cgi", str(cgi_dir))
     with Conn.open(srv.port) as c:
         c.send(get("/cgi/status201"))
         r = c.read_response(timeout=T)
@@ -304,8 +304,8 @@ def test_status_201(start, cgi_dir):
 
 
 @V
-def test_location_redirect(start, cgi_dir):
-    srv = start("--cgi", str(cgi_dir))
+def test_location_redirect(cgi_server, cgi_dir):
+    srv = cgi_server("--cgi", str(cgi_dir))
     with Conn.open(srv.port) as c:
         c.send(get("/cgi/redirect"))
         r = c.read_response(timeout=T)
@@ -322,8 +322,8 @@ WITHLENGTH_BODY = b"".join(b"%04d abcdefghijklmnopqrstuvwxyz\n" % i for i in ran
 
 
 @V
-def test_no_length_chunked_keepalive(start, cgi_dir):
-    srv = start("--cgi", str(cgi_dir))
+def test_no_length_chunked_keepalive(cgi_server, cgi_dir):
+    srv = cgi_server("--cgi", str(cgi_dir))
     with Conn.open(srv.port) as c:
         for _ in range(2):
             c.send(get("/cgi/nolength"))
@@ -342,9 +342,9 @@ def test_no_length_chunked_keepalive(start, cgi_dir):
 
 
 @V
-def test_no_length_http10_closes(start, cgi_dir):
+def test_no_length_http10_closes(cgi_server, cgi_dir):
     """HTTP/1.0 cannot read chunked: the body ends with the connection."""
-    srv = start("--cgi", str(cgi_dir))
+    srv = cgi_server("--cgi", str(cgi_dir))
     with Conn.open(srv.port) as c:
         c.send(request("GET", "/cgi/nolength", version="HTTP/1.0"))
         r = c.read_response(timeout=T)
@@ -355,8 +355,8 @@ def test_no_length_http10_closes(start, cgi_dir):
 
 
 @V
-def test_with_length(start, cgi_dir):
-    srv = start("--cgi", str(cgi_dir))
+def test_with_length(cgi_server, cgi_dir):
+    srv = cgi_server("--cgi", str(cgi_dir))
     with Conn.open(srv.port) as c:
         c.send(get("/cgi/withlength"))
         r = c.read_response(timeout=T)
@@ -372,8 +372,8 @@ def test_with_length(start, cgi_dir):
 
 @V
 @pytest.mark.parametrize("script", ["withlength", "nolength", "status201"])
-def test_head_has_no_body(start, cgi_dir, script):
-    srv = start("--cgi", str(cgi_dir))
+def test_head_has_no_body(cgi_server, cgi_dir, script):
+    srv = cgi_server("--cgi", str(cgi_dir))
     with Conn.open(srv.port) as c:
         c.send(request("HEAD", f"/cgi/{script}"))
         h = c.read_response(head=True, timeout=T)
@@ -411,8 +411,8 @@ def send_in_thread(conn, data_iter):
 
 
 @V
-def test_post_10mb_echo(start, cgi_dir):
-    srv = start("--cgi", str(cgi_dir))
+def test_post_10mb_echo(cgi_server, cgi_dir):
+    srv = cgi_server("--cgi", str(cgi_dir))
     rnd = random.Random(1234)
     body = rnd.randbytes(10 * 1024 * 1024)
     head = request("POST", "/cgi/echo", [f"Content-Length: {len(body)}",
@@ -434,8 +434,8 @@ def test_post_10mb_echo(start, cgi_dir):
 
 
 @V
-def test_chunked_request_body(start, cgi_dir):
-    srv = start("--cgi", str(cgi_dir))
+def test_chunked_request_body(cgi_server, cgi_dir):
+    srv = cgi_server("--cgi", str(cgi_dir))
     rnd = random.Random(99)
     parts = [rnd.randbytes(n) for n in (1, 17, 4096, 70000, 3, 200000)]
     body = b"".join(parts)
@@ -522,18 +522,18 @@ FAILURES = ["noread", "timeout", "segv", "exit1", "partial", "garbage", "noexec"
 
 @V
 @pytest.mark.parametrize("kind", FAILURES)
-def test_failure(start, cgi_dir, kind):
-    srv = start("--cgi", str(cgi_dir), "--cgi-timeout", "2")
+def test_failure(cgi_server, cgi_dir, kind):
+    srv = cgi_server("--cgi", str(cgi_dir), "--cgi-timeout", "2")
     base = baseline(srv)
     run_failure(srv, cgi_dir, kind)
     assert_settled(srv, base)
 
 
 @V
-def test_all_failures_then_clean(start, cgi_dir):
+def test_all_failures_then_clean(cgi_server, cgi_dir):
     """Every failure on one server, twice, in random order: afterwards no
     zombie and the descriptor count is back to its baseline."""
-    srv = start("--cgi", str(cgi_dir), "--cgi-timeout", "2")
+    srv = cgi_server("--cgi", str(cgi_dir), "--cgi-timeout", "2")
     base = baseline(srv)
     kinds = FAILURES * 2
     random.Random(7).shuffle(kinds)
@@ -545,12 +545,12 @@ def test_all_failures_then_clean(start, cgi_dir):
 
 @V
 @pytest.mark.parametrize("how", ["deleted", "not-executable"])
-def test_program_missing_or_not_executable(start, workdir, how):
+def test_program_missing_or_not_executable(cgi_server, workdir, how):
     """A single-program --cgi that cannot be run when a request comes -> 500."""
     prog = workdir / "prog"
     shutil.copyfile(CGI_SRC / "status201", prog)
     prog.chmod(0o755)
-    srv = start("--cgi", str(prog))
+    srv = cgi_server("--cgi", str(prog))
     base = baseline(srv, "/cgi/anything")
     if how == "deleted":
         prog.unlink()
@@ -572,8 +572,8 @@ def test_program_missing_or_not_executable(start, workdir, how):
 
 
 @V
-def test_max_cgi_503(start, cgi_dir):
-    srv = start("--cgi", str(cgi_dir), "--max-cgi", "1")
+def test_max_cgi_503(cgi_server, cgi_dir):
+    srv = cgi_server("--cgi", str(cgi_dir), "--max-cgi", "1")
     base = baseline(srv)
     slow = Conn.open(srv.port)
     try:
@@ -598,8 +598,8 @@ def test_max_cgi_503(start, cgi_dir):
 # client disconnects
 # --------------------------------------------------------------------------
 @V
-def test_client_disconnect_streaming(start, cgi_dir):
-    srv = start("--cgi", str(cgi_dir))
+def test_client_disconnect_streaming(cgi_server, cgi_dir):
+    srv = cgi_server("--cgi", str(cgi_dir))
     base = baseline(srv)
     for i in range(3):
         c = Conn.open(srv.port)
@@ -617,10 +617,10 @@ def test_client_disconnect_streaming(start, cgi_dir):
 
 
 @V
-def test_client_disconnect_silent_program(start, cgi_dir):
+def test_client_disconnect_silent_program(cgi_server, cgi_dir):
     """A client that leaves while the program prints nothing: the program is
     killed and reaped at the latest at the CGI timeout."""
-    srv = start("--cgi", str(cgi_dir), "--cgi-timeout", "3")
+    srv = cgi_server("--cgi", str(cgi_dir), "--cgi-timeout", "3")
     base = baseline(srv)
     c = Conn.open(srv.port)
     c.send(get("/cgi/sleeper?silent1"))
@@ -635,11 +635,11 @@ def test_client_disconnect_silent_program(start, cgi_dir):
 # programs that outlive their response; graceful stop
 # --------------------------------------------------------------------------
 @V
-def test_program_outliving_response_killed(start, cgi_dir):
+def test_program_outliving_response_killed(cgi_server, cgi_dir):
     """`detach` answers, closes its output and sleeps 30 s: the client gets
     its response at once, and the process is killed and reaped at the CGI
     timeout, not left running."""
-    srv = start("--cgi", str(cgi_dir), "--cgi-timeout", "2")
+    srv = cgi_server("--cgi", str(cgi_dir), "--cgi-timeout", "2")
     base = baseline(srv)
     with Conn.open(srv.port) as c:
         t0 = time.monotonic()
@@ -657,10 +657,10 @@ def test_program_outliving_response_killed(start, cgi_dir):
 
 @V
 @pytest.mark.parametrize("running", ["detached", "streaming", "both"])
-def test_sigterm_with_cgi_children(start, cgi_dir, running):
+def test_sigterm_with_cgi_children(cgi_server, cgi_dir, running):
     """Spec §1: SIGTERM stops gracefully, kills CGI children, exits 0 —
     also while a program outlives its response or is still streaming."""
-    srv = start("--cgi", str(cgi_dir), "--shutdown-timeout", "2")
+    srv = cgi_server("--cgi", str(cgi_dir), "--shutdown-timeout", "2")
     pids = []
     conns = []
     try:
@@ -690,8 +690,8 @@ def test_sigterm_with_cgi_children(start, cgi_dir, running):
 # random-disconnect stress
 # --------------------------------------------------------------------------
 @pytest.mark.slow
-def test_random_disconnect_stress(start, cgi_dir):
-    srv = start("--cgi", str(cgi_dir), "--cgi-timeout", "5")
+def test_random_disconnect_stress(cgi_server, cgi_dir):
+    srv = cgi_server("--cgi", str(cgi_dir), "--cgi-timeout", "5")
     base = baseline(srv)
     port = srv.port
     rnd = random.Random(20240601)
