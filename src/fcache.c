@@ -1,15 +1,18 @@
 #include "fcache.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <unistd.h>
 
 enum { FCACHE_BUCKETS = 4096 }; /* power of two */
 
 struct fcache {
 	const struct static_root *root;
+	int notify_fd;
 	struct fcache_entry *buckets[FCACHE_BUCKETS];
 	struct fcache_entry lru;        /* sentinel: lru.lru_next is the most recent */
 	unsigned count, max;
@@ -30,8 +33,25 @@ struct fcache *fcache_new(const struct static_root *root, unsigned max_entries)
 		return NULL;
 	fc->root = root;
 	fc->max = max_entries;
+	/* Without inotify (EMFILE on watches, old kernels) the once-a-second
+	 * revalidation still bounds staleness. */
+	fc->notify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	fc->lru.lru_next = fc->lru.lru_prev = &fc->lru;
 	return fc;
+}
+
+static void entry_unwatch(struct fcache *fc, struct fcache_entry *e)
+{
+	if (e->wd < 0)
+		return;
+	/* The kernel gives one watch per inode: keep it while another entry
+	 * (say "/" and "/index.html") still uses it. */
+	for (struct fcache_entry *o = fc->lru.lru_next; o != &fc->lru; o = o->lru_next)
+		if (o != e && o->wd == e->wd)
+			goto shared;
+	inotify_rm_watch(fc->notify_fd, e->wd);
+shared:
+	e->wd = -1;
 }
 
 static void entry_destroy(struct fcache_entry *e)
@@ -51,6 +71,7 @@ static void fcache_unlink(struct fcache *fc, struct fcache_entry *e)
 	e->lru_prev->lru_next = e->lru_next;
 	e->lru_next->lru_prev = e->lru_prev;
 	fc->count--;
+	entry_unwatch(fc, e);
 	if (e->users == 0)
 		entry_destroy(e);
 	else
@@ -63,6 +84,8 @@ void fcache_free(struct fcache *fc)
 		return;
 	while (fc->lru.lru_next != &fc->lru)
 		fcache_unlink(fc, fc->lru.lru_next);
+	if (fc->notify_fd >= 0)
+		close(fc->notify_fd);
 	free(fc);
 }
 
@@ -134,6 +157,7 @@ static int entry_new(struct fcache *fc, const char *raw, size_t len, uint32_t ha
 		return 500;
 	}
 	memset(e, 0, sizeof(*e));
+	e->wd = -1;
 	e->file = f;
 	e->hash = hash;
 	e->checked = now;
@@ -146,6 +170,50 @@ static int entry_new(struct fcache *fc, const char *raw, size_t len, uint32_t ha
 	}
 	*out = e;
 	return 0;
+}
+
+/* Watch the very inode we opened (through its /proc/self/fd link, so no
+ * path is resolved outside the root's confinement). */
+static void entry_watch(struct fcache *fc, struct fcache_entry *e)
+{
+	if (fc->notify_fd < 0)
+		return;
+	char link[40];
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", e->file.fd);
+	e->wd = inotify_add_watch(fc->notify_fd, link,
+				  IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_DELETE_SELF |
+					  IN_MOVE_SELF);
+}
+
+int fcache_notify_fd(const struct fcache *fc)
+{
+	return fc->notify_fd;
+}
+
+void fcache_on_notify(struct fcache *fc)
+{
+	char events[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	for (;;) {
+		ssize_t n = read(fc->notify_fd, events, sizeof(events));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		for (char *p = events; p < events + n;) {
+			const struct inotify_event *ev = (const struct inotify_event *)p;
+			p += sizeof(*ev) + ev->len;
+			if (ev->mask & IN_IGNORED)
+				continue;
+			/* Drop every entry on that inode; the next request reopens. */
+			struct fcache_entry *e = fc->lru.lru_next;
+			while (e != &fc->lru) {
+				struct fcache_entry *next = e->lru_next;
+				if (e->wd == ev->wd)
+					fcache_unlink(fc, e);
+				e = next;
+			}
+		}
+	}
 }
 
 /* Once a second: is the cached file still what the path names? */
@@ -196,6 +264,7 @@ int fcache_get(struct fcache *fc, const char *raw, size_t len, time_t now,
 	}
 	while (fc->count >= fc->max && fc->lru.lru_prev != &fc->lru)
 		fcache_unlink(fc, fc->lru.lru_prev);
+	entry_watch(fc, e);
 	struct fcache_entry **bucket = &fc->buckets[hash & (FCACHE_BUCKETS - 1)];
 	e->hash_next = *bucket;
 	*bucket = e;

@@ -4,10 +4,15 @@
  *
  * An entry keeps the file open, its metadata, its content when small, and
  * the response header fields that depend only on the file, pre-formatted.
- * It is revalidated at most once a second: the path is opened again through
- * static_open() (so the kernel's root confinement applies every time) and
- * compared by ETag (inode, size, mtime in ns); a changed or deleted file is
- * dropped. So a replaced file's old bytes are served for at most a second.
+ * An inotify watch on the cached inode drops the entry as soon as the file
+ * is written, truncated, deleted or replaced (renaming over it changes its
+ * link count: IN_ATTRIB), at no cost per request. As a backstop for what a
+ * watch on the file cannot see (a parent directory renamed, a symlink on
+ * the path swapped) the entry is revalidated at most once a second: the
+ * path is opened again through static_open() (so the kernel's root
+ * confinement applies every time) and compared by ETag (inode, size, mtime
+ * in ns). So stale bytes are served for at most a second, and in the common
+ * cases not at all (once the kernel has delivered the event).
  *
  * Entries are counted references: a connection that sends a file holds its
  * entry until the body is out, so an entry can be replaced or evicted while
@@ -39,6 +44,7 @@ struct fcache_entry {
 	uint32_t users;
 	uint32_t hash;
 	time_t checked;
+	int wd;                         /* inotify watch, -1 if none */
 	uint16_t key_len;
 	char stale;                     /* unlinked; freed by the last release */
 	char key[];
@@ -57,5 +63,10 @@ void fcache_free(struct fcache *fc);
 int fcache_get(struct fcache *fc, const char *raw, size_t len, time_t now,
 	       struct fcache_entry **out, char *redirect_out, size_t redirect_cap);
 void fcache_release(struct fcache *fc, struct fcache_entry *e);
+
+/* The inotify descriptor to watch for readability (-1 if unavailable), and
+ * what to call when it is readable: drops the entries whose files changed. */
+int fcache_notify_fd(const struct fcache *fc);
+void fcache_on_notify(struct fcache *fc);
 
 #endif

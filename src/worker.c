@@ -38,6 +38,14 @@ static void worker_on_tick(struct loop *loop, struct timer *t)
 	loop_timer_arm(loop, t, &w->q_tick);
 }
 
+static void worker_on_fcache_notify(struct loop *loop, struct loop_watch *watch, uint32_t events)
+{
+	(void)loop;
+	(void)events;
+	struct worker *w = (struct worker *)((char *)watch - offsetof(struct worker, fcache_watch));
+	fcache_on_notify(w->fcache);
+}
+
 void worker_drain(struct worker *w)
 {
 	if (w->draining)
@@ -151,6 +159,13 @@ int worker_init(struct worker *w, const struct worker_setup *setup)
 			w->fcache = fcache_new(w->root, WORKER_FCACHE_ENTRIES);
 		if (!w->root || !w->fcache) {
 			log_err(log, "document root %s: %s", cfg->root, strerror(errno));
+			return -1;
+		}
+		w->fcache_watch.fd = fcache_notify_fd(w->fcache);
+		w->fcache_watch.fn = worker_on_fcache_notify;
+		if (w->fcache_watch.fd >= 0 &&
+		    loop_add_level(w->loop, &w->fcache_watch, EPOLLIN) < 0) {
+			log_err(log, "epoll_ctl on inotify: %s", strerror(errno));
 			return -1;
 		}
 	}

@@ -33,7 +33,8 @@ struct worker {
 	struct log *log;
 	struct static_root *root;
 	struct tls_ctx *tls;            /* owned; swapped on SIGHUP */
-	struct fcache *fcache;          /* open files, revalidated once a second */
+	struct fcache *fcache;          /* open files, invalidated by inotify */
+	struct loop_watch fcache_watch; /* its inotify descriptor */
 	struct buf_pool pool;
 
 	struct listener listeners[WORKER_LISTENERS_MAX];
