@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import command, free_port
+from conftest import command, free_port, wait_port
 from httputil import (INDEX_BODY, Conn, assert_common_headers, get, make_docroot,
                       raw_exchange, request, wait_for)
 from tlsutil import (CURL, VALGRIND, cert_der, cert_serial, client_context,
@@ -85,6 +85,10 @@ def start_tls(start_server, workdir):
         if pair is not None:
             args += ["--key", str(pair.key), "--cert", str(pair.cert)]
         srv = start_server(*args, *extra)
+        # start_server waited for the HTTP port; the HTTPS socket's listen()
+        # comes just after it, so a very slow (valgrind) start can still
+        # refuse a connection there for a moment.
+        wait_port(port, srv.proc, timeout=30 * SLOW)
         return TLSServer(srv, port, pair)
     return start
 
