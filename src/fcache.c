@@ -14,7 +14,7 @@ struct fcache {
 	const struct static_root *root;
 	int notify_fd;
 	struct fcache_entry *buckets[FCACHE_BUCKETS];
-	struct fcache_entry lru;        /* sentinel: lru.lru_next is the most recent */
+	struct fcache_entry *newest, *oldest; /* the LRU list (NULL-terminated) */
 	unsigned count, max;
 };
 
@@ -36,8 +36,20 @@ struct fcache *fcache_new(const struct static_root *root, unsigned max_entries)
 	/* Without inotify (EMFILE on watches, old kernels) the once-a-second
 	 * revalidation still bounds staleness. */
 	fc->notify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	fc->lru.lru_next = fc->lru.lru_prev = &fc->lru;
 	return fc;
+}
+
+static void lru_remove(struct fcache *fc, struct fcache_entry *e)
+{
+	if (e->lru_prev)
+		e->lru_prev->lru_next = e->lru_next;
+	else
+		fc->newest = e->lru_next;
+	if (e->lru_next)
+		e->lru_next->lru_prev = e->lru_prev;
+	else
+		fc->oldest = e->lru_prev;
+	e->lru_prev = e->lru_next = NULL;
 }
 
 static void entry_unwatch(struct fcache *fc, struct fcache_entry *e)
@@ -46,7 +58,7 @@ static void entry_unwatch(struct fcache *fc, struct fcache_entry *e)
 		return;
 	/* The kernel gives one watch per inode: keep it while another entry
 	 * (say "/" and "/index.html") still uses it. */
-	for (struct fcache_entry *o = fc->lru.lru_next; o != &fc->lru; o = o->lru_next)
+	for (struct fcache_entry *o = fc->newest; o; o = o->lru_next)
 		if (o != e && o->wd == e->wd)
 			goto shared;
 	inotify_rm_watch(fc->notify_fd, e->wd);
@@ -68,8 +80,7 @@ static void fcache_unlink(struct fcache *fc, struct fcache_entry *e)
 		pp = &(*pp)->hash_next;
 	if (*pp)
 		*pp = e->hash_next;
-	e->lru_prev->lru_next = e->lru_next;
-	e->lru_next->lru_prev = e->lru_prev;
+	lru_remove(fc, e);
 	fc->count--;
 	entry_unwatch(fc, e);
 	if (e->users == 0)
@@ -82,8 +93,8 @@ void fcache_free(struct fcache *fc)
 {
 	if (!fc)
 		return;
-	while (fc->lru.lru_next != &fc->lru)
-		fcache_unlink(fc, fc->lru.lru_next);
+	while (fc->newest)
+		fcache_unlink(fc, fc->newest);
 	if (fc->notify_fd >= 0)
 		close(fc->notify_fd);
 	free(fc);
@@ -100,18 +111,20 @@ void fcache_release(struct fcache *fc, struct fcache_entry *e)
 
 static void lru_push_front(struct fcache *fc, struct fcache_entry *e)
 {
-	e->lru_next = fc->lru.lru_next;
-	e->lru_prev = &fc->lru;
-	fc->lru.lru_next->lru_prev = e;
-	fc->lru.lru_next = e;
+	e->lru_prev = NULL;
+	e->lru_next = fc->newest;
+	if (fc->newest)
+		fc->newest->lru_prev = e;
+	else
+		fc->oldest = e;
+	fc->newest = e;
 }
 
 static void lru_touch(struct fcache *fc, struct fcache_entry *e)
 {
-	if (fc->lru.lru_next == e)
+	if (fc->newest == e)
 		return;
-	e->lru_prev->lru_next = e->lru_next;
-	e->lru_next->lru_prev = e->lru_prev;
+	lru_remove(fc, e);
 	lru_push_front(fc, e);
 }
 
@@ -205,8 +218,8 @@ void fcache_on_notify(struct fcache *fc)
 			if (ev->mask & IN_IGNORED)
 				continue;
 			/* Drop every entry on that inode; the next request reopens. */
-			struct fcache_entry *e = fc->lru.lru_next;
-			while (e != &fc->lru) {
+			struct fcache_entry *e = fc->newest;
+			while (e) {
 				struct fcache_entry *next = e->lru_next;
 				if (e->wd == ev->wd)
 					fcache_unlink(fc, e);
@@ -262,8 +275,8 @@ int fcache_get(struct fcache *fc, const char *raw, size_t len, time_t now,
 		e->stale = 1; /* uncached: freed on release */
 		return 0;
 	}
-	while (fc->count >= fc->max && fc->lru.lru_prev != &fc->lru)
-		fcache_unlink(fc, fc->lru.lru_prev);
+	while (fc->count >= fc->max && fc->oldest)
+		fcache_unlink(fc, fc->oldest);
 	entry_watch(fc, e);
 	struct fcache_entry **bucket = &fc->buckets[hash & (FCACHE_BUCKETS - 1)];
 	e->hash_next = *bucket;
