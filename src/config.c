@@ -70,7 +70,7 @@ void config_usage(FILE *f)
 	      "      --https-port PORT    HTTPS port (default 8443; 0 disables)\n"
 	      "      --listen ADDRESS     listen on this address only (default: all, IPv4+IPv6)\n"
 	      "      --log FILE           error log (default: standard error)\n"
-	      "      --access-log FILE    access log (default: the error log)\n"
+	      "      --access-log FILE    access log (default: the error log; 'off': none)\n"
 	      "      --lock FILE          lock file holding the server's pid\n"
 	      "      --root DIR, --www DIR  document root (default: the bundled www/)\n"
 	      "      --cgi PATH           CGI program, or directory of programs, for /cgi/\n"

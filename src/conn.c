@@ -362,6 +362,8 @@ static size_t conn_request_line(const char *p, size_t len)
 void conn_log_access(struct conn *c, const struct http_request *req, int status,
 			    uint64_t bytes)
 {
+	if (!log_access_enabled(c->w->log))
+		return;
 	char addr[INET6_ADDRSTRLEN];
 	conn_peer_name(c, addr, sizeof(addr));
 	const char *line = buf_rptr(&c->in);

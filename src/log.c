@@ -102,7 +102,9 @@ struct log *log_new(const char *error_path, const char *access_path, enum log_le
 	if (sink_init(&log->error, error_path) < 0)
 		goto fail;
 	log->access = &log->error;
-	if (access_path && !(error_path && strcmp(access_path, error_path) == 0)) {
+	if (access_path && strcmp(access_path, "off") == 0) {
+		log->access = NULL; /* access logging disabled */
+	} else if (access_path && !(error_path && strcmp(access_path, error_path) == 0)) {
 		if (sink_init(&log->access_own, access_path) < 0)
 			goto fail;
 		log->access = &log->access_own;
@@ -234,9 +236,14 @@ static size_t clf_quote(char *out, size_t cap, const char *s, size_t n)
 	return o;
 }
 
+bool log_access_enabled(const struct log *log)
+{
+	return log && log->access;
+}
+
 void log_access(struct log *log, const struct log_access *a)
 {
-	if (!log)
+	if (!log || !log->access)
 		return;
 	log_update_stamps(log, a->when);
 	char line[LOG_LINE_MAX];

@@ -14,6 +14,7 @@
 #define LISOD_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -22,8 +23,8 @@ enum log_level { LOG_LVL_ERR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
 struct log;
 
-/* error_path/access_path: a file path, "-" for stderr, NULL for none
- * (access NULL: access lines go to the error log). */
+/* error_path/access_path: a file path, "-" for stderr; access_path NULL:
+ * access lines go to the error log; "off": no access log. */
 struct log *log_new(const char *error_path, const char *access_path,
 		    enum log_level level);
 void log_free(struct log *log);          /* flushes first */
@@ -51,6 +52,7 @@ struct log_access {
 	const char *user_agent; size_t user_agent_len;
 };
 void log_access(struct log *log, const struct log_access *a);
+bool log_access_enabled(const struct log *log);
 
 #define log_err(l, ...)   log_msg((l), LOG_LVL_ERR, __VA_ARGS__)
 #define log_warn(l, ...)  log_msg((l), LOG_LVL_WARN, __VA_ARGS__)
