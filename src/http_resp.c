@@ -63,22 +63,32 @@ void http_date_update(struct http_date_cache *d, time_t now)
 	d->sec = now;
 }
 
-/* snprintf into the free space; -1 if it did not fit. */
-static int put(char *p, size_t cap, size_t *off, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int put(char *p, size_t cap, size_t *off, const char *fmt, ...)
+/* Append n bytes at *off if they fit (the head is built with memcpy and one
+ * small integer formatter: this runs once per response). */
+static int put_mem(char *p, size_t cap, size_t *off, const char *s, size_t n)
 {
-	if (*off >= cap)
+	if (n > cap - *off)
 		return -1;
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(p + *off, cap - *off, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= cap - *off)
-		return -1;
-	*off += (size_t)n;
+	memcpy(p + *off, s, n);
+	*off += n;
 	return 0;
+}
+
+#define PUT_LIT(p, cap, off, lit) put_mem((p), (cap), (off), (lit), sizeof(lit) - 1)
+
+static int put_u64(char *p, size_t cap, size_t *off, uint64_t v)
+{
+	char digits[24];
+	size_t i = sizeof(digits);
+	do
+		digits[--i] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	return put_mem(p, cap, off, digits + i, sizeof(digits) - i);
+}
+
+static int put_str(char *p, size_t cap, size_t *off, const char *s)
+{
+	return put_mem(p, cap, off, s, strlen(s));
 }
 
 int http_resp_write_head(struct buf *out, const struct http_resp_head *h,
@@ -87,32 +97,65 @@ int http_resp_write_head(struct buf *out, const struct http_resp_head *h,
 	char *p = buf_wptr(out);
 	size_t cap = buf_space(out), off = 0;
 	int bad = 0;
-	bad |= put(p, cap, &off, "HTTP/1.1 %d %s\r\nServer: " LISOD_SERVER_HEADER "\r\n%.*s",
-		   h->status, http_reason(h->status), (int)date->len, date->line);
+	if (h->status == 200) {
+		bad |= PUT_LIT(p, cap, &off, "HTTP/1.1 200 OK\r\n");
+	} else {
+		bad |= PUT_LIT(p, cap, &off, "HTTP/1.1 ");
+		bad |= put_u64(p, cap, &off, (uint64_t)h->status);
+		bad |= PUT_LIT(p, cap, &off, " ");
+		bad |= put_str(p, cap, &off, http_reason(h->status));
+		bad |= PUT_LIT(p, cap, &off, "\r\n");
+	}
+	bad |= PUT_LIT(p, cap, &off, "Server: " LISOD_SERVER_HEADER "\r\n");
+	bad |= put_mem(p, cap, &off, date->line, date->len);
 	if (h->fields)
-		bad |= put(p, cap, &off, "%.*s", (int)h->fields_len, h->fields);
-	if (h->content_type)
-		bad |= put(p, cap, &off, "Content-Type: %s\r\n", h->content_type);
-	if (h->content_length >= 0)
-		bad |= put(p, cap, &off, "Content-Length: %" PRId64 "\r\n", h->content_length);
+		bad |= put_mem(p, cap, &off, h->fields, h->fields_len);
+	if (h->content_type) {
+		bad |= PUT_LIT(p, cap, &off, "Content-Type: ");
+		bad |= put_str(p, cap, &off, h->content_type);
+		bad |= PUT_LIT(p, cap, &off, "\r\n");
+	}
+	if (h->content_length >= 0) {
+		bad |= PUT_LIT(p, cap, &off, "Content-Length: ");
+		bad |= put_u64(p, cap, &off, (uint64_t)h->content_length);
+		bad |= PUT_LIT(p, cap, &off, "\r\n");
+	}
 	if (h->last_modified) {
 		char lm[40];
 		size_t n = static_http_date(h->last_modified, lm, sizeof(lm));
-		bad |= put(p, cap, &off, "Last-Modified: %.*s\r\n", (int)n, lm);
+		bad |= PUT_LIT(p, cap, &off, "Last-Modified: ");
+		bad |= put_mem(p, cap, &off, lm, n);
+		bad |= PUT_LIT(p, cap, &off, "\r\n");
 	}
-	if (h->etag)
-		bad |= put(p, cap, &off, "ETag: %s\r\n", h->etag);
+	if (h->etag) {
+		bad |= PUT_LIT(p, cap, &off, "ETag: ");
+		bad |= put_str(p, cap, &off, h->etag);
+		bad |= PUT_LIT(p, cap, &off, "\r\n");
+	}
 	if (h->accept_ranges)
-		bad |= put(p, cap, &off, "Accept-Ranges: bytes\r\n");
-	if (h->status == 206)
-		bad |= put(p, cap, &off, "Content-Range: bytes %jd-%jd/%jd\r\n",
-			   (intmax_t)h->range_start, (intmax_t)(h->range_start + h->range_len - 1),
-			   (intmax_t)h->range_total);
-	if (h->range_unsatisfied)
-		bad |= put(p, cap, &off, "Content-Range: bytes */%jd\r\n", (intmax_t)h->range_total);
-	if (h->location)
-		bad |= put(p, cap, &off, "Location: %s\r\n", h->location);
-	bad |= put(p, cap, &off, "Connection: %s\r\n\r\n", h->keep_alive ? "keep-alive" : "close");
+		bad |= PUT_LIT(p, cap, &off, "Accept-Ranges: bytes\r\n");
+	if (h->status == 206 || h->range_unsatisfied) {
+		bad |= PUT_LIT(p, cap, &off, "Content-Range: bytes ");
+		if (h->range_unsatisfied) {
+			bad |= PUT_LIT(p, cap, &off, "*");
+		} else {
+			bad |= put_u64(p, cap, &off, (uint64_t)h->range_start);
+			bad |= PUT_LIT(p, cap, &off, "-");
+			bad |= put_u64(p, cap, &off, (uint64_t)(h->range_start + h->range_len - 1));
+		}
+		bad |= PUT_LIT(p, cap, &off, "/");
+		bad |= put_u64(p, cap, &off, (uint64_t)h->range_total);
+		bad |= PUT_LIT(p, cap, &off, "\r\n");
+	}
+	if (h->location) {
+		bad |= PUT_LIT(p, cap, &off, "Location: ");
+		bad |= put_str(p, cap, &off, h->location);
+		bad |= PUT_LIT(p, cap, &off, "\r\n");
+	}
+	if (h->keep_alive)
+		bad |= PUT_LIT(p, cap, &off, "Connection: keep-alive\r\n\r\n");
+	else
+		bad |= PUT_LIT(p, cap, &off, "Connection: close\r\n\r\n");
 	if (bad)
 		return -1;
 	buf_commit(out, (uint32_t)off);
