@@ -1,4 +1,5 @@
 #include "cgi.h"
+#include "uri.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,57 +29,6 @@ bool cgi_is_cgi_path(const char *path, size_t len)
 	return len >= 4 && memcmp(path, "/cgi", 4) == 0 && (len == 4 || path[4] == '/');
 }
 
-static int hex_val(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Would s[0..len) decode cleanly: every '%' followed by two hex digits, no
- * NUL either raw or as %00? */
-static bool pct_valid(const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '\0')
-			return false;
-		if (s[i] != '%')
-			continue;
-		if (len - i < 3 || hex_val(s[i + 1]) < 0 || hex_val(s[i + 2]) < 0)
-			return false;
-		if (s[i + 1] == '0' && s[i + 2] == '0')
-			return false;
-		i += 2;
-	}
-	return true;
-}
-
-/* Decode s[0..len) (already pct_valid) into out, NUL-terminated. The decoded
- * length, or -1 if it does not fit in cap bytes. */
-static long pct_decode(const char *s, size_t len, char *out, size_t cap)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		if (o + 1 >= cap)
-			return -1;
-		if (s[i] == '%') {
-			out[o++] = (char)(hex_val(s[i + 1]) * 16 + hex_val(s[i + 2]));
-			i += 2;
-		} else {
-			out[o++] = s[i];
-		}
-	}
-	if (o >= cap)
-		return -1;
-	out[o] = '\0';
-	return (long)o;
-}
-
 /* A plain file name: not empty, not made only of dots, no '/'. */
 static bool name_ok(const char *name, size_t len)
 {
@@ -99,14 +49,14 @@ int cgi_resolve(const char *cgi_path, bool cgi_is_dir, const char *path, size_t 
 		return 404;
 	const char *rest = path + 4;
 	size_t rest_len = len - 4;
-	if (!pct_valid(rest, rest_len))
+	if (!uri_pct_valid(rest, rest_len))
 		return 400;
 
 	size_t dir_len = strlen(cgi_path);
 	if (!cgi_is_dir) {
 		if (dir_len >= program_cap)
 			return 414;
-		if (pct_decode(rest, rest_len, path_info, path_info_cap) < 0)
+		if (uri_pct_decode(rest, rest_len, path_info, path_info_cap) < 0)
 			return 414;
 		memcpy(program, cgi_path, dir_len + 1);
 		return 0;
@@ -119,12 +69,12 @@ int cgi_resolve(const char *cgi_path, bool cgi_is_dir, const char *path, size_t 
 	const char *slash = memchr(raw_name, '/', rest_len - 1);
 	size_t raw_name_len = slash ? (size_t)(slash - raw_name) : rest_len - 1;
 	char name[CGI_NAME_MAX_BYTES + 1];
-	long name_len = pct_decode(raw_name, raw_name_len, name, sizeof(name));
+	long name_len = uri_pct_decode(raw_name, raw_name_len, name, sizeof(name));
 	if (name_len < 0 || !name_ok(name, (size_t)name_len))
 		return 404;
 
 	const char *info = raw_name + raw_name_len;
-	if (pct_decode(info, rest_len - 1 - raw_name_len, path_info, path_info_cap) < 0)
+	if (uri_pct_decode(info, rest_len - 1 - raw_name_len, path_info, path_info_cap) < 0)
 		return 414;
 
 	bool sep = dir_len == 0 || cgi_path[dir_len - 1] != '/';

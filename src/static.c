@@ -1,4 +1,5 @@
 #include "static.h"
+#include "uri.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -344,17 +345,6 @@ void static_root_force_walk(struct static_root *root)
 
 /* ---- Paths --------------------------------------------------------------- */
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int static_normalize_path(const char *raw, size_t len, char *out, size_t out_cap)
 {
 	if (out_cap < 2)
@@ -375,7 +365,7 @@ int static_normalize_path(const char *raw, size_t len, char *out, size_t out_cap
 			if (c == '%') {
 				if (len - i < 2)
 					return 400;
-				int hi = hex_value(raw[i]), lo = hex_value(raw[i + 1]);
+				int hi = uri_hex_digit(raw[i]), lo = uri_hex_digit(raw[i + 1]);
 				if (hi < 0 || lo < 0)
 					return 400;
 				i += 2;
@@ -417,31 +407,6 @@ int static_normalize_path(const char *raw, size_t len, char *out, size_t out_cap
 	return 0;
 }
 
-/* Percent-encode path for a Location header: every byte that is not a
- * pchar or '/' becomes %XX. -1 when it does not fit in cap (incl. NUL). */
-static int encode_uri_path(const char *path, char *out, size_t cap)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t w = 0;
-	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
-		unsigned char c = *p;
-		bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			    (c >= '0' && c <= '9') ||
-			    (c != 0 && strchr("-._~!$&'()*+,;=:@/", c));
-		size_t need = keep ? 1 : 3;
-		if (w + need >= cap)
-			return -1;
-		if (keep) {
-			out[w++] = (char)c;
-		} else {
-			out[w++] = '%';
-			out[w++] = hex[c >> 4];
-			out[w++] = hex[c & 15];
-		}
-	}
-	out[w] = '\0';
-	return 0;
-}
 
 static int errno_status(int e)
 {
@@ -572,7 +537,7 @@ int static_open(const struct static_root *root, const char *raw, size_t len,
 			return 414;
 		path[plen] = '/';
 		path[plen + 1] = '\0';
-		if (encode_uri_path(path, redirect_out, redirect_cap) != 0)
+		if (uri_encode_path(path, redirect_out, redirect_cap) != 0)
 			return 414;
 		return 301;
 	}
