@@ -105,5 +105,7 @@ void conn_close_idle(struct worker *w);
 void conn_close_all(struct worker *w);
 /* Teardown: kill and reap every CGI child (blocking; only at exit). */
 void conn_cgi_kill_all(struct worker *w);
+/* SIGCHLD: reap the CGI children that have no pidfd. */
+void conn_cgi_on_sigchld(struct worker *w);
 
 #endif

@@ -45,6 +45,7 @@ struct cgi_proc {
 	struct conn *conn;          /* NULL once detached */
 	struct cgi_proc *next, *prev;
 	pid_t pid;
+	bool running;               /* not reaped yet */
 	bool stdin_ready, stdout_ready;
 	bool head_done, nph, chunked, head_only, keep_alive, stdout_eof;
 	int status;                 /* for the access log */
@@ -67,7 +68,7 @@ static void cgi_close_fd(struct cgi_proc *p, struct loop_watch *w)
 
 static void cgi_free_if_done(struct cgi_proc *p)
 {
-	if (p->conn || p->w_exit.fd >= 0 || p->w_stderr.fd >= 0)
+	if (p->conn || p->running || p->w_stderr.fd >= 0)
 		return;
 	struct worker *w = p->worker;
 	timer_disarm(&p->orphan_timer);
@@ -84,21 +85,22 @@ static void cgi_free_if_done(struct cgi_proc *p)
 
 static void cgi_kill(struct cgi_proc *p)
 {
-	if (p->w_exit.fd >= 0)
+	if (p->running)
 		kill(-p->pid, SIGKILL); /* its process group: grandchildren too */
 }
 
 /* ---- child exit and stderr ------------------------------------------- */
 
-static void cgi_on_exit(struct loop *loop, struct loop_watch *watch, uint32_t events)
+/* Reap the child if it has exited. true when it has. */
+static bool cgi_try_reap(struct cgi_proc *p)
 {
-	(void)loop;
-	(void)events;
-	struct cgi_proc *p = (struct cgi_proc *)((char *)watch - offsetof(struct cgi_proc, w_exit));
 	int status;
-	pid_t r = waitpid(p->pid, &status, WNOHANG);
+	pid_t r;
+	do
+		r = waitpid(p->pid, &status, WNOHANG);
+	while (r < 0 && errno == EINTR);
 	if (r == 0)
-		return;
+		return false;
 	if (r == p->pid && WIFEXITED(status) && WEXITSTATUS(status) != 0)
 		log_warn(p->worker->log, "CGI pid %ld exited with status %d", (long)p->pid,
 			 WEXITSTATUS(status));
@@ -107,8 +109,30 @@ static void cgi_on_exit(struct loop *loop, struct loop_watch *watch, uint32_t ev
 			 WTERMSIG(status));
 	/* The process group may still hold grandchildren: make sure they go. */
 	kill(-p->pid, SIGKILL);
+	p->running = false;
 	cgi_close_fd(p, &p->w_exit);
 	cgi_free_if_done(p);
+	return true;
+}
+
+static void cgi_on_exit(struct loop *loop, struct loop_watch *watch, uint32_t events)
+{
+	(void)loop;
+	(void)events;
+	cgi_try_reap((struct cgi_proc *)((char *)watch - offsetof(struct cgi_proc, w_exit)));
+}
+
+void conn_cgi_on_sigchld(struct worker *w)
+{
+	/* Only children without a pidfd (no pidfd_open: old kernels, valgrind)
+	 * are reaped here; the others are reaped when their pidfd fires. */
+	struct cgi_proc *p = w->cgi_procs;
+	while (p) {
+		struct cgi_proc *next = p->next;
+		if (p->running && p->w_exit.fd < 0)
+			cgi_try_reap(p);
+		p = next;
+	}
 }
 
 static void cgi_log_stderr(struct cgi_proc *p, const char *data, size_t n)
@@ -240,25 +264,39 @@ static struct cgi_proc *cgi_proc_new(struct worker *w, const struct cgi_child *c
 		return NULL;
 	p->worker = w;
 	p->pid = child->pid;
+	p->running = true;
 	p->w_stdin.fd = p->w_stdout.fd = p->w_stderr.fd = p->w_exit.fd = -1;
 	timer_init(&p->orphan_timer, cgi_on_orphan_timeout);
+	/* Without pidfd_open (ENOSYS) the child is reaped on SIGCHLD instead. */
 	int pidfd = pidfd_open_compat(child->pid);
-	if (pidfd < 0 || cgi_watch(p, &p->w_exit, pidfd, cgi_on_exit, EPOLLIN) < 0 ||
-	    cgi_watch(p, &p->w_stdin, child->stdin_fd, cgi_on_stdin, EPOLLOUT) < 0 ||
-	    cgi_watch(p, &p->w_stdout, child->stdout_fd, cgi_on_stdout, EPOLLIN) < 0 ||
-	    cgi_watch(p, &p->w_stderr, child->stderr_fd, cgi_on_stderr, EPOLLIN) < 0) {
-		log_err(w->log, "CGI pipes on the loop: %s", strerror(errno));
-		if (pidfd >= 0 && p->w_exit.fd < 0)
-			close(pidfd);
-		free(p);
-		return NULL;
+	if (pidfd >= 0 && cgi_watch(p, &p->w_exit, pidfd, cgi_on_exit, EPOLLIN) < 0) {
+		close(pidfd);
+		p->w_exit.fd = -1;
+		goto fail;
 	}
+	if (cgi_watch(p, &p->w_stdin, child->stdin_fd, cgi_on_stdin, EPOLLOUT) < 0 ||
+	    cgi_watch(p, &p->w_stdout, child->stdout_fd, cgi_on_stdout, EPOLLIN) < 0 ||
+	    cgi_watch(p, &p->w_stderr, child->stderr_fd, cgi_on_stderr, EPOLLIN) < 0)
+		goto fail;
 	p->next = w->cgi_procs;
 	if (p->next)
 		p->next->prev = p;
 	w->cgi_procs = p;
 	w->cgi_active++;
 	return p;
+fail:
+	log_err(w->log, "CGI pipes on the loop: %s", strerror(errno));
+	/* Unregister what was registered; the caller closes the pipes. */
+	struct loop_watch *watches[] = { &p->w_stdin, &p->w_stdout, &p->w_stderr };
+	for (size_t i = 0; i < sizeof(watches) / sizeof(watches[0]); i++)
+		if (watches[i]->fd >= 0)
+			loop_del(w->loop, watches[i]);
+	if (p->w_exit.fd >= 0) {
+		loop_del(w->loop, &p->w_exit);
+		close(p->w_exit.fd);
+	}
+	free(p);
+	return NULL;
 }
 
 static void cgi_child_abandon(const struct cgi_child *child)
@@ -625,7 +663,7 @@ void conn_cgi_detach(struct conn *c, bool kill_child)
 	cgi_close_fd(p, &p->w_stdin);
 	cgi_close_fd(p, &p->w_stdout);
 	buf_release(&p->head, &p->worker->pool);
-	if (p->w_exit.fd >= 0)
+	if (p->running)
 		loop_timer_arm(p->worker->loop, &p->orphan_timer, &p->worker->q_cgi_orphan);
 	cgi_free_if_done(p);
 }
@@ -636,9 +674,10 @@ void conn_cgi_kill_all(struct worker *w)
 		cgi_kill(p);
 	while (w->cgi_procs) {
 		struct cgi_proc *p = w->cgi_procs;
-		if (p->w_exit.fd >= 0)
+		if (p->running)
 			while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR)
 				;
+		p->running = false;
 		cgi_close_fd(p, &p->w_exit);
 		cgi_close_fd(p, &p->w_stderr);
 		cgi_close_fd(p, &p->w_stdin);

@@ -111,6 +111,9 @@ static void worker_on_signal(struct loop *loop, struct loop_watch *watch, uint32
 			else
 				log_info(w->log, "signal %u: logs reopened", si.ssi_signo);
 			break;
+		case SIGCHLD:
+			conn_cgi_on_sigchld(w);
+			break;
 		default:
 			break;
 		}

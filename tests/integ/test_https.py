@@ -19,14 +19,13 @@ import struct
 import subprocess
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
 from conftest import command, free_port, wait_port
 from httputil import (INDEX_BODY, Conn, assert_common_headers, get, make_docroot,
                       raw_exchange, request, wait_for)
-from tlsutil import (CURL, VALGRIND, cert_der, cert_serial, client_context,
+from tlsutil import (CURL, VALGRIND, cert_serial, client_context,
                      client_hello_bytes, der_subject, make_cert, read_until_eof, s_client,
                      tls_connector, tls_socket)
 
