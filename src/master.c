@@ -12,11 +12,12 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "tls.h"
 
 enum { MASTER_RESTART_DELAY_MS = 1000, MASTER_CRASH_WINDOW_MS = 1000, MASTER_TICK_MS = 1000 };
 
 struct master {
-	const struct worker_setup *ws;
+	struct worker_setup *ws;    /* its TLS context is replaced on SIGHUP */
 	const int *slot_fds;
 	struct log *log;
 	struct loop *loop;
@@ -111,6 +112,26 @@ static void master_reap(struct master *m)
 		loop_stop(m->loop);
 }
 
+/* Workers reload their own context on the forwarded SIGHUP; the master
+ * reloads its copy too, so a worker restarted later starts with the new
+ * certificate (and the same ticket keys as the others). */
+static void master_reload_tls(struct master *m)
+{
+	if (!m->ws->tls)
+		return;
+	char err[512];
+	bool self_signed;
+	struct tls_ctx *fresh = tls_ctx_reload(m->ws->tls, m->ws->cfg->key_path,
+					       m->ws->cfg->cert_path, &self_signed, err,
+					       sizeof(err));
+	if (!fresh) {
+		log_err(m->log, "TLS reload failed in the master, keeping the old one: %s", err);
+		return;
+	}
+	tls_ctx_free(m->ws->tls);
+	m->ws->tls = fresh;
+}
+
 static void master_on_signal(struct loop *loop, struct loop_watch *watch, uint32_t events)
 {
 	(void)loop;
@@ -136,6 +157,8 @@ static void master_on_signal(struct loop *loop, struct loop_watch *watch, uint32
 				loop_stop(m->loop);
 			break;
 		case SIGHUP:
+			master_reload_tls(m);
+			__attribute__((fallthrough));
 		case SIGUSR1:
 			if (log_reopen(m->log) < 0)
 				log_err(m->log, "reopening logs: %s", strerror(errno));
@@ -163,7 +186,7 @@ static void master_on_tick(struct loop *loop, struct timer *t)
 	loop_timer_arm(loop, t, &m->q_tick);
 }
 
-int master_run(const struct worker_setup *ws, unsigned workers, const int *slot_fds,
+int master_run(struct worker_setup *ws, unsigned workers, const int *slot_fds,
 	       int notify_fd)
 {
 	struct master m = { .ws = ws, .slot_fds = slot_fds, .log = ws->log, .count = workers };

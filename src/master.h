@@ -21,7 +21,7 @@
  * keeps them all open so a restarted worker gets its slot's sockets back
  * (connections queued meanwhile wait in that backlog). notify_fd >= 0: tell
  * the launcher we are ready once the workers are forked. */
-int master_run(const struct worker_setup *ws, unsigned workers, const int *slot_fds,
+int master_run(struct worker_setup *ws, unsigned workers, const int *slot_fds,
 	       int notify_fd);
 
 #endif

@@ -171,6 +171,25 @@ void tls_ctx_free(struct tls_ctx *ctx)
 	free(ctx);
 }
 
+struct tls_ctx *tls_ctx_reload(const struct tls_ctx *old, const char *key_path,
+			       const char *cert_path, bool *self_signed, char *err,
+			       size_t errlen)
+{
+	struct tls_ctx *ctx = tls_ctx_new(key_path, cert_path, self_signed, err, errlen);
+	if (!ctx)
+		return NULL;
+	unsigned char keys[80]; /* name, HMAC and AES keys, as OpenSSL stores them */
+	if (SSL_CTX_get_tlsext_ticket_keys(old->ssl, keys, sizeof(keys)) != 1 ||
+	    SSL_CTX_set_tlsext_ticket_keys(ctx->ssl, keys, sizeof(keys)) != 1) {
+		tls_error(err, errlen, "session ticket keys");
+		OPENSSL_cleanse(keys, sizeof(keys));
+		tls_ctx_free(ctx);
+		return NULL;
+	}
+	OPENSSL_cleanse(keys, sizeof(keys));
+	return ctx;
+}
+
 /* Map an SSL_* result to our vocabulary; ret is the OpenSSL return value. */
 static enum io_result tls_result(struct transport *t, int ret)
 {

@@ -28,6 +28,13 @@ struct tls_ctx *tls_ctx_new(const char *key_path, const char *cert_path, bool *s
 			    char *err, size_t errlen);
 void tls_ctx_free(struct tls_ctx *ctx);
 
+/* A new context from the files (SIGHUP), keeping old's session-ticket keys:
+ * every worker forked from one context shares them, so tickets keep
+ * resuming on any worker across reloads. NULL with err set on failure. */
+struct tls_ctx *tls_ctx_reload(const struct tls_ctx *old, const char *key_path,
+			       const char *cert_path, bool *self_signed, char *err,
+			       size_t errlen);
+
 /* Attach a server-side TLS session to fd. 0, or -1 (out of memory). */
 int tls_transport_init(struct transport *t, struct tls_ctx *ctx, int fd);
 

@@ -71,8 +71,8 @@ static void worker_reload_tls(struct worker *w)
 		return;
 	char err[512];
 	bool self_signed = false;
-	struct tls_ctx *fresh = tls_ctx_new(w->cfg->key_path, w->cfg->cert_path, &self_signed,
-					    err, sizeof(err));
+	struct tls_ctx *fresh = tls_ctx_reload(w->tls, w->cfg->key_path, w->cfg->cert_path,
+					       &self_signed, err, sizeof(err));
 	if (!fresh) {
 		log_err(w->log, "TLS reload failed, keeping the old certificate: %s", err);
 		return;
