@@ -51,6 +51,7 @@ struct cgi_proc {
 	int status;                 /* for the access log */
 	uint64_t body_bytes;        /* body bytes relayed to the client */
 	uint32_t body_pending;      /* decoded request-body bytes at in[head_len..] */
+	char *program;              /* for log lines */
 	struct buf head;            /* output not yet in `out`: the header section until
 	                             * parsed, then body bytes `out` had no room for */
 	uint32_t err_len;
@@ -80,6 +81,7 @@ static void cgi_free_if_done(struct cgi_proc *p)
 		p->next->prev = p->prev;
 	w->cgi_active--;
 	buf_release(&p->head, &w->pool);
+	free(p->program);
 	free(p);
 }
 
@@ -221,13 +223,14 @@ static int pidfd_open_compat(pid_t pid)
 }
 
 /* Spawn the program for req; returns 0, or the status to answer with. */
-static int cgi_spawn_for(struct conn *c, const struct http_request *req, struct cgi_child *child)
+static int cgi_spawn_for(struct conn *c, const struct http_request *req, struct cgi_child *child,
+			 char *program, size_t program_cap)
 {
 	struct worker *w = c->w;
 	const struct config *cfg = w->cfg;
-	char program[CGI_PROGRAM_MAX], path_info[STATIC_PATH_MAX];
+	char path_info[STATIC_PATH_MAX];
 	int status = cgi_resolve(cfg->cgi_path, w->cgi_is_dir, req->path.p, req->path.len, program,
-				 sizeof(program), path_info, sizeof(path_info));
+				 program_cap, path_info, sizeof(path_info));
 	if (status)
 		return status;
 	char addr[64];
@@ -320,11 +323,14 @@ void conn_cgi_start(struct conn *c, const struct http_request *req)
 	else if (w->cgi_active >= w->cfg->max_cgi)
 		status = 503;
 	struct cgi_child child = { .pid = -1 };
+	char program[CGI_PROGRAM_MAX];
 	if (!status)
-		status = cgi_spawn_for(c, req, &child);
+		status = cgi_spawn_for(c, req, &child, program, sizeof(program));
 	struct cgi_proc *p = NULL;
 	if (!status) {
 		p = cgi_proc_new(w, &child);
+		if (p)
+			p->program = strdup(program); /* NULL is tolerated in logs */
 		if (!p) {
 			cgi_child_abandon(&child);
 			status = 500;
@@ -505,10 +511,13 @@ static int cgi_on_head_bytes(struct conn *c, struct cgi_proc *p, const char *dat
 		p->nph = p->head_done = true;
 		p->keep_alive = false;
 		p->head_only = false;
+		/* "HTTP/1.1 NNN": the status for our access log (the buffer is
+		 * not NUL-terminated: no sscanf). */
+		const char *st = buf_rptr(&p->head) + 9;
 		p->status = 200;
-		int code = 0;
-		if (have >= 12 && sscanf(buf_rptr(&p->head) + 9, "%3d", &code) == 1)
-			p->status = code;
+		if (have >= 12 && st[0] >= '1' && st[0] <= '9' && st[1] >= '0' && st[1] <= '9' &&
+		    st[2] >= '0' && st[2] <= '9')
+			p->status = (st[0] - '0') * 100 + (st[1] - '0') * 10 + (st[2] - '0');
 		return 0; /* everything in p->head is pending output */
 	}
 	if (have < 5 && !eof)
@@ -530,8 +539,10 @@ static void cgi_finish(struct conn *c, struct cgi_proc *p, bool failed)
 	struct http_request *req = &c->w->req;
 	http_head_parse(buf_rptr(&c->in), c->head_len, req);
 	if (failed || !p->head_done) {
-		log_err(c->w->log, "CGI pid %ld: %s", (long)p->pid,
-			p->head_done ? "output failed" : "no valid header section");
+		log_err(c->w->log, "CGI program %s (pid %ld): %s",
+			p->program ? p->program : "?", (long)p->pid,
+			p->head_done ? "output failed"
+				     : "no valid header section (did it start? see its exit status)");
 		if (p->head_done || buf_len(&c->out) > 0) {
 			conn_close(c); /* bytes of this response already left: cut it */
 			return;
