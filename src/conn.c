@@ -769,12 +769,17 @@ static void conn_on_read_head(struct conn *c)
 			return;
 		}
 		if (!c->readable) {
-			if (buf_len(&c->in) == 0 && !c->head_started) {
-				if (c->w->draining) {
-					conn_close(c);
-					return;
+			if (!c->head_started) {
+				/* Idle from now on: the idle time counts from the last
+				 * answer (O(1): a move to the tail of the idle queue). */
+				conn_arm_timer(c);
+				if (buf_len(&c->in) == 0) {
+					if (c->w->draining) {
+						conn_close(c);
+						return;
+					}
+					conn_release_buffers_if_idle(c);
 				}
-				conn_release_buffers_if_idle(c);
 			}
 			return;
 		}
@@ -795,8 +800,12 @@ static void conn_on_read_head(struct conn *c)
 
 static void conn_on_write(struct conn *c)
 {
+	uint64_t before = buf_len(&c->out) + (uint64_t)c->file_left;
 	switch (conn_flush(c)) {
 	case FLUSH_AGAIN:
+		/* The write timeout is per stall: progress restarts it. */
+		if (buf_len(&c->out) + (uint64_t)c->file_left != before)
+			conn_arm_timer(c);
 		return;
 	case FLUSH_ERROR:
 		conn_close(c);

@@ -97,3 +97,18 @@ def test_idle_keepalive_connections_are_cheap(start_server):
     per_conn = (after - before) / len(socks)
     print(f"idle keep-alive connection: {per_conn:.2f} KiB of RSS each")
     assert per_conn <= 1.0, f"{per_conn:.2f} KiB per idle connection"
+
+
+def test_idle_timeout_counts_from_the_last_answer(start_server):
+    """A keep-alive connection that keeps asking is not cut by the idle or the
+    header timeout; once it stops asking it is closed after the idle time."""
+    srv = start_server("--idle-timeout", "1500ms", "--header-timeout", "1s")
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
+        for _ in range(6):  # 6 x 0.5 s: longer than both timeouts
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert s.recv(65536).startswith(b"HTTP/1.1 200 OK")
+            time.sleep(0.5)
+        start = time.monotonic()
+        assert s.recv(1) == b""  # closed silently by the idle timeout
+        waited = time.monotonic() - start
+        assert 0.8 < waited < 4, waited
