@@ -142,7 +142,7 @@ enum flush_result conn_flush(struct conn *c)
 		if (buf_len(&c->out) > 0) {
 			struct iovec iov = { buf_rptr(&c->out), buf_len(&c->out) };
 			want = iov.iov_len;
-			r = c->io.ops->writev(&c->io, &iov, 1, &n);
+			r = c->io.ops->writev(&c->io, &iov, 1, c->file_fd >= 0, &n);
 			if (r == IO_OK)
 				buf_consume(&c->out, (uint32_t)n);
 		} else {
@@ -284,7 +284,7 @@ static void conn_on_echo(struct conn *c)
 		if (buf_len(&c->in) > 0 && c->writable) {
 			struct iovec iov = { buf_rptr(&c->in), buf_len(&c->in) };
 			size_t n;
-			enum io_result r = c->io.ops->writev(&c->io, &iov, 1, &n);
+			enum io_result r = c->io.ops->writev(&c->io, &iov, 1, false, &n);
 			if (r == IO_ERROR || r == IO_EOF) {
 				conn_close(c);
 				return;

@@ -641,6 +641,12 @@ void conn_on_cgi(struct conn *c)
 		}
 		progress |= cgi_feed_stdin(c, p);
 		progress |= cgi_read_client(c);
+		/* Read the program's output before writing, so a short answer
+		 * (head, body, last chunk) leaves in one write. */
+		while (c->state == CONN_CGI && cgi_pump_stdout(c, p))
+			progress = true;
+		if (c->state != CONN_CGI)
+			return;
 		if (conn_output_pending(c)) {
 			enum flush_result f = conn_flush(c);
 			if (f == FLUSH_ERROR) {
@@ -649,7 +655,6 @@ void conn_on_cgi(struct conn *c)
 			}
 			progress |= f == FLUSH_DONE;
 		}
-		progress |= cgi_pump_stdout(c, p);
 	}
 }
 

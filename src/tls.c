@@ -223,8 +223,9 @@ static enum io_result tls_read(struct transport *t, void *buf, size_t len, size_
 }
 
 static enum io_result tls_writev(struct transport *t, const struct iovec *iov, int iovcnt,
-				 size_t *n)
+				 bool more, size_t *n)
 {
+	(void)more; /* records are flushed as written */
 	*n = 0;
 	for (int i = 0; i < iovcnt; i++) {
 		size_t done = 0;
@@ -260,7 +261,7 @@ static enum io_result tls_sendfile(struct transport *t, int fd, off_t *off, size
 			return *n > 0 ? IO_OK : IO_ERROR;
 		struct iovec iov = { chunk, (size_t)got };
 		size_t sent = 0;
-		enum io_result r = tls_writev(t, &iov, 1, &sent);
+		enum io_result r = tls_writev(t, &iov, 1, false, &sent);
 		*off += (off_t)sent;
 		*n += sent;
 		if (r != IO_OK)

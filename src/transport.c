@@ -24,13 +24,13 @@ static enum io_result plain_read(struct transport *t, void *buf, size_t len, siz
 }
 
 static enum io_result plain_writev(struct transport *t, const struct iovec *iov, int iovcnt,
-				   size_t *n)
+				   bool more, size_t *n)
 {
 	*n = 0;
 	/* sendmsg with MSG_NOSIGNAL: a reset peer is EPIPE, never SIGPIPE. */
 	struct msghdr msg = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt };
 	for (;;) {
-		ssize_t r = sendmsg(t->fd, &msg, MSG_NOSIGNAL);
+		ssize_t r = sendmsg(t->fd, &msg, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
 		if (r >= 0) {
 			*n = (size_t)r;
 			return IO_OK;

@@ -21,8 +21,9 @@ struct transport;
 
 struct transport_ops {
 	enum io_result (*read)(struct transport *t, void *buf, size_t len, size_t *n);
+	/* more: a file body follows at once (MSG_MORE: one packet for both). */
 	enum io_result (*writev)(struct transport *t, const struct iovec *iov, int iovcnt,
-				 size_t *n);
+				 bool more, size_t *n);
 	/* Send up to len bytes of file fd from *off; advances *off. */
 	enum io_result (*sendfile)(struct transport *t, int fd, off_t *off, size_t len,
 				   size_t *n);
