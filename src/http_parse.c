@@ -4,6 +4,7 @@
  */
 #include "http_parse.h"
 
+#include <stddef.h>
 #include <string.h>
 
 /* Character classes (RFC 9110 §5.6.2, §5.5; RFC 3986 for Host). */
@@ -319,82 +320,71 @@ static bool host_valid(struct http_slice v)
 	return true;
 }
 
-static void note_header(struct http_request *req, struct parse_state *st,
-			const struct http_header *h)
+/* Fields the server reads as plain slices: the first occurrence wins. */
+static const struct {
+	const char *name;
+	uint8_t len;
+	uint16_t offset;
+} SLICE_FIELDS[] = {
+#define SLICE_FIELD(n, f) { n, sizeof(n) - 1, offsetof(struct http_request, f) }
+	SLICE_FIELD("connection", connection),
+	SLICE_FIELD("content-type", content_type),
+	SLICE_FIELD("if-none-match", if_none_match),
+	SLICE_FIELD("if-modified-since", if_modified_since),
+	SLICE_FIELD("if-range", if_range),
+	SLICE_FIELD("range", range),
+	SLICE_FIELD("referer", referer),
+	SLICE_FIELD("user-agent", user_agent),
+#undef SLICE_FIELD
+};
+
+/* The fields that decide framing, persistence and validity. */
+static void note_control_header(struct http_request *req, struct parse_state *st,
+				const struct http_header *h)
 {
 	const char *n = h->name.p;
 	size_t nl = h->name.len;
 
-	switch (to_lower((unsigned char)n[0])) {
-	case 'c':
-		if (mem_eq_ci(n, nl, "content-length")) {
-			int64_t v = parse_content_length(h->value);
+	if (mem_eq_ci(n, nl, "content-length")) {
+		int64_t v = parse_content_length(h->value);
 
-			if (v < 0 || (st->cl_seen && v != st->cl))
-				st->cl_bad = true;
-			st->cl_seen = true;
-			st->cl = v;
-		} else if (mem_eq_ci(n, nl, "connection")) {
-			if (req->connection.p == NULL)
-				req->connection = h->value;
-			parse_connection(st, h->value);
-		} else if (mem_eq_ci(n, nl, "content-type")) {
-			if (req->content_type.p == NULL)
-				req->content_type = h->value;
-		}
-		break;
-	case 'e':
-		if (mem_eq_ci(n, nl, "expect") &&
-		    http_slice_eq_ci(h->value, "100-continue"))
+		if (v < 0 || (st->cl_seen && v != st->cl))
+			st->cl_bad = true;
+		st->cl_seen = true;
+		st->cl = v;
+	} else if (mem_eq_ci(n, nl, "connection")) {
+		parse_connection(st, h->value);
+	} else if (mem_eq_ci(n, nl, "expect")) {
+		if (http_slice_eq_ci(h->value, "100-continue"))
 			req->expect_continue = true;
-		break;
-	case 'h':
-		if (mem_eq_ci(n, nl, "host")) {
-			if (st->host_count++ == 0)
-				req->host = h->value;
-			if (!host_valid(h->value))
-				st->bad = true;
-		}
-		break;
-	case 'i':
-		if (mem_eq_ci(n, nl, "if-none-match")) {
-			if (req->if_none_match.p == NULL)
-				req->if_none_match = h->value;
-		} else if (mem_eq_ci(n, nl, "if-modified-since")) {
-			if (req->if_modified_since.p == NULL)
-				req->if_modified_since = h->value;
-		} else if (mem_eq_ci(n, nl, "if-range")) {
-			if (req->if_range.p == NULL)
-				req->if_range = h->value;
-		}
-		break;
-	case 'r':
-		if (mem_eq_ci(n, nl, "range")) {
-			if (req->range.p == NULL)
-				req->range = h->value;
-		} else if (mem_eq_ci(n, nl, "referer")) {
-			if (req->referer.p == NULL)
-				req->referer = h->value;
-		}
-		break;
-	case 't':
-		if (mem_eq_ci(n, nl, "transfer-encoding")) {
-			st->te_seen = true;
-			st->te_count++;
-			if (h->value.len == 0)
-				st->te_empty = true;
-			else if (http_slice_eq_ci(h->value, "chunked"))
-				st->te_chunked++;
-		}
-		break;
-	case 'u':
-		if (mem_eq_ci(n, nl, "user-agent")) {
-			if (req->user_agent.p == NULL)
-				req->user_agent = h->value;
-		}
-		break;
-	default:
-		break;
+	} else if (mem_eq_ci(n, nl, "host")) {
+		if (st->host_count++ == 0)
+			req->host = h->value;
+		if (!host_valid(h->value))
+			st->bad = true;
+	} else if (mem_eq_ci(n, nl, "transfer-encoding")) {
+		st->te_seen = true;
+		st->te_count++;
+		if (h->value.len == 0)
+			st->te_empty = true;
+		else if (http_slice_eq_ci(h->value, "chunked"))
+			st->te_chunked++;
+	}
+}
+
+static void note_header(struct http_request *req, struct parse_state *st,
+			const struct http_header *h)
+{
+	note_control_header(req, st, h);
+	for (size_t i = 0; i < sizeof(SLICE_FIELDS) / sizeof(SLICE_FIELDS[0]); i++) {
+		if (SLICE_FIELDS[i].len != h->name.len ||
+		    !mem_eq_ci(h->name.p, h->name.len, SLICE_FIELDS[i].name))
+			continue;
+		struct http_slice *field =
+			(struct http_slice *)((char *)req + SLICE_FIELDS[i].offset);
+		if (field->p == NULL)
+			*field = h->value;
+		return;
 	}
 }
 
