@@ -258,10 +258,9 @@ static void conn_on_handshake(struct conn *c)
 		conn_set_state(c, CONN_READ_HEAD);
 		return;
 	case IO_AGAIN:
-		/* Wait for the one direction OpenSSL asked for. */
+		/* Retry on the next edge of either direction (OpenSSL says which
+		 * it wants in io.want_write; the other edge costs one retry). */
 		c->readable = c->writable = false;
-		if (c->io.want_write)
-			c->read_wants_write = false;
 		return;
 	case IO_EOF:
 	case IO_ERROR:
