@@ -49,19 +49,26 @@ def wait_port(port, proc, timeout=10.0):
     raise RuntimeError(f"port {port} never opened")
 
 
-def command(args):
+# As root, permission bits do not stop reads: tests that need an unreadable
+# file run the server as this unprivileged user instead (setpriv, util-linux).
+UNPRIVILEGED = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+
+def command(args, as_nobody=False):
     cmd = [LISOD] + list(args)
     if VALGRIND:
         cmd = ["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
                "--show-leak-kinds=definite,indirect,possible", "--errors-for-leak-kinds=definite,indirect,possible",
                "--track-fds=no"] + cmd
+    if as_nobody and os.geteuid() == 0:
+        cmd = UNPRIVILEGED + cmd
     return cmd
 
 
 class Server:
     """A running lisod; `stop()` returns its exit code."""
 
-    def __init__(self, args, workdir, port, stop_timeout):
+    def __init__(self, args, workdir, port, stop_timeout, as_nobody=False):
         self.workdir = Path(workdir)
         self.port = port
         self.stderr_path = self.workdir / "stderr.txt"
@@ -71,7 +78,7 @@ class Server:
         env = dict(os.environ)
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
-        self.proc = subprocess.Popen(command(args), stdin=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(command(args, as_nobody), stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=self._err, env=env)
         self.pid = self.proc.pid
         try:
@@ -120,7 +127,10 @@ def start_server(workdir):
     """
     servers = []
 
-    def start(*extra, echo=False, root=None, stop_timeout=15, log=True):
+    def start(*extra, echo=False, root=None, stop_timeout=15, log=True, as_nobody=False):
+        if as_nobody and os.geteuid() == 0:
+            # The unprivileged server must reach its root, log and files.
+            os.chmod(workdir, 0o777)
         port = free_port()
         if echo:
             args = ["--echo", str(port)]
@@ -135,7 +145,7 @@ def start_server(workdir):
                     "--workers", "1"]
             if log:
                 args += ["--log", str(workdir / "lisod.log")]
-        s = Server(args + list(extra), workdir, port, stop_timeout)
+        s = Server(args + list(extra), workdir, port, stop_timeout, as_nobody)
         servers.append(s)
         return s
 

@@ -449,10 +449,12 @@ def test_self_signed_default(start_tls):
         tls_socket(ts.port, client_context(cafile=None)).close()
 
 
-def _run_lisod_directly(workdir, *args, timeout=10):
+def _run_lisod_directly(workdir, *args, timeout=10, as_nobody=False):
     make_docroot(workdir)
+    if as_nobody and os.geteuid() == 0:
+        os.chmod(workdir, 0o777)  # the unprivileged server must reach its files
     cmd = command(["--http-port", str(free_port()), "--https-port", str(free_port()),
-                   "--root", str(workdir / "www"), *args])
+                   "--root", str(workdir / "www"), *args], as_nobody=as_nobody)
     # subprocess.run kills the child (by its pid) if it does not exit in time
     return subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, timeout=timeout * SLOW)
@@ -485,12 +487,12 @@ def test_unusable_key_or_cert_refused(workdir, certs, what):
     elif what == "missing-cert":
         cert = str(workdir / "nope.crt")
     elif what == "unreadable-key":
-        if os.geteuid() == 0:
-            pytest.skip("root reads mode-000 files")
+        # As root the server runs as nobody here, so that mode 000 counts.
         shutil.copy(certs["rsa"].key, workdir / "locked.key")
         (workdir / "locked.key").chmod(0)
         key = str(workdir / "locked.key")
-    p = _run_lisod_directly(workdir, "--key", key, "--cert", cert)
+    p = _run_lisod_directly(workdir, "--key", key, "--cert", cert,
+                            as_nobody=what == "unreadable-key")
     err = p.stderr.decode(errors="replace")
     assert p.returncode != 0, err
     assert err.strip(), "no message on stderr"
