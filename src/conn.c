@@ -706,9 +706,16 @@ static bool conn_make_head_room(struct conn *c)
 /* An unrecoverable head error: answer once, close after. */
 static void conn_head_error(struct conn *c, int status)
 {
-	if (conn_reserve_out(c, HTTP_RESP_ERROR_MAX_BYTES) != RESERVE_OK) {
-		if (c->state != CONN_CLOSED)
-			conn_close(c); /* cannot even answer: nothing else to do */
+	switch (conn_reserve_out(c, HTTP_RESP_ERROR_MAX_BYTES)) {
+	case RESERVE_OK:
+		break;
+	case RESERVE_WAIT:
+		/* Earlier pipelined answers go first; the head is scanned again
+		 * (and found bad again) once they are out. */
+		http_scan_reset(&c->scan);
+		conn_set_state(c, CONN_WRITE);
+		return;
+	case RESERVE_CLOSED:
 		return;
 	}
 	conn_respond_error(c, NULL, status, false, false);
@@ -784,7 +791,7 @@ static void conn_on_read_head(struct conn *c)
 		}
 		if (!conn_make_head_room(c)) {
 			conn_head_error(c, 431);
-			if (c->state == CONN_CLOSED)
+			if (c->state != CONN_READ_HEAD)
 				return;
 			continue;
 		}
