@@ -1,4 +1,6 @@
 """Persistence, pipelining, incremental parsing and line-length boundaries."""
+import socket
+import threading
 import time
 
 import pytest
@@ -339,3 +341,25 @@ def test_idle_keepalive_closed_silently(start_server, workdir):
         # no 408 or any other bytes: just EOF, after about a second
         assert c.wait_closed(4 * SLOW), "idle keep-alive connection not closed"
         assert 0.5 <= time.monotonic() - t0 <= 4 * SLOW
+
+
+def test_bad_head_behind_unsent_answers_is_answered_after_them(srv, workdir):
+    """A client pipelines many requests, the last one over-long (414), and
+    reads late. Every earlier answer still arrives, in order, then the 414,
+    then the close."""
+    blob = bytes(range(256)) * 24  # 6 KiB: copied behind each head
+    (workdir / "www" / "blob.bin").write_bytes(blob)
+    n = 300
+    with Conn.open(srv.port, timeout=20 * SLOW) as c:
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32768)
+        payload = b"".join(get("/blob.bin") for _ in range(n))
+        payload += b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+        sender = threading.Thread(target=c.sock.sendall, args=(payload,), daemon=True)
+        sender.start()
+        time.sleep(0.5)  # let the server's socket fill up
+        for i in range(n):
+            r = c.read_response(timeout=20 * SLOW)
+            assert r.status == 200 and r.body == blob, i
+        r = c.read_response(timeout=20 * SLOW)
+        assert r.status == 414 and r.header("connection") == "close"
+        sender.join(20 * SLOW)
