@@ -231,6 +231,21 @@ def raw_exchange(port, data, n=1, heads=None, connect=tcp_connect,
     return resps
 
 
+def http_get(port, path="/", ua="pytest", timeout=5.0):
+    """One GET with Connection: close; the raw response bytes until EOF."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\nUser-Agent: {ua}\r\n"
+                  f"Connection: close\r\n\r\n".encode())
+        data = b""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    return data
+
+
 def request(method, target, headers=(), body=b"", version="HTTP/1.1", host="localhost"):
     """Build request bytes. headers: iterable of (name, value) or 'Name: value'."""
     lines = [f"{method} {target} {version}".encode("latin-1")]

@@ -13,6 +13,7 @@ import time
 import pytest
 
 from conftest import LISOD, ROOT
+from httputil import http_get
 
 
 def run(*args, timeout=10):
@@ -102,20 +103,6 @@ def test_help_wins_over_later_arguments():
 
 
 # ---- signals -----------------------------------------------------------
-
-def http_get(port, path="/", ua="pytest", timeout=5.0):
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\nUser-Agent: {ua}\r\n"
-                  f"Connection: close\r\n\r\n".encode())
-        data = b""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    return data
-
 
 def wait_for(pred, timeout, step=0.05):
     deadline = time.monotonic() + timeout

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from conftest import LISOD, free_port, wait_port
+from httputil import http_get
 
 LAUNCH_TIMEOUT = 2.0
 
@@ -78,19 +79,6 @@ def processes_mentioning(text):
         if text in cmd and proc_alive(int(d)):
             found.append(int(d))
     return found
-
-
-def http_get(port, path="/", timeout=5.0):
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode())
-        data = b""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    return data
 
 
 @pytest.fixture(scope="module")

@@ -7,17 +7,13 @@ import time
 import pytest
 
 from conftest import LISOD, VALGRIND, free_port, wait_port
+from httputil import http_get
 
 pytestmark = pytest.mark.valgrind
 
 
 def get_ok(port):
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        data = b""
-        while chunk := s.recv(65536):
-            data += chunk
-    return data.startswith(b"HTTP/1.1 200 OK")
+    return http_get(port).startswith(b"HTTP/1.1 200 OK")
 
 
 def test_emfile_is_survived_and_recovered(workdir):

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from conftest import LISOD, free_port, wait_port
+from httputil import http_get
 
 pytestmark = pytest.mark.valgrind
 
@@ -42,15 +43,6 @@ def wait_for(pred, timeout=10.0):
     return pred()
 
 
-def get(port, path="/"):
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-        s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
-        data = b""
-        while chunk := s.recv(65536):
-            data += chunk
-    return data
-
-
 @pytest.fixture
 def master(workdir):
     www = workdir / "www"
@@ -78,7 +70,7 @@ def master(workdir):
 def test_lock_file_holds_the_master(master):
     proc, port, lock, _ = master
     assert int(lock.read_text().split()[0]) == proc.pid
-    assert get(port).startswith(b"HTTP/1.1 200 OK")
+    assert http_get(port).startswith(b"HTTP/1.1 200 OK")
 
 
 def test_killed_worker_is_restarted_and_logged(master):
@@ -88,7 +80,7 @@ def test_killed_worker_is_restarted_and_logged(master):
     after = wait_for(lambda: (c := children(proc.pid)) and len(c) == 2 and before[0] not in c and c)
     assert after and before[0] not in after and len(after) == 2
     for _ in range(20):
-        assert get(port).startswith(b"HTTP/1.1 200 OK")
+        assert http_get(port).startswith(b"HTTP/1.1 200 OK")
     text = wait_for(lambda: "killed by signal 9" in log.read_text() and log.read_text(), 5)
     assert text and f"worker {before[0]} killed by signal 9: restarting" in text
 
