@@ -1,6 +1,5 @@
 """Every status code of spec §3 with its trigger, as a table of raw request
 bytes -> expected status and whether the connection stays open."""
-import os
 import socket
 import time
 

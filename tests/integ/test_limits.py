@@ -1,5 +1,4 @@
 """Resource limits: descriptor exhaustion is survived, idle connections are cheap."""
-import os
 import socket
 import subprocess
 import time
