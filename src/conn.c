@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -425,19 +424,6 @@ void conn_respond_error(struct conn *c, const struct http_request *req, int stat
 		c->close_after = true;
 }
 
-/* Nagle would hold the last small segment of a response while an earlier
- * one is unacknowledged: the tail of a sendfile body, or the next response
- * of a reused connection, waiting for the client's delayed ACK (40 ms).
- * One setsockopt per connection, and only for those that need it. */
-static void conn_nodelay(struct conn *c)
-{
-	if (c->nodelay)
-		return;
-	int one = 1;
-	(void)setsockopt(c->watch.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	c->nodelay = true;
-}
-
 /* Queue the body bytes [start, start+len) of entry e: copied behind the head
  * when the content is cached and fits (one write carries both, and pipelined
  * responses batch), else sent from the cached descriptor with sendfile. */
@@ -448,7 +434,6 @@ static void conn_queue_body(struct conn *c, struct fcache_entry *e, off_t start,
 		fcache_release(c->w->fcache, e);
 		return;
 	}
-	conn_nodelay(c);
 	c->file_entry = e; /* held until the body is out */
 	c->file_fd = e->file.fd;
 	c->file_off = start;
@@ -552,8 +537,6 @@ static void conn_on_head(struct conn *c, uint32_t head_len)
 	int status = http_head_parse(buf_rptr(&c->in), head_len, req);
 	bool head_only = req->method == HTTP_METHOD_HEAD;
 	c->head_len = head_len;
-	if (c->requests++ == 1)
-		conn_nodelay(c); /* a reused connection: see conn_nodelay() */
 	if (status == 0 && req->method == HTTP_METHOD_POST && !conn_has_body(req) &&
 	    req->content_length < 0)
 		status = 411;

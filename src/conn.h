@@ -60,8 +60,6 @@ struct conn {
 	bool close_after;           /* last response: close once it is sent */
 	bool peer_eof;
 	bool rdhup;                 /* the peer's FIN was seen: read until 0 */
-	bool nodelay;               /* TCP_NODELAY is set */
-	uint32_t requests;          /* heads seen on this connection */
 	bool tls;
 	bool read_wants_write;      /* TLS: a read is blocked until writable */
 	bool write_wants_read;      /* TLS: a write is blocked until readable */

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -81,6 +82,14 @@ int listen_open(const char *addr, uint16_t port, bool reuseport, char *err, size
 		goto fail_errno;
 	if (ss.ss_family == AF_INET6 && !addr &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) < 0)
+		goto fail_errno;
+	/* TCP_NODELAY, inherited by every accepted socket: every response
+	 * leaves in as few writes as we can make it (a head followed by a file
+	 * goes with MSG_MORE), so Nagle could only hold back the last small
+	 * write of a sequence — a TLS handshake flight, the next pipelined
+	 * answer — until the client's delayed ACK, 40 ms later (measured:
+	 * 22 TLS 1.2 handshakes/s instead of ~1000). */
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
 		goto fail_errno;
 	if (bind(fd, (struct sockaddr *)&ss, sslen) < 0) {
 		snprintf(err, errlen, "cannot bind %s port %u: %s", shown, port, strerror(errno));
