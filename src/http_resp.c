@@ -1,7 +1,5 @@
 #include "http_resp.h"
 
-#include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -120,20 +118,6 @@ int http_resp_write_head(struct buf *out, const struct http_resp_head *h,
 		bad |= put_u64(p, cap, &off, (uint64_t)h->content_length);
 		bad |= PUT_LIT(p, cap, &off, "\r\n");
 	}
-	if (h->last_modified) {
-		char lm[40];
-		size_t n = static_http_date(h->last_modified, lm, sizeof(lm));
-		bad |= PUT_LIT(p, cap, &off, "Last-Modified: ");
-		bad |= put_mem(p, cap, &off, lm, n);
-		bad |= PUT_LIT(p, cap, &off, "\r\n");
-	}
-	if (h->etag) {
-		bad |= PUT_LIT(p, cap, &off, "ETag: ");
-		bad |= put_str(p, cap, &off, h->etag);
-		bad |= PUT_LIT(p, cap, &off, "\r\n");
-	}
-	if (h->accept_ranges)
-		bad |= PUT_LIT(p, cap, &off, "Accept-Ranges: bytes\r\n");
 	if (h->status == 206 || h->range_unsatisfied) {
 		bad |= PUT_LIT(p, cap, &off, "Content-Range: bytes ");
 		if (h->range_unsatisfied) {

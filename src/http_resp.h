@@ -35,10 +35,7 @@ struct http_resp_head {
 	const char *fields;          /* pre-formatted "Name: v\r\n" lines, or NULL */
 	uint16_t fields_len;
 	const char *content_type;    /* NULL: omitted */
-	time_t last_modified;        /* 0: omitted */
-	const char *etag;            /* NULL: omitted */
 	const char *location;        /* NULL: omitted */
-	bool accept_ranges;
 	off_t range_start, range_len, range_total; /* Content-Range when status 206 */
 	bool range_unsatisfied;      /* 416: Content-Range: bytes * / total */
 };
