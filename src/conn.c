@@ -414,7 +414,7 @@ void conn_respond_error(struct conn *c, const struct http_request *req, int stat
 {
 	if (c->w->draining)
 		keep_alive = false;
-	int blen = http_resp_write_error(&c->out, status, keep_alive, !head_only, &c->w->date);
+	int blen = http_resp_write_error(&c->out, status, keep_alive, !head_only, worker_date(c->w));
 	if (blen < 0) {
 		conn_close(c); /* conn_reserve_out made room: cannot happen */
 		return;
@@ -451,7 +451,7 @@ static void conn_serve_static(struct conn *c, const struct http_request *req)
 				location, sizeof(location));
 	if (status == 301) {
 		struct http_resp_head h = { .status = 301, .keep_alive = keep, .location = location };
-		int blen = http_resp_write_page(&c->out, &h, !head_only, &w->date);
+		int blen = http_resp_write_page(&c->out, &h, !head_only, worker_date(w));
 		if (blen < 0) {
 			conn_respond_error(c, req, 414, false, head_only);
 			return;
@@ -474,7 +474,7 @@ static void conn_serve_static(struct conn *c, const struct http_request *req)
 		struct http_resp_head h = { .status = 416, .keep_alive = keep,
 					    .range_unsatisfied = true, .range_total = f->size };
 		fcache_release(w->fcache, e);
-		int blen = http_resp_write_page(&c->out, &h, !head_only, &w->date);
+		int blen = http_resp_write_page(&c->out, &h, !head_only, worker_date(w));
 		if (blen < 0) {
 			conn_close(c);
 			return;
@@ -493,7 +493,7 @@ static void conn_serve_static(struct conn *c, const struct http_request *req)
 		.range_len = len,
 		.range_total = f->size,
 	};
-	if (http_resp_write_head(&c->out, &h, &w->date) < 0) {
+	if (http_resp_write_head(&c->out, &h, worker_date(w)) < 0) {
 		fcache_release(w->fcache, e);
 		conn_respond_error(c, req, 500, false, head_only);
 		return;
@@ -899,7 +899,7 @@ static void conn_refuse(struct worker *w, int fd)
 	if (w->cfg->mode == CONFIG_MODE_HTTP) {
 		char raw[HTTP_RESP_ERROR_MAX_BYTES];
 		struct buf b = { .data = raw, .cap = sizeof(raw) };
-		if (http_resp_write_error(&b, 503, false, true, &w->date) > 0)
+		if (http_resp_write_error(&b, 503, false, true, worker_date(w)) > 0)
 			(void)send(fd, buf_rptr(&b), buf_len(&b), MSG_NOSIGNAL | MSG_DONTWAIT);
 	}
 	close(fd);

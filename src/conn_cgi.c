@@ -491,7 +491,7 @@ static bool cgi_start_response(struct conn *c, struct cgi_proc *p, size_t head_l
 	if (!h.has_content_length && !p->chunked && !p->head_only)
 		p->keep_alive = false; /* body ends when the connection does */
 	if (cgi_head_write(&c->out, &h, p->keep_alive && !c->w->draining, p->chunked,
-			   &c->w->date) < 0)
+			   worker_date(c->w)) < 0)
 		return false;
 	p->status = h.status;
 	p->head_done = true;

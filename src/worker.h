@@ -78,6 +78,15 @@ struct worker_setup {
 	int sigfd;                      /* >= 0: this worker handles signals */
 };
 
+/* The Date header for a response built now: the cache is refreshed from
+ * the loop's clock (read once per iteration) when the second changed, so a
+ * worker that sat idle for minutes still dates its next answer correctly. */
+static inline const struct http_date_cache *worker_date(struct worker *w)
+{
+	http_date_update(&w->date, loop_now_sec(w->loop));
+	return &w->date;
+}
+
 /* Set up a worker around already-open listening sockets. 0 or -1 (logged). */
 int worker_init(struct worker *w, const struct worker_setup *setup);
 /* Run the loop until a graceful stop completes; returns the exit code. */
