@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "static.h"
 
 enum {
 	CGI_ENV_MAX_BYTES = 256 * 1024,     /* pointer array + strings */
@@ -42,48 +43,78 @@ static bool name_ok(const char *name, size_t len)
 	return !dots_only;
 }
 
+/* Without '%', empty segments and dot segments a path is its own normal
+ * form: the common case needs no copy. ("/." also matches "/.hidden";
+ * such a path is merely normalised for nothing.) */
+static bool needs_normalising(const char *path, size_t len)
+{
+	if (memchr(path, '%', len))
+		return true;
+	for (size_t i = 0; i + 1 < len; i++)
+		if (path[i] == '/' && (path[i + 1] == '/' || path[i + 1] == '.'))
+			return true;
+	return false;
+}
+
+bool cgi_is_cgi_target(const char *path, size_t len)
+{
+	if (!needs_normalising(path, len))
+		return cgi_is_cgi_path(path, len);
+	char norm[STATIC_PATH_MAX];
+	if (static_normalize_path(path, len, norm, sizeof(norm)) != 0)
+		return false; /* the static path answers 400 / 414 */
+	return cgi_is_cgi_path(norm, strlen(norm));
+}
+
+static int copy_out(const char *s, size_t n, char *out, size_t cap)
+{
+	if (n >= cap)
+		return 414;
+	memcpy(out, s, n);
+	out[n] = '\0';
+	return 0;
+}
+
 int cgi_resolve(const char *cgi_path, bool cgi_is_dir, const char *path, size_t len,
 		char *program, size_t program_cap, char *path_info, size_t path_info_cap)
 {
-	if (!cgi_is_cgi_path(path, len))
+	char norm[STATIC_PATH_MAX];
+	int status = static_normalize_path(path, len, norm, sizeof(norm));
+	if (status)
+		return status;
+	size_t norm_len = strlen(norm);
+	if (!cgi_is_cgi_path(norm, norm_len))
 		return 404;
-	const char *rest = path + 4;
-	size_t rest_len = len - 4;
-	if (!uri_pct_valid(rest, rest_len))
-		return 400;
-
+	const char *rest = norm + 4;
+	size_t rest_len = norm_len - 4;
 	size_t dir_len = strlen(cgi_path);
 	if (!cgi_is_dir) {
 		if (dir_len >= program_cap)
 			return 414;
-		if (uri_pct_decode(rest, rest_len, path_info, path_info_cap) < 0)
-			return 414;
 		memcpy(program, cgi_path, dir_len + 1);
-		return 0;
+		return copy_out(rest, rest_len, path_info, path_info_cap);
 	}
 
-	/* "/NAME/rest": the name is the first raw segment, decoded. */
+	/* "/NAME/rest": the name is the first segment (normalised: never
+	 * empty, "." or ".."). */
 	if (rest_len <= 1)
 		return 404;
-	const char *raw_name = rest + 1;
-	const char *slash = memchr(raw_name, '/', rest_len - 1);
-	size_t raw_name_len = slash ? (size_t)(slash - raw_name) : rest_len - 1;
-	char name[CGI_NAME_MAX_BYTES + 1];
-	long name_len = uri_pct_decode(raw_name, raw_name_len, name, sizeof(name));
-	if (name_len < 0 || !name_ok(name, (size_t)name_len))
+	const char *name = rest + 1;
+	const char *slash = memchr(name, '/', rest_len - 1);
+	size_t name_len = slash ? (size_t)(slash - name) : rest_len - 1;
+	if (name_len > CGI_NAME_MAX_BYTES || !name_ok(name, name_len))
 		return 404;
-
-	const char *info = raw_name + raw_name_len;
-	if (uri_pct_decode(info, rest_len - 1 - raw_name_len, path_info, path_info_cap) < 0)
-		return 414;
-
 	bool sep = dir_len == 0 || cgi_path[dir_len - 1] != '/';
-	if (dir_len + sep + (size_t)name_len >= program_cap)
+	if (dir_len + sep + name_len >= program_cap)
 		return 414;
 	memcpy(program, cgi_path, dir_len);
 	if (sep)
 		program[dir_len] = '/';
-	memcpy(program + dir_len + sep, name, (size_t)name_len + 1);
+	memcpy(program + dir_len + sep, name, name_len);
+	program[dir_len + sep + name_len] = '\0';
+	status = copy_out(name + name_len, rest_len - 1 - name_len, path_info, path_info_cap);
+	if (status)
+		return status;
 
 	struct stat st;
 	if (stat(program, &st) < 0 || !S_ISREG(st.st_mode))

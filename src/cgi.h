@@ -2,8 +2,8 @@
  * cgi — RFC 3875 pieces that need no event loop: which program a request
  * runs and with which PATH_INFO, the environment, spawning the child with
  * its three pipes, and parsing the header section of its output.
- * The streaming itself (pipes on the loop, back-pressure, timeouts) lives
- * in the connection state machine (conn.c, CONN_CGI).
+ * The process on the loop is cgi_proc's; relaying a request through it
+ * is the connection's CGI phase (conn_cgi.c).
  */
 #ifndef LISOD_CGI_H
 #define LISOD_CGI_H
@@ -19,19 +19,27 @@
 
 enum { CGI_HEADERS_MAX = 64, CGI_PROGRAM_MAX = 4096 };
 
-/* Is this request path (raw, query removed) for CGI: "/cgi" or "/cgi/..."? */
+/* Is this path (already normalised) "/cgi" or "/cgi/..."? */
 bool cgi_is_cgi_path(const char *path, size_t len);
 
+/* Is this request path (raw, query removed) for CGI? Decided on the
+ * decoded, normalised path (static_normalize_path), as for static files:
+ * "/%63gi/x", "//cgi/x" and "/./cgi/x" are CGI paths; "/cgi/../x" is not.
+ * A path that does not normalise (400/414) is not CGI. */
+bool cgi_is_cgi_target(const char *path, size_t len);
+
 /*
- * Which program runs and what PATH_INFO it gets.
- * cgi_path is a file: it runs for every CGI path; PATH_INFO is the decoded
- * path after "/cgi" ("/cgi/testfun/a/b" → "/testfun/a/b", "/cgi" → "").
- * cgi_path is a directory: "/cgi/NAME/rest" runs DIR/NAME with
- * PATH_INFO "/rest"; NAME must be a plain file name (no '.'-only names,
- * no '/'), else 404; "/cgi" or "/cgi/" alone → 404; DIR/NAME that is not
- * a regular file (stat) → 404.
- * path_info receives the percent-decoded PATH_INFO (NUL-terminated; %00 or
- * bad escapes → 400). Returns 0, 400, 404 or 414 (does not fit).
+ * Which program runs and what PATH_INFO it gets, from the raw request path
+ * (query removed): it is decoded and normalised first (cgi_is_cgi_target).
+ * cgi_path is a file: it runs for every CGI path; PATH_INFO is the
+ * normalised path after "/cgi" ("/cgi/testfun/a/b" → "/testfun/a/b",
+ * "/cgi" → "", a trailing slash is kept).
+ * cgi_path is a directory: "/cgi/NAME/rest" runs DIR/NAME with PATH_INFO
+ * "/rest"; "/cgi" or "/cgi/" alone → 404; DIR/NAME that is not a regular
+ * file (stat) → 404.
+ * path_info receives the decoded PATH_INFO (NUL-terminated). Returns 0, or
+ * 400 (bad escape, %00, '..' above the root), 404 (not a CGI path, no such
+ * program) or 414 (does not fit).
  */
 int cgi_resolve(const char *cgi_path, bool cgi_is_dir, const char *path, size_t len,
 		char *program, size_t program_cap, char *path_info, size_t path_info_cap);

@@ -37,6 +37,11 @@ struct config {
 	unsigned header_timeout_ms, body_timeout_ms, idle_timeout_ms;
 	unsigned tls_handshake_timeout_ms, cgi_timeout_ms, write_timeout_ms;
 	unsigned shutdown_timeout_ms;
+	unsigned cgi_max_time_ms;  /* total cap on a CGI program's run */
+	unsigned min_body_rate;    /* bytes/s a request body must keep up; 0: off */
+	unsigned min_send_rate;    /* bytes/s a client must read answers at; 0: off */
+	bool require_host;         /* HTTP/1.1 without Host is 400 (RFC 9112 §3.2);
+	                            * default on, off in the 8-argument Liso form */
 	int log_level;             /* enum log_level */
 };
 

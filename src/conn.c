@@ -30,6 +30,12 @@ enum {
 	CONN_SENDFILE_CHUNK = 1 << 20,
 	CONN_FREE_STRUCTS_MAX = 1024,
 	CONN_LOG_LINE_MAX = 2048,
+	/* Reads and writes per wakeup (16 KiB each, 1 MiB for sendfile)
+	 * before the connection yields to the others. */
+	CONN_IO_PER_WAKEUP = 16,
+	/* Connections beyond --max-conns that still get their 503 (over TLS
+	 * after a handshake with a short deadline); past these, a close. */
+	CONN_REFUSE_SLOTS = 64,
 };
 
 static void conn_run(struct conn *c);
@@ -42,7 +48,7 @@ static struct timer_queue *conn_phase_queue(const struct conn *c)
 {
 	struct worker *w = c->w;
 	switch (c->state) {
-	case CONN_TLS_HANDSHAKE: return &w->q_tls;
+	case CONN_TLS_HANDSHAKE: return c->refusing ? &w->q_refuse : &w->q_tls;
 	case CONN_ECHO: return &w->q_idle;
 	case CONN_READ_HEAD: return c->head_started ? &w->q_header : &w->q_idle;
 	case CONN_READ_BODY: return &w->q_body;
@@ -65,8 +71,44 @@ void conn_arm_timer(struct conn *c)
 
 void conn_set_state(struct conn *c, enum conn_state s)
 {
+	if (s != c->state) {
+		/* A new phase starts a new minimum-rate window. */
+		c->window_start_ms = (uint32_t)loop_now_ms(c->w->loop);
+		c->window_bytes = 0;
+	}
 	c->state = s;
 	conn_arm_timer(c);
+}
+
+/* Progress of n bytes in a phase with a minimum data rate. The rate is
+ * judged once per window of window_ms (the phase's stall timeout): false
+ * when the window that just ended moved fewer than min_rate bytes a second.
+ * So a peer that trickles a byte before each stall timeout is cut off
+ * after at most two windows, and a steady one never is (spec §6). */
+static bool conn_rate_ok(struct conn *c, uint64_t n, uint32_t window_ms, uint32_t min_rate)
+{
+	uint64_t sum = (uint64_t)c->window_bytes + n;
+	c->window_bytes = sum > UINT32_MAX ? UINT32_MAX : (uint32_t)sum;
+	uint32_t now = (uint32_t)loop_now_ms(c->w->loop);
+	uint32_t elapsed = now - c->window_start_ms; /* modulo 2^32: wraps safely */
+	if (min_rate == 0 || elapsed < window_ms)
+		return true;
+	bool ok = (uint64_t)c->window_bytes * 1000u >= (uint64_t)min_rate * elapsed;
+	c->window_start_ms = now;
+	c->window_bytes = 0;
+	return ok;
+}
+
+/* ---- bounded work per wakeup ------------------------------------------ */
+
+bool conn_budget_take(struct conn *c)
+{
+	if (c->io_budget > 0) {
+		c->io_budget--;
+		return true;
+	}
+	loop_post(c->w->loop, &c->watch);
+	return false;
 }
 
 /* ---- low-level I/O ------------------------------------------------- */
@@ -96,6 +138,11 @@ static void conn_blocked(struct conn *c, bool writing)
 /* Read once into `in`. Space must have been made by the caller. */
 enum io_result conn_read(struct conn *c)
 {
+	if (!conn_budget_take(c)) {
+		c->readable = false;   /* as if blocked; set again when posted */
+		c->resume_read = true;
+		return IO_AGAIN;
+	}
 	size_t n;
 	uint32_t want = buf_space(&c->in);
 	enum io_result r = c->io.ops->read(&c->io, buf_wptr(&c->in), want, &n);
@@ -135,6 +182,11 @@ enum flush_result conn_flush(struct conn *c)
 	while (conn_output_pending(c)) {
 		if (!c->writable)
 			return FLUSH_AGAIN;
+		if (!conn_budget_take(c)) {
+			c->writable = false;   /* as if blocked; set again when posted */
+			c->resume_write = true;
+			return FLUSH_AGAIN;
+		}
 		size_t n;
 		enum io_result r;
 		size_t want;
@@ -190,11 +242,30 @@ void conn_close(struct conn *c)
 		loop_stop(w->loop);
 }
 
+/* Close with a reset: the kernel drops what is still queued for a client
+ * that stopped reading (or reads too slowly), instead of sending it on
+ * after our close for as long as the client keeps its window open. */
+static void conn_abort(struct conn *c)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	if (c->state != CONN_CLOSED)
+		(void)setsockopt(c->watch.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	conn_close(c);
+}
+
 void conn_reap(struct worker *w)
 {
+	struct conn *still_posted = NULL;
 	while (w->closing) {
 		struct conn *c = w->closing;
 		w->closing = c->next;
+		if (c->watch.posted) {
+			/* The loop calls it once more (it sees CONN_CLOSED and
+			 * returns): recycle it after that, in a later batch. */
+			c->next = still_posted;
+			still_posted = c;
+			continue;
+		}
 		if (w->free_conn_count < CONN_FREE_STRUCTS_MAX) {
 			c->next = w->free_conns;
 			w->free_conns = c;
@@ -203,11 +274,17 @@ void conn_reap(struct worker *w)
 			free(c);
 		}
 	}
+	w->closing = still_posted;
 }
 
 void conn_free_all(struct worker *w)
 {
-	conn_reap(w);
+	/* Teardown: the loop runs no more, posted or not. */
+	while (w->closing) {
+		struct conn *c = w->closing;
+		w->closing = c->next;
+		free(c);
+	}
 	while (w->free_conns) {
 		struct conn *c = w->free_conns;
 		w->free_conns = c->next;
@@ -233,6 +310,11 @@ static void conn_on_linger(struct conn *c)
 {
 	char scratch[4096];
 	while (c->readable) {
+		if (!conn_budget_take(c)) {
+			c->readable = false;
+			c->resume_read = true;
+			return;
+		}
 		size_t n;
 		enum io_result r = c->io.ops->read(&c->io, scratch, sizeof(scratch), &n);
 		if (r == IO_AGAIN) {
@@ -279,6 +361,10 @@ static void conn_on_echo(struct conn *c)
 	bool progress_any = false;
 	for (;;) {
 		bool progress = false;
+		if (buf_len(&c->in) > 0 && c->writable && !conn_budget_take(c)) {
+			c->writable = false; /* as if blocked; set again when posted */
+			c->resume_write = true;
+		}
 		if (buf_len(&c->in) > 0 && c->writable) {
 			struct iovec iov = { buf_rptr(&c->in), buf_len(&c->in) };
 			size_t n;
@@ -348,13 +434,23 @@ void conn_peer_name(const struct conn *c, char *out, socklen_t cap)
 		snprintf(out, cap, "-");
 }
 
-/* The request line as sent (for the access log): up to the first CR/LF. */
-static size_t conn_request_line(const char *p, size_t len)
+/* The request line as sent (for the access log): after the empty lines a
+ * client may send before it (RFC 9112 §2.2), up to the first CR/LF. */
+static const char *conn_request_line(const char *p, size_t len, size_t *line_len)
 {
-	size_t i = 0;
-	while (i < len && i < CONN_LOG_LINE_MAX && p[i] != '\r' && p[i] != '\n')
+	size_t start = 0;
+	while (start < len && (p[start] == '\r' || p[start] == '\n'))
+		start++;
+	size_t i = start;
+	while (i < len && i - start < CONN_LOG_LINE_MAX && p[i] != '\r' && p[i] != '\n')
 		i++;
-	return i;
+	*line_len = i - start;
+	return p ? p + start : p;
+}
+
+uint16_t conn_peer_port(const struct conn *c)
+{
+	return ntohs(c->peer.sa.sa_family == AF_INET6 ? c->peer.v6.sin6_port : c->peer.v4.sin_port);
 }
 
 void conn_log_access(struct conn *c, const struct http_request *req, int status,
@@ -364,12 +460,13 @@ void conn_log_access(struct conn *c, const struct http_request *req, int status,
 		return;
 	char addr[INET6_ADDRSTRLEN];
 	conn_peer_name(c, addr, sizeof(addr));
-	const char *line = buf_rptr(&c->in);
+	size_t line_len;
+	const char *line = conn_request_line(buf_rptr(&c->in), buf_len(&c->in), &line_len);
 	struct log_access a = {
 		.client = addr,
 		.when = loop_now_sec(c->w->loop),
 		.request_line = line,
-		.request_line_len = conn_request_line(line, buf_len(&c->in)),
+		.request_line_len = line_len,
 		.status = status,
 		.bytes = bytes,
 	};
@@ -384,20 +481,21 @@ void conn_log_access(struct conn *c, const struct http_request *req, int status,
 
 enum reserve_result { RESERVE_OK, RESERVE_WAIT, RESERVE_CLOSED };
 
-/* Make room in `out` for `need` bytes, flushing earlier responses first.
- * RESERVE_WAIT: the socket is full, retry when it is writable. */
+/* Make room in `out` for `need` bytes, flushing earlier responses first,
+ * and growing an empty buffer that is too small (one answer bigger than a
+ * block: a 301 with a long Location). RESERVE_WAIT: the socket is full,
+ * retry when it is writable. */
 static enum reserve_result conn_reserve_out(struct conn *c, uint32_t need)
 {
-	if (buf_acquire(&c->out, &c->w->pool) < 0) {
-		log_err(c->w->log, "out of memory for a response");
-		conn_close(c);
-		return RESERVE_CLOSED;
-	}
+	if (buf_acquire(&c->out, &c->w->pool) < 0)
+		goto no_memory;
 	if (buf_space(&c->out) >= need && c->file_fd < 0)
 		return RESERVE_OK;
 	switch (conn_flush(c)) {
 	case FLUSH_DONE:
 		buf_compact(&c->out);
+		if (buf_space(&c->out) < need && buf_grow(&c->out, need) < 0)
+			goto no_memory;
 		return RESERVE_OK;
 	case FLUSH_AGAIN:
 		return RESERVE_WAIT;
@@ -406,11 +504,15 @@ static enum reserve_result conn_reserve_out(struct conn *c, uint32_t need)
 	}
 	conn_close(c);
 	return RESERVE_CLOSED;
+no_memory:
+	log_err(c->w->log, "out of memory for a response");
+	conn_close(c);
+	return RESERVE_CLOSED;
 }
 
 /* Queue an error response. keep_alive false: it is the last one. */
 void conn_respond_error(struct conn *c, const struct http_request *req, int status,
-			       bool keep_alive, bool head_only)
+			bool keep_alive, bool head_only)
 {
 	if (c->w->draining)
 		keep_alive = false;
@@ -440,7 +542,32 @@ static void conn_queue_body(struct conn *c, struct fcache_entry *e, off_t start,
 	c->file_left = len;
 }
 
-static void conn_serve_static(struct conn *c, const struct http_request *req)
+enum serve_result { SERVE_DONE, SERVE_RETRY };
+
+/* A redirect to the slashed directory path. Its Location may be longer
+ * than the room left behind pipelined answers: then flush them first and
+ * answer later (SERVE_RETRY: nothing was written). */
+static enum serve_result conn_redirect(struct conn *c, const struct http_request *req,
+				       const char *location, bool keep, bool head_only)
+{
+	uint32_t need = HTTP_RESP_ERROR_MAX_BYTES + (uint32_t)strlen(location);
+	switch (conn_reserve_out(c, need)) {
+	case RESERVE_OK: break;
+	case RESERVE_WAIT: return SERVE_RETRY;
+	case RESERVE_CLOSED: return SERVE_DONE;
+	}
+	struct http_resp_head h = { .status = 301, .keep_alive = keep, .location = location };
+	int blen = http_resp_write_page(&c->out, &h, !head_only, worker_date(c->w));
+	if (blen < 0) {
+		conn_close(c); /* room was made: cannot happen */
+		return SERVE_DONE;
+	}
+	conn_log_access(c, req, 301, head_only ? 0 : (uint64_t)blen);
+	c->close_after |= !keep;
+	return SERVE_DONE;
+}
+
+static enum serve_result conn_serve_static(struct conn *c, const struct http_request *req)
 {
 	struct worker *w = c->w;
 	bool head_only = req->method == HTTP_METHOD_HEAD;
@@ -449,23 +576,14 @@ static void conn_serve_static(struct conn *c, const struct http_request *req)
 	struct fcache_entry *e = NULL;
 	int status = fcache_get(w->fcache, req->path.p, req->path.len, loop_now_sec(w->loop), &e,
 				location, sizeof(location));
-	if (status == 301) {
-		struct http_resp_head h = { .status = 301, .keep_alive = keep, .location = location };
-		int blen = http_resp_write_page(&c->out, &h, !head_only, worker_date(w));
-		if (blen < 0) {
-			conn_respond_error(c, req, 414, false, head_only);
-			return;
-		}
-		conn_log_access(c, req, 301, head_only ? 0 : (uint64_t)blen);
-		c->close_after |= !keep;
-		return;
-	}
+	if (status == 301)
+		return conn_redirect(c, req, location, keep, head_only);
 	if (status != 0) {
 		if (status == 500)
 			log_err(w->log, "cannot open %.*s: %s", (int)req->path.len, req->path.p,
 				strerror(errno));
 		conn_respond_error(c, req, status, keep, head_only);
-		return;
+		return SERVE_DONE;
 	}
 	const struct static_file *f = &e->file;
 	off_t start = 0, len = f->size;
@@ -477,11 +595,11 @@ static void conn_serve_static(struct conn *c, const struct http_request *req)
 		int blen = http_resp_write_page(&c->out, &h, !head_only, worker_date(w));
 		if (blen < 0) {
 			conn_close(c);
-			return;
+			return SERVE_DONE;
 		}
 		conn_log_access(c, req, 416, head_only ? 0 : (uint64_t)blen);
 		c->close_after |= !keep;
-		return;
+		return SERVE_DONE;
 	}
 	struct http_resp_head h = {
 		.status = status,
@@ -496,7 +614,7 @@ static void conn_serve_static(struct conn *c, const struct http_request *req)
 	if (http_resp_write_head(&c->out, &h, worker_date(w)) < 0) {
 		fcache_release(w->fcache, e);
 		conn_respond_error(c, req, 500, false, head_only);
-		return;
+		return SERVE_DONE;
 	}
 	bool body = status != 304 && !head_only && len > 0;
 	if (body)
@@ -505,22 +623,38 @@ static void conn_serve_static(struct conn *c, const struct http_request *req)
 		fcache_release(w->fcache, e);
 	conn_log_access(c, req, status, body ? (uint64_t)len : 0);
 	c->close_after |= !keep;
+	return SERVE_DONE;
 }
 
 /* The request is complete (head, and body if any): answer it. */
-static void conn_dispatch(struct conn *c, const struct http_request *req)
+static enum serve_result conn_dispatch(struct conn *c, const struct http_request *req)
 {
 	/* GET, HEAD and POST to a static file are served alike; a POST body has
 	 * been read and discarded by now (the Liso graders expect 200). */
-	conn_serve_static(c, req);
+	return conn_serve_static(c, req);
 }
 
-/* ---- request heads and bodies ---------------------------------------- */
+/* ---- request heads ------------------------------------------------------ */
+
+static int conn_parse(struct conn *c, uint32_t head_len, struct http_request *req)
+{
+	return http_head_parse(buf_rptr(&c->in), head_len, req);
+}
+
+struct http_request *conn_request(struct conn *c)
+{
+	struct http_request *req = &c->w->req;
+	conn_parse(c, c->head_len, req);
+	return req;
+}
 
 void conn_consume_request(struct conn *c)
 {
 	buf_consume(&c->in, c->head_len);
 	c->head_len = 0;
+	c->body_pending = 0;
+	c->body_done = true;
+	c->body_drain = false;
 	http_scan_reset(&c->scan);
 	c->head_started = false;
 }
@@ -530,11 +664,19 @@ static bool conn_has_body(const struct http_request *req)
 	return req->chunked || req->content_length > 0;
 }
 
+/* Answer this head later, once earlier answers are out: the head stays in
+ * `in` and is scanned and parsed again (pure, the same result). */
+static void conn_retry_head(struct conn *c)
+{
+	http_scan_reset(&c->scan);
+	conn_set_state(c, CONN_WRITE);
+}
+
 /* A complete head of head_len bytes is at the front of `in`. */
 static void conn_on_head(struct conn *c, uint32_t head_len)
 {
 	struct http_request *req = &c->w->req;
-	int status = http_head_parse(buf_rptr(&c->in), head_len, req);
+	int status = conn_parse(c, head_len, req);
 	bool head_only = req->method == HTTP_METHOD_HEAD;
 	c->head_len = head_len;
 	if (status == 0 && req->method == HTTP_METHOD_POST && !conn_has_body(req) &&
@@ -551,43 +693,36 @@ static void conn_on_head(struct conn *c, uint32_t head_len)
 		conn_consume_request(c);
 		return;
 	}
-	if (cgi_is_cgi_path(req->path.p, req->path.len)) {
+	/* Routed on the decoded, normalised path, like static files: /%63gi/x,
+	 * //cgi/x and /./cgi/x are CGI too, so a CGI directory inside the
+	 * document root never has its programs served as files. */
+	if (cgi_is_cgi_target(req->path.p, req->path.len)) {
 		/* The program's output goes straight to `out`: send what is
-		 * queued first. Not now: re-parse this head after the write. */
+		 * queued first. */
 		switch (conn_output_pending(c) ? conn_flush(c) : FLUSH_DONE) {
 		case FLUSH_DONE: break;
-		case FLUSH_AGAIN:
-			http_scan_reset(&c->scan);
-			conn_set_state(c, CONN_WRITE);
-			return;
+		case FLUSH_AGAIN: conn_retry_head(c); return;
 		case FLUSH_ERROR: conn_close(c); return;
 		}
 		conn_cgi_start(c, req);
 		return;
 	}
-	if (!conn_has_body(req)) {
-		conn_dispatch(c, req);
-		conn_consume_request(c);
+	if (conn_has_body(req)) {
+		conn_body_begin(c, req);
+		conn_set_state(c, CONN_READ_BODY);
 		return;
 	}
-	c->body_chunked = req->chunked;
-	c->body_left = req->chunked ? 0 : (uint64_t)req->content_length;
-	c->body_total = 0;
-	http_chunked_init(&c->chunked);
-	c->body_done = false;
-	c->body_status = 0;
-	if (req->expect_continue && buf_len(&c->in) == head_len) {
-		/* Best effort: if it does not fit the client sends the body after
-		 * its own short wait anyway. */
-		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-		if (buf_acquire(&c->out, &c->w->pool) == 0)
-			(void)buf_append(&c->out, cont, sizeof(cont) - 1);
+	if (conn_dispatch(c, req) == SERVE_RETRY) {
+		conn_retry_head(c);
+		return;
 	}
-	conn_set_state(c, CONN_READ_BODY);
+	conn_consume_request(c);
 }
 
+/* ---- request bodies ------------------------------------------------------- */
+
 /* Remove n bytes at offset off of the readable region of `in`. */
-void conn_drop_in(struct conn *c, uint32_t off, uint32_t n)
+static void conn_drop_in(struct conn *c, uint32_t off, uint32_t n)
 {
 	char *p = buf_rptr(&c->in);
 	uint32_t tail = buf_len(&c->in) - off - n;
@@ -595,50 +730,152 @@ void conn_drop_in(struct conn *c, uint32_t off, uint32_t n)
 	buf_unwind(&c->in, c->in.wpos - n);
 }
 
-/* Discard the body bytes that are in `in`. true once the body is complete
- * or broken (then body_status says how: 400 bad chunking, 413 too large). */
-static bool conn_discard_body(struct conn *c)
+void conn_body_begin(struct conn *c, const struct http_request *req)
 {
-	if (c->body_done)
-		return true;
-	uint32_t avail = buf_len(&c->in) - c->head_len;
-	if (avail == 0)
-		return false;
+	c->body_chunked = req->chunked;
+	c->body_left = req->chunked ? 0 : (uint64_t)(req->content_length > 0 ? req->content_length : 0);
+	c->body_pending = 0;
+	c->body_done = !conn_has_body(req);
+	c->body_drain = false;
+	c->body_status = 0;
+	http_chunked_init(&c->chunked);
+	if (!c->body_done && req->expect_continue && buf_len(&c->in) == c->head_len) {
+		/* The client waits for this before it sends the body (RFC 9110
+		 * §10.1.1); room for it was made with the head's. Best effort: if
+		 * it does not fit, the client sends after its own short wait. */
+		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+		if (buf_acquire(&c->out, &c->w->pool) == 0)
+			(void)buf_append(&c->out, cont, sizeof(cont) - 1);
+	}
+}
+
+void conn_body_consume(struct conn *c, uint32_t n)
+{
+	if (n > c->body_pending)
+		n = c->body_pending;
+	conn_drop_in(c, c->head_len, n);
+	c->body_pending -= n;
+}
+
+static enum conn_body conn_body_fail(struct conn *c, uint16_t status)
+{
+	c->body_status = status;
+	return CONN_BODY_FAILED;
+}
+
+/* Decode the raw bytes that follow the pending ones. */
+static enum conn_body conn_body_decode(struct conn *c)
+{
+	uint32_t start = c->head_len + c->body_pending;
+	uint32_t raw = buf_len(&c->in) - start;
+	if (c->body_done || raw == 0)
+		return c->body_done ? CONN_BODY_DONE : CONN_BODY_AGAIN;
 	if (!c->body_chunked) {
-		uint32_t take = c->body_left < avail ? (uint32_t)c->body_left : avail;
-		conn_drop_in(c, c->head_len, take);
+		uint32_t take = c->body_left < raw ? (uint32_t)c->body_left : raw;
+		c->body_pending += take; /* bytes past the body are the next request */
 		c->body_left -= take;
 		c->body_done = c->body_left == 0;
-		return c->body_done;
+		return c->body_done ? CONN_BODY_DONE : CONN_BODY_AGAIN;
 	}
-	size_t in_len = avail, out_len = 0;
-	enum http_chunked_result r = http_chunked_decode(
-		&c->chunked, buf_rptr(&c->in) + c->head_len, &in_len, &out_len);
-	conn_drop_in(c, c->head_len, (uint32_t)in_len);
-	if (r == HTTP_CHUNKED_ERROR)
-		c->body_status = 400;
-	else if (c->chunked.total > c->w->cfg->max_body_bytes)
-		c->body_status = 413;
-	c->body_done = r == HTTP_CHUNKED_DONE || c->body_status != 0;
-	return c->body_done;
+	size_t in_len = raw, out_len = 0;
+	enum http_chunked_result r =
+		http_chunked_decode(&c->chunked, buf_rptr(&c->in) + start, &in_len, &out_len);
+	/* Data went to the front; drop the framing bytes that were consumed. */
+	conn_drop_in(c, start + (uint32_t)out_len, (uint32_t)(in_len - out_len));
+	c->body_pending += (uint32_t)out_len;
+	if (r == HTTP_CHUNKED_ERROR) {
+		log_info(c->w->log, "malformed chunked request body: %s",
+			 http_chunked_error(&c->chunked));
+		return conn_body_fail(c, 400);
+	}
+	if (c->chunked.total > c->w->cfg->max_body_bytes) {
+		log_info(c->w->log, "chunked request body over the %llu-byte limit",
+			 (unsigned long long)c->w->cfg->max_body_bytes);
+		return conn_body_fail(c, 413);
+	}
+	c->body_done = r == HTTP_CHUNKED_DONE;
+	return c->body_done ? CONN_BODY_DONE : CONN_BODY_AGAIN;
+}
+
+/* Room to read more of the body behind the head and the pending bytes.
+ * false: none (the consumer must take pending bytes first) or no memory. */
+static bool conn_body_room(struct conn *c)
+{
+	if (buf_space(&c->in) > 0)
+		return true;
+	buf_compact(&c->in);
+	if (buf_space(&c->in) > 0)
+		return true;
+	if (c->body_pending > 0)
+		return false; /* back-pressure */
+	/* The head alone fills the buffer (a head of exactly a block, say):
+	 * one more block makes room for the body. Bounded: the head is at most
+	 * HTTP_HEAD_MAX_BYTES. */
+	return buf_grow(&c->in, c->in.cap + BUF_BLOCK_BYTES) == 0;
+}
+
+enum conn_body conn_body_take(struct conn *c, bool *progress)
+{
+	if (c->body_status)
+		return CONN_BODY_FAILED;
+	enum conn_body r = conn_body_decode(c);
+	if (r != CONN_BODY_AGAIN || !c->readable || !conn_body_room(c))
+		return r;
+	uint32_t before = buf_len(&c->in);
+	switch (conn_read(c)) {
+	case IO_OK:
+		break;
+	case IO_AGAIN:
+		return r;
+	case IO_EOF:
+	case IO_ERROR:
+		return CONN_BODY_GONE;
+	}
+	*progress = true;
+	if (c->state == CONN_READ_BODY &&
+	    !conn_rate_ok(c, buf_len(&c->in) - before, c->w->cfg->body_timeout_ms,
+			  c->w->cfg->min_body_rate)) {
+		log_info(c->w->log, "request body slower than %u bytes/s", c->w->cfg->min_body_rate);
+		return conn_body_fail(c, 408);
+	}
+	return conn_body_decode(c);
+}
+
+void conn_request_done(struct conn *c)
+{
+	if (c->w->draining)
+		c->close_after = true;
+	conn_body_consume(c, c->body_pending);
+	if (!c->body_done && !c->close_after && !c->body_status) {
+		/* Answered before its body was in (a CGI program that did not
+		 * read it): read the rest and drop it, so it is never parsed as a
+		 * request; close instead if that fails. */
+		c->body_drain = true;
+		conn_set_state(c, CONN_READ_BODY);
+		return;
+	}
+	conn_consume_request(c);
+	conn_set_state(c, CONN_READ_HEAD);
 }
 
 /* The body is complete (or broken): answer the request it belongs to. */
 static void conn_on_body_done(struct conn *c)
 {
+	if (c->body_drain) {
+		conn_consume_request(c);
+		conn_set_state(c, CONN_READ_HEAD);
+		return;
+	}
 	/* RESERVE_WAIT: stay in READ_BODY; the writable edge brings us back. */
 	if (conn_reserve_out(c, HTTP_RESP_HEAD_MAX_BYTES) != RESERVE_OK)
 		return;
-	struct http_request *req = &c->w->req;
-	http_head_parse(buf_rptr(&c->in), c->head_len, req); /* pure: same result */
-	if (c->body_status)
-		conn_respond_error(c, req, c->body_status, false,
-				   req->method == HTTP_METHOD_HEAD);
-	else
-		conn_dispatch(c, req);
-	conn_consume_request(c);
-	if (c->state == CONN_READ_BODY)
-		conn_set_state(c, CONN_READ_HEAD);
+	struct http_request *req = conn_request(c);
+	if (c->body_status) {
+		conn_respond_error(c, req, c->body_status, false, req->method == HTTP_METHOD_HEAD);
+	} else if (conn_dispatch(c, req) == SERVE_RETRY) {
+		return; /* nothing written: again once the socket takes more */
+	}
+	conn_request_done(c);
 }
 
 static void conn_on_read_body(struct conn *c)
@@ -648,28 +885,43 @@ static void conn_on_read_body(struct conn *c)
 			conn_close(c);
 			return;
 		}
-		if (conn_discard_body(c)) {
+		bool progress = false;
+		enum conn_body r = conn_body_take(c, &progress);
+		conn_body_consume(c, c->body_pending); /* read and dropped */
+		if (r == CONN_BODY_GONE || (r == CONN_BODY_FAILED && c->body_drain)) {
+			conn_close(c); /* the answer is out already: nothing to say */
+			return;
+		}
+		if (r != CONN_BODY_AGAIN) {
 			conn_on_body_done(c);
 			return;
 		}
-		if (!c->readable)
+		if (!progress)
 			return;
-		if (buf_space(&c->in) == 0) {
-			buf_compact(&c->in);
-			if (buf_space(&c->in) == 0 &&
-			    buf_grow(&c->in, c->in.cap + BUF_BLOCK_BYTES) < 0) {
-				conn_close(c);
-				return;
-			}
-		}
-		enum io_result r = conn_read(c);
-		if (r == IO_EOF || r == IO_ERROR) {
-			conn_close(c);
-			return;
-		}
-		if (r == IO_OK)
-			conn_arm_timer(c); /* the body timeout is per stall, not total */
+		conn_arm_timer(c); /* the body timeout is per stall, not total */
 	}
+}
+
+/* Once a body is in (CGI phase): read what the client sends next, so that
+ * its leaving is noticed. */
+enum conn_read_more conn_read_more(struct conn *c)
+{
+	if (!c->readable)
+		return CONN_READ_NONE;
+	if (buf_space(&c->in) == 0) {
+		buf_compact(&c->in);
+		if (buf_space(&c->in) == 0)
+			/* Full of pipelined requests: a FIN seen by epoll is all we
+			 * can know. */
+			return c->rdhup ? CONN_READ_GONE : CONN_READ_NONE;
+	}
+	switch (conn_read(c)) {
+	case IO_OK: return CONN_READ_GOT;
+	case IO_AGAIN: return CONN_READ_NONE;
+	case IO_EOF:
+	case IO_ERROR: break;
+	}
+	return CONN_READ_GONE;
 }
 
 /* Make room to read more of a request head: compact, then grow once up to
@@ -695,8 +947,7 @@ static void conn_head_error(struct conn *c, int status)
 	case RESERVE_WAIT:
 		/* Earlier pipelined answers go first; the head is scanned again
 		 * (and found bad again) once they are out. */
-		http_scan_reset(&c->scan);
-		conn_set_state(c, CONN_WRITE);
+		conn_retry_head(c);
 		return;
 	case RESERVE_CLOSED:
 		return;
@@ -732,8 +983,22 @@ static enum head_step conn_try_head(struct conn *c)
 	return c->state == CONN_READ_HEAD ? HEAD_ANSWERED : HEAD_STOP;
 }
 
+/* Over the connection limit: the one answer is 503, then close (spec §3:
+ * answer and close, never just refuse). */
+static void conn_refuse_answer(struct conn *c)
+{
+	if (conn_reserve_out(c, HTTP_RESP_ERROR_MAX_BYTES) != RESERVE_OK)
+		return;
+	conn_respond_error(c, NULL, 503, false, false);
+}
+
 static void conn_on_read_head(struct conn *c)
 {
+	if (c->refusing && !c->close_after) {
+		conn_refuse_answer(c);
+		if (c->state != CONN_READ_HEAD)
+			return;
+	}
 	for (;;) {
 		/* Answer every complete head already buffered (pipelining) before
 		 * writing: their responses then leave in one write. A pending file
@@ -790,28 +1055,30 @@ static void conn_on_read_head(struct conn *c)
 static void conn_on_write(struct conn *c)
 {
 	uint64_t before = buf_len(&c->out) + (uint64_t)c->file_left;
-	switch (conn_flush(c)) {
-	case FLUSH_AGAIN:
-		/* The write timeout is per stall: progress restarts it. */
-		if (buf_len(&c->out) + (uint64_t)c->file_left != before)
-			conn_arm_timer(c);
-		return;
-	case FLUSH_ERROR:
+	enum flush_result r = conn_flush(c);
+	uint64_t moved = before - (buf_len(&c->out) + (uint64_t)c->file_left);
+	if (r == FLUSH_ERROR) {
 		conn_close(c);
 		return;
-	case FLUSH_DONE:
-		break;
+	}
+	if (moved > 0 && !conn_rate_ok(c, moved, c->w->cfg->write_timeout_ms,
+				       c->w->cfg->min_send_rate)) {
+		log_info(c->w->log, "client reading slower than %u bytes/s: reset",
+			 c->w->cfg->min_send_rate);
+		conn_abort(c);
+		return;
+	}
+	if (r == FLUSH_AGAIN) {
+		/* The write timeout is per stall: progress restarts it. */
+		if (moved > 0)
+			conn_arm_timer(c);
+		return;
 	}
 	if (c->close_after) {
 		conn_finish(c);
 		return;
 	}
 	conn_set_state(c, CONN_READ_HEAD);
-}
-
-void conn_run_external(struct conn *c)
-{
-	conn_run(c);
 }
 
 /* The single driver: run the handler of the current state until a handler
@@ -834,12 +1101,24 @@ static void conn_run(struct conn *c)
 	} while (c->state != old);
 }
 
+void conn_wake(struct conn *c)
+{
+	c->io_budget = CONN_IO_PER_WAKEUP;
+	conn_run(c);
+}
+
 static void conn_on_event(struct loop *loop, struct loop_watch *watch, uint32_t events)
 {
 	(void)loop;
 	struct conn *c = (struct conn *)watch;
 	if (c->state == CONN_CLOSED)
-		return; /* closed earlier in this batch */
+		return; /* closed earlier in this batch, or after it was posted */
+	if (events == 0) {
+		/* Posted: it stopped at its budget with work left. */
+		c->readable |= c->resume_read;
+		c->writable |= c->resume_write;
+		c->resume_read = c->resume_write = false;
+	}
 	bool in = events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
 	if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 		c->rdhup = true;
@@ -852,7 +1131,7 @@ static void conn_on_event(struct loop *loop, struct loop_watch *watch, uint32_t 
 		c->writable = true;
 		c->write_wants_read = false;
 	}
-	conn_run(c);
+	conn_wake(c);
 }
 
 static void conn_on_timeout(struct loop *loop, struct timer *t)
@@ -860,6 +1139,7 @@ static void conn_on_timeout(struct loop *loop, struct timer *t)
 	(void)loop;
 	struct conn *c = (struct conn *)((char *)t - offsetof(struct conn, timer));
 	struct worker *w = c->w;
+	c->io_budget = CONN_IO_PER_WAKEUP;
 	if (c->state == CONN_READ_HEAD && c->head_started && !w->draining) {
 		/* The head did not arrive in time: 408, then close. */
 		log_info(w->log, "request head timed out");
@@ -880,7 +1160,7 @@ static void conn_on_timeout(struct loop *loop, struct timer *t)
 			conn_arm_timer(c);
 		return;
 	}
-	if (c->state == CONN_READ_BODY && !w->draining) {
+	if (c->state == CONN_READ_BODY && !w->draining && !c->body_drain) {
 		log_info(w->log, "request body timed out");
 		c->body_done = true;
 		c->body_status = 408;
@@ -889,20 +1169,41 @@ static void conn_on_timeout(struct loop *loop, struct timer *t)
 			conn_arm_timer(c);
 		return;
 	}
-	conn_close(c); /* idle keep-alive, stalled writer, linger: silent close */
+	if (c->state == CONN_WRITE) {
+		conn_abort(c); /* a stalled reader: drop what it never read */
+		return;
+	}
+	conn_close(c); /* idle keep-alive, linger, drain: silent close */
 }
 
-/* The connection limit is reached: answer 503 and close, never just drop.
- * Best effort, without a connection struct: one non-blocking send. */
-static void conn_refuse(struct worker *w, int fd)
+/* Past the refusal slots too: one best-effort 503 without a connection
+ * struct (one non-blocking send) on plain HTTP; over TLS a clean close. */
+static void conn_refuse_now(struct worker *w, int fd, bool tls)
 {
-	if (w->cfg->mode == CONFIG_MODE_HTTP) {
+	if (w->cfg->mode == CONFIG_MODE_HTTP && !tls) {
 		char raw[HTTP_RESP_ERROR_MAX_BYTES];
 		struct buf b = { .data = raw, .cap = sizeof(raw) };
 		if (http_resp_write_error(&b, 503, false, true, worker_date(w)) > 0)
 			(void)send(fd, buf_rptr(&b), buf_len(&b), MSG_NOSIGNAL | MSG_DONTWAIT);
 	}
 	close(fd);
+}
+
+static void conn_note_refusal(struct worker *w)
+{
+	w->stats_refused++;
+	if (loop_now_ms(w->loop) - w->last_refuse_log_ms < 1000)
+		return;
+	w->last_refuse_log_ms = loop_now_ms(w->loop);
+	log_warn(w->log, "connection limit (%u) reached: %llu connection(s) refused so far",
+		 w->cfg->max_conns, (unsigned long long)w->stats_refused);
+}
+
+static void conn_recycle(struct worker *w, struct conn *c)
+{
+	c->next = w->free_conns;
+	w->free_conns = c;
+	w->free_conn_count++;
 }
 
 void conn_accept(struct worker *w, struct listener *l, int fd,
@@ -912,9 +1213,14 @@ void conn_accept(struct worker *w, struct listener *l, int fd,
 		close(fd);
 		return;
 	}
-	if (w->conns_active >= w->cfg->max_conns) {
-		conn_refuse(w, fd);
-		return;
+	bool refusing = w->conns_active >= w->cfg->max_conns;
+	if (refusing) {
+		conn_note_refusal(w);
+		if (w->conns_active >= w->cfg->max_conns + CONN_REFUSE_SLOTS ||
+		    w->cfg->mode != CONFIG_MODE_HTTP) {
+			conn_refuse_now(w, fd, l->tls);
+			return;
+		}
 	}
 	struct conn *c = w->free_conns;
 	if (c) {
@@ -933,25 +1239,24 @@ void conn_accept(struct worker *w, struct listener *l, int fd,
 	c->watch.fn = conn_on_event;
 	c->w = w;
 	c->file_fd = -1;
+	c->body_done = true;
 	c->local_port = l->port;
 	c->tls = l->tls;
+	c->refusing = refusing;
 	memcpy(&c->peer, peer, peer_len < sizeof(c->peer) ? peer_len : sizeof(c->peer));
 	timer_init(&c->timer, conn_on_timeout);
 	transport_init_plain(&c->io, fd);
 	if (l->tls && tls_transport_init(&c->io, w->tls, fd) < 0) {
 		log_err(w->log, "out of memory for a TLS session");
 		close(fd);
-		c->next = w->free_conns;
-		w->free_conns = c;
-		w->free_conn_count++;
+		conn_recycle(w, c);
 		return;
 	}
 	if (loop_add(w->loop, &c->watch, EPOLLIN | EPOLLOUT | EPOLLRDHUP) < 0) {
 		log_err(w->log, "epoll_ctl: %s", strerror(errno));
+		c->io.ops->free(&c->io);
 		close(fd);
-		c->next = w->free_conns;
-		w->free_conns = c;
-		w->free_conn_count++;
+		conn_recycle(w, c);
 		return;
 	}
 	w->conns_active++;
@@ -962,8 +1267,9 @@ void conn_accept(struct worker *w, struct listener *l, int fd,
 		first = CONN_TLS_HANDSHAKE;
 	else if (w->cfg->mode == CONFIG_MODE_ECHO)
 		first = CONN_ECHO;
+	c->state = CONN_CLOSED; /* so conn_set_state opens a fresh window */
 	conn_set_state(c, first);
-	conn_run(c);
+	conn_wake(c);
 }
 
 /* Close every connection in queue q (each closes and leaves the queue). */
@@ -980,6 +1286,7 @@ void conn_close_idle(struct worker *w)
 {
 	conn_close_queue(&w->q_idle);
 	conn_close_queue(&w->q_tls);
+	conn_close_queue(&w->q_refuse);
 	if (w->cfg->mode == CONFIG_MODE_ECHO)
 		conn_close_queue(&w->q_write);
 }
@@ -992,5 +1299,6 @@ void conn_close_all(struct worker *w)
 	conn_close_queue(&w->q_write);
 	conn_close_queue(&w->q_linger);
 	conn_close_queue(&w->q_tls);
+	conn_close_queue(&w->q_refuse);
 	conn_close_queue(&w->q_cgi);
 }

@@ -1,29 +1,164 @@
 /*
- * conn_priv — the connection's internal helpers, shared by conn.c (the
- * state machine, HTTP and static files) and conn_cgi.c (the CONN_CGI
- * phase). Not for any other module.
+ * conn_priv — struct conn, its states, and the core's services to the
+ * phases. Shared by conn.c (the state machine, request heads and bodies,
+ * static answers) and conn_cgi.c (the CONN_CGI phase). Not for any other
+ * module.
+ *
+ * States (enum conn_state) and the single driver conn_run(): every
+ * transition goes through conn_set_state(), which also arms the timer of
+ * the new phase. Invariant: every live connection has exactly one armed
+ * timer, so every phase has a timeout and a graceful stop can find every
+ * connection through the timer queues.
+ *
+ * The socket is registered once, edge-triggered, for both directions;
+ * `readable`/`writable` remember the last edge and are cleared when a read
+ * or write comes back short or with EAGAIN, so a keep-alive request costs a
+ * read and a write and never an epoll_ctl.
+ *
+ * Bounded work per wakeup: every read and write of a connection, on its
+ * socket or its CGI program's pipes, takes one unit of io_budget
+ * (conn_budget_take). When the budget is spent the connection posts itself
+ * to the loop (loop_post) and resumes in the next iteration, so no peer can
+ * hold the loop however fast it sends or reads.
  */
 #ifndef LISOD_CONN_PRIV_H
 #define LISOD_CONN_PRIV_H
 
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "buf.h"
 #include "conn.h"
+#include "http_parse.h"
+#include "loop.h"
+#include "transport.h"
+
+struct conn_cgi;
+struct fcache_entry;
+
+enum conn_state {
+	CONN_TLS_HANDSHAKE, /* TLS listener: until the handshake completes */
+	CONN_ECHO,       /* --echo: read, write back, with back-pressure */
+	CONN_READ_HEAD,  /* waiting for / parsing request heads (idle included) */
+	CONN_READ_BODY,  /* reading a request body (to discard it, or the rest
+	                  * of one a CGI program did not read: body_drain) */
+	CONN_CGI,        /* a CGI program runs: body to its stdin, its stdout to us */
+	CONN_WRITE,      /* flushing responses the socket would not take yet */
+	CONN_LINGER,     /* response sent, write side shut: drain input, then close */
+	CONN_CLOSED,     /* released; struct waits to be recycled */
+};
+
+struct conn {
+	struct loop_watch watch;    /* first: the loop hands back &watch */
+	struct transport io;
+	struct timer timer;
+	struct worker *w;
+	struct conn *next;          /* closing list / free list */
+	struct buf in, out;
+	struct http_scan scan;
+	enum conn_state state;
+	bool readable, writable;    /* last edge seen, not yet consumed */
+	bool resume_read, resume_write; /* cleared by a spent budget: set again when posted */
+	uint8_t io_budget;          /* I/O operations left in this wakeup */
+	bool head_started;          /* bytes of a request head are in (408 applies) */
+	bool close_after;           /* last response: close once it is sent */
+	bool peer_eof;
+	bool rdhup;                 /* the peer's FIN was seen: read until 0 */
+	bool tls;
+	bool read_wants_write;      /* TLS: a read is blocked until writable */
+	bool write_wants_read;      /* TLS: a write is blocked until readable */
+	bool refusing;              /* over the connection limit: 503, then close */
+
+	/* The request body (conn_body_*). The head stays at in[rpos..+head_len);
+	 * decoded body bytes not yet consumed follow it (body_pending). */
+	bool body_chunked;
+	bool body_done;             /* every body byte has arrived */
+	bool body_drain;            /* answered already: read the rest, drop it */
+	uint16_t body_status;       /* 400/408/413 when the body failed */
+	uint32_t head_len;
+	uint32_t body_pending;
+	uint64_t body_left;         /* Content-Length bytes still to arrive */
+	struct http_chunked chunked;
+
+	/* Minimum data rate of READ_BODY and WRITE: bytes moved in the current
+	 * window, which is one phase timeout long (conn_rate_ok). */
+	uint32_t window_start_ms, window_bytes;
+
+	struct conn_cgi *cgi;       /* CONN_CGI: the relay */
+
+	struct fcache_entry *file_entry; /* held while its body is sent */
+	int file_fd;                /* body to sendfile after out, or -1 (the entry's) */
+	off_t file_off, file_left;
+
+	uint16_t local_port;
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in v4;
+		struct sockaddr_in6 v6;
+	} peer;
+};
 
 enum flush_result { FLUSH_DONE, FLUSH_AGAIN, FLUSH_ERROR };
 
 void conn_set_state(struct conn *c, enum conn_state s);
 void conn_arm_timer(struct conn *c);
+void conn_close(struct conn *c);
+/* Run the state machine for an event of another descriptor (a CGI pipe):
+ * a wakeup of its own, with a fresh budget. */
+void conn_wake(struct conn *c);
+/* One unit of this wakeup's I/O budget; false: spent (the connection is
+ * posted and resumes in the next loop iteration). */
+bool conn_budget_take(struct conn *c);
+
 enum io_result conn_read(struct conn *c);
 bool conn_output_pending(const struct conn *c);
 enum flush_result conn_flush(struct conn *c);
+
+enum conn_read_more { CONN_READ_NONE, CONN_READ_GOT, CONN_READ_GONE };
+/* Read what the client sends next (pipelined requests) into `in` if it is
+ * readable and there is room; CONN_READ_GONE: it closed or reset. */
+enum conn_read_more conn_read_more(struct conn *c);
+
+/* The head at the front of `in`, parsed again (pure: the same result as
+ * when it arrived) into the worker's scratch request. */
+struct http_request *conn_request(struct conn *c);
 void conn_log_access(struct conn *c, const struct http_request *req, int status, uint64_t bytes);
 void conn_respond_error(struct conn *c, const struct http_request *req, int status,
 			bool keep_alive, bool head_only);
+/* Drop the head at the front of `in` (no body left) and reset the scanner. */
 void conn_consume_request(struct conn *c);
-void conn_drop_in(struct conn *c, uint32_t off, uint32_t n);
-void conn_run_external(struct conn *c); /* conn_run, for events of other fds */
+/* The answer to the request at the front of `in` is queued: drop what is
+ * left of its body, or read and drop the rest first (body_drain), then go
+ * on with the next request (close_after decides whether there is one). */
+void conn_request_done(struct conn *c);
 void conn_peer_name(const struct conn *c, char *out, socklen_t cap);
+uint16_t conn_peer_port(const struct conn *c);
 
-/* conn_cgi.c */
+/* The request body: framing from the head, bytes decoded in place. */
+enum conn_body { CONN_BODY_AGAIN, CONN_BODY_DONE, CONN_BODY_FAILED, CONN_BODY_GONE };
+/* Start reading req's body (nothing to do if it has none); queues
+ * "100 Continue" when the client waits for it. */
+void conn_body_begin(struct conn *c, const struct http_request *req);
+/* Decode what has arrived, reading the client once more when it is
+ * readable and there is room. *progress: bytes were read. DONE: every body
+ * byte is in (some may still be pending); FAILED: conn_body_status() says
+ * why (400 bad chunking, 408 too slow, 413 too large); GONE: the client
+ * closed or reset. Back-pressure: nothing is read while the decoded bytes
+ * fill the buffer. */
+enum conn_body conn_body_take(struct conn *c, bool *progress);
+static inline uint32_t conn_body_pending(const struct conn *c) { return c->body_pending; }
+static inline const char *conn_body_data(const struct conn *c)
+{
+	return buf_rptr(&c->in) + c->head_len;
+}
+static inline bool conn_body_complete(const struct conn *c) { return c->body_done; }
+static inline int conn_body_status(const struct conn *c) { return c->body_status; }
+/* The first n pending body bytes were used. */
+void conn_body_consume(struct conn *c, uint32_t n);
+
+/* conn_cgi.c: the CONN_CGI phase */
 void conn_cgi_start(struct conn *c, const struct http_request *req);
 void conn_on_cgi(struct conn *c);
 void conn_cgi_timeout(struct conn *c);

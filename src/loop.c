@@ -14,6 +14,7 @@ struct loop {
 	time_t now_sec;    /* wall clock */
 	struct timer_queue *queues[LOOP_TIMER_QUEUES_MAX];
 	unsigned queue_count;
+	struct loop_watch *posted_head, *posted_tail; /* FIFO: fair among posters */
 	void (*batch_fn)(void *arg);
 	void *batch_arg;
 	struct epoll_event events[LOOP_EVENTS_PER_WAIT];
@@ -76,6 +77,34 @@ int loop_mod(struct loop *loop, struct loop_watch *w, uint32_t events)
 int loop_del(struct loop *loop, struct loop_watch *w)
 {
 	return epoll_ctl(loop->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+}
+
+void loop_post(struct loop *loop, struct loop_watch *w)
+{
+	if (w->posted)
+		return;
+	w->posted = true;
+	w->posted_next = NULL;
+	if (loop->posted_tail)
+		loop->posted_tail->posted_next = w;
+	else
+		loop->posted_head = w;
+	loop->posted_tail = w;
+}
+
+/* Run what was posted before this call; what these handlers post again
+ * waits for the next iteration (so one watch cannot hold the loop). */
+static void loop_run_posted(struct loop *loop)
+{
+	struct loop_watch *w = loop->posted_head;
+	loop->posted_head = loop->posted_tail = NULL;
+	while (w) {
+		struct loop_watch *next = w->posted_next;
+		w->posted = false;
+		w->posted_next = NULL;
+		w->fn(loop, w, 0);
+		w = next;
+	}
 }
 
 int loop_timer_queue_add(struct loop *loop, struct timer_queue *q, uint64_t duration_ms)
@@ -167,7 +196,7 @@ int loop_run(struct loop *loop)
 {
 	while (!loop->stop) {
 		int n = epoll_wait(loop->epfd, loop->events, LOOP_EVENTS_PER_WAIT,
-				   loop_next_timeout_ms(loop));
+				   loop->posted_head ? 0 : loop_next_timeout_ms(loop));
 		if (n < 0 && errno != EINTR)
 			return -1;
 		loop_update_time(loop);
@@ -175,6 +204,7 @@ int loop_run(struct loop *loop)
 			struct loop_watch *w = loop->events[i].data.ptr;
 			w->fn(loop, w, loop->events[i].events);
 		}
+		loop_run_posted(loop);
 		loop_fire_timers(loop);
 		if (loop->batch_fn)
 			loop->batch_fn(loop->batch_arg);

@@ -28,7 +28,9 @@ typedef void (*loop_io_fn)(struct loop *loop, struct loop_watch *w, uint32_t eve
 
 struct loop_watch {
 	int fd;
+	bool posted;                   /* on the loop's posted list */
 	loop_io_fn fn;
+	struct loop_watch *posted_next;
 };
 
 struct timer_queue;
@@ -60,6 +62,18 @@ int loop_mod(struct loop *loop, struct loop_watch *w, uint32_t events);
 int loop_del(struct loop *loop, struct loop_watch *w);
 /* Like loop_add but level-triggered (listeners, signalfd, which we drain). */
 int loop_add_level(struct loop *loop, struct loop_watch *w, uint32_t events);
+
+/*
+ * Bounded work per wakeup: a handler that stops at its work bound while its
+ * descriptor is still ready posts its watch. An edge-triggered descriptor
+ * reports no new edge for data that is already there, so the loop calls
+ * w->fn(loop, w, 0) itself in the next iteration (events == 0 means
+ * "posted"), after that iteration's events, and does not sleep in epoll_wait
+ * while anything is posted. Posting a posted watch does nothing.
+ * The owner must stay allocated until the call has happened: check
+ * `posted` before freeing (deferred free, as conn_reap does).
+ */
+void loop_post(struct loop *loop, struct loop_watch *w);
 
 /* Register a queue of timers that all last duration_ms. */
 int loop_timer_queue_add(struct loop *loop, struct timer_queue *q, uint64_t duration_ms);

@@ -16,12 +16,19 @@
 #include "static.h"
 #include "tls.h"
 
-enum { WORKER_FCACHE_ENTRIES = 512, WORKER_TICK_MS = 1000, WORKER_LINGER_MS = 2000, WORKER_POOL_FREE_MAX = 256 };
+enum {
+	WORKER_FCACHE_ENTRIES = 512,
+	WORKER_TICK_MS = 1000,
+	WORKER_LINGER_MS = 2000,
+	WORKER_REFUSE_MS = 2000,  /* a refused TLS client's handshake deadline */
+	WORKER_POOL_FREE_MAX = 256,
+};
 
 static void worker_on_batch(void *arg)
 {
 	struct worker *w = arg;
 	conn_reap(w);
+	cgi_procs_collect(&w->cgi);
 }
 
 static void worker_on_tick(struct loop *loop, struct timer *t)
@@ -112,7 +119,7 @@ static void worker_on_signal(struct loop *loop, struct loop_watch *watch, uint32
 				log_info(w->log, "signal %u: logs reopened", si.ssi_signo);
 			break;
 		case SIGCHLD:
-			conn_cgi_on_sigchld(w);
+			cgi_procs_on_sigchld(&w->cgi);
 			break;
 		default:
 			break;
@@ -129,9 +136,12 @@ static int worker_queues(struct worker *w)
 	rc |= loop_timer_queue_add(w->loop, &w->q_body, cfg->body_timeout_ms);
 	rc |= loop_timer_queue_add(w->loop, &w->q_idle, cfg->idle_timeout_ms);
 	rc |= loop_timer_queue_add(w->loop, &w->q_cgi, cfg->cgi_timeout_ms);
-	rc |= loop_timer_queue_add(w->loop, &w->q_cgi_orphan, cfg->cgi_timeout_ms);
 	rc |= loop_timer_queue_add(w->loop, &w->q_write, cfg->write_timeout_ms);
 	rc |= loop_timer_queue_add(w->loop, &w->q_linger, WORKER_LINGER_MS);
+	rc |= loop_timer_queue_add(w->loop, &w->q_refuse, WORKER_REFUSE_MS);
+	/* A detached program may run until the CGI timeout; an attached one
+	 * until the total cap. */
+	rc |= cgi_procs_init(&w->cgi, w->loop, w->log, cfg->cgi_timeout_ms, cfg->cgi_max_time_ms);
 	rc |= loop_timer_queue_add(w->loop, &w->q_tick, WORKER_TICK_MS);
 	return rc;
 }
@@ -218,7 +228,7 @@ void worker_fini(struct worker *w)
 {
 	if (w->q_tick.head.next) /* the queues exist only if init got that far */
 		conn_close_all(w);
-	conn_cgi_kill_all(w);
+	cgi_procs_kill_all(&w->cgi);
 	conn_free_all(w);
 	for (unsigned i = 0; i < w->listener_count; i++)
 		close(w->listeners[i].watch.fd);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "cgi_proc.h"
 #include "config.h"
 #include "http_parse.h"
 #include "http_resp.h"
@@ -44,16 +45,15 @@ struct worker {
 	/* One timer queue per phase (see loop.h). The connection queues hold
 	 * only struct conn timers (conn_close_all relies on it). */
 	struct timer_queue q_tls, q_header, q_body, q_idle, q_cgi, q_write, q_linger;
-	struct timer_queue q_cgi_orphan; /* CGI children whose connection left */
+	struct timer_queue q_refuse;    /* over the limit: handshake, then 503 */
 	struct timer_queue q_tick;
 	struct timer tick;              /* once a second: log flush, shutdown check */
 
 	struct http_date_cache date;
 	struct http_request req;        /* scratch: valid during one call chain */
 
-	unsigned conns_active;
-	struct cgi_proc *cgi_procs;     /* running or not yet reaped */
-	unsigned cgi_active;
+	unsigned conns_active;          /* refusing ones included */
+	struct cgi_procs cgi;           /* every CGI program of this worker */
 	bool cgi_is_dir;                /* --cgi names a directory of programs */
 	struct conn *closing;           /* closed this batch, freed after it */
 	struct conn *free_conns;        /* recycled struct conn */
@@ -61,6 +61,7 @@ struct worker {
 
 	int reserve_fd;                 /* spent when accept hits EMFILE */
 	uint64_t stats_shed, last_shed_log_ms;
+	uint64_t stats_refused, last_refuse_log_ms;
 	bool draining;                  /* graceful stop: no new connections */
 	uint64_t drain_deadline_ms;
 	int exit_code;

@@ -90,6 +90,42 @@ static void test_is_cgi_path(void **state)
 	assert_int_equal(failures, 0);
 }
 
+/* Routing decides on the decoded, normalised path (spec §5). */
+static const struct is_cgi_case IS_CGI_TARGET_CASES[] = {
+	{ __LINE__, "/cgi", 0, true },
+	{ __LINE__, "/cgi/x", 0, true },
+	{ __LINE__, "/%63gi/x", 0, true },
+	{ __LINE__, "/%63%67%69", 0, true },
+	{ __LINE__, "//cgi/x", 0, true },
+	{ __LINE__, "///cgi", 0, true },
+	{ __LINE__, "/./cgi/x", 0, true },
+	{ __LINE__, "/a/../cgi/x", 0, true },
+	{ __LINE__, "/cgi%2fx", 0, true },
+	{ __LINE__, "/cgi/./x", 0, true },
+	{ __LINE__, "/cgi/..", 0, false },       /* "/" */
+	{ __LINE__, "/cgi/../x", 0, false },     /* "/x" */
+	{ __LINE__, "/%43GI/x", 0, false },      /* "/CGI/x": case matters */
+	{ __LINE__, "/cgix", 0, false },
+	{ __LINE__, "/c%67ix", 0, false },
+	{ __LINE__, "/.cgi/x", 0, false },
+	{ __LINE__, "/../cgi/x", 0, false },     /* above the root: the static 400 */
+	{ __LINE__, "/cgi/%00", 0, false },      /* %00: the static 400 */
+	{ __LINE__, "/cgi/%zz", 0, false },
+};
+
+static void test_is_cgi_target(void **state)
+{
+	(void)state;
+	int failures = 0;
+	for (size_t i = 0; i < ARRAY_LEN(IS_CGI_TARGET_CASES); i++) {
+		const struct is_cgi_case *c = &IS_CGI_TARGET_CASES[i];
+		size_t len = c->len ? c->len : strlen(c->path);
+		if (cgi_is_cgi_target(c->path, len) != c->want)
+			FAIL_ROW(c->line, c->path, "want %s", c->want ? "true" : "false");
+	}
+	assert_int_equal(failures, 0);
+}
+
 /* ---- fixture --------------------------------------------------------------- */
 
 static const struct {
@@ -185,8 +221,16 @@ static const struct resolve_case RESOLVE_CASES[] = {
 	{ __LINE__, "trailing slash kept", false, "/prog", "/cgi/x/", 0, 0, 0, 0, "/prog", "/x/" },
 	{ __LINE__, "encoded space", false, "/prog", "/cgi/a%20b", 0, 0, 0, 0, "/prog", "/a b" },
 	{ __LINE__, "encoded slash", false, "/prog", "/cgi/a%2Fb", 0, 0, 0, 0, "/prog", "/a/b" },
-	{ __LINE__, "encoded dots passed on", false, "/prog", "/cgi/%2e%2e/etc", 0, 0, 0, 0,
-	  "/prog", "/../etc" },
+	{ __LINE__, "encoded dots leave /cgi", false, "/prog", "/cgi/%2e%2e/etc", 0, 0, 0, 404,
+	  NULL, NULL },
+	{ __LINE__, "dot segments resolved", false, "/prog", "/cgi/a/./b/../c", 0, 0, 0, 0,
+	  "/prog", "/a/c" },
+	{ __LINE__, "encoded cgi", false, "/prog", "/%63gi/x", 0, 0, 0, 0, "/prog", "/x" },
+	{ __LINE__, "double slash before cgi", false, "/prog", "//cgi/x", 0, 0, 0, 0, "/prog",
+	  "/x" },
+	{ __LINE__, "empty segments collapse", false, "/prog", "/cgi//x//y", 0, 0, 0, 0, "/prog",
+	  "/x/y" },
+	{ __LINE__, "above the root", false, "/prog", "/../cgi/x", 0, 0, 0, 400, NULL, NULL },
 	{ __LINE__, "decoded once", false, "/prog", "/cgi/%2541", 0, 0, 0, 0, "/prog", "/%41" },
 	{ __LINE__, "high bytes", false, "/prog", "/cgi/%C3%a9", 0, 0, 0, 0, "/prog",
 	  "/\xc3\xa9" },
@@ -215,8 +259,9 @@ static const struct resolve_case RESOLVE_CASES[] = {
 	{ __LINE__, "dir: query-like rest", true, "", "/cgi/prog/%3Fq", 0, 0, 0, 0, "/prog", "/?q" },
 	{ __LINE__, "dir: /cgi alone", true, "", "/cgi", 0, 0, 0, 404, NULL, NULL },
 	{ __LINE__, "dir: /cgi/ alone", true, "", "/cgi/", 0, 0, 0, 404, NULL, NULL },
-	{ __LINE__, "dir: empty name", true, "", "/cgi//prog", 0, 0, 0, 404, NULL, NULL },
-	{ __LINE__, "dir: dot name", true, "", "/cgi/./prog", 0, 0, 0, 404, NULL, NULL },
+	{ __LINE__, "dir: empty segment collapses", true, "", "/cgi//prog", 0, 0, 0, 0, "/prog",
+	  "" },
+	{ __LINE__, "dir: dot segment dropped", true, "", "/cgi/./prog", 0, 0, 0, 0, "/prog", "" },
 	{ __LINE__, "dir: dot-dot name", true, "", "/cgi/../prog", 0, 0, 0, 404, NULL, NULL },
 	{ __LINE__, "dir: encoded dot-dot", true, "", "/cgi/%2e%2E/prog", 0, 0, 0, 404, NULL, NULL },
 	{ __LINE__, "dir: triple dot", true, "", "/cgi/.../x", 0, 0, 0, 404, NULL, NULL },
@@ -1286,6 +1331,7 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_is_cgi_path),
+		cmocka_unit_test(test_is_cgi_target),
 		cmocka_unit_test_setup_teardown(test_resolve_table, fixture_setup, fixture_teardown),
 		cmocka_unit_test(test_env_table),
 		cmocka_unit_test(test_env_block),
