@@ -85,7 +85,14 @@ void http_scan_reset(struct http_scan *s)
  *   - the line's byte at relative offset 8192 may only be the CR of CRLF, and
  *     any later one only the LF: otherwise -414 (request line) / -431;
  *   - once HTTP_HEADERS_MAX header lines are complete, a further line that is
- *     not the final empty line: -431.
+ *     not the final empty line: -431;
+ *   - a byte other than LF right after a CR: -400 (bare CR). It is judged
+ *     with the byte after the CR, after the limits above, so a CR that ends
+ *     the input waits for one more byte and the limits still win.
+ * The byte after a CR never takes the fast path: it is the LF in the common
+ * case, which stops the fast path anyway, so this costs nothing there.
+ * On resuming, buf[pos - 1] is still in the buffer: a CR there is one whose
+ * next byte has not been seen yet.
  */
 int http_head_scan(const char *buf, size_t len, struct http_scan *s)
 {
@@ -129,8 +136,12 @@ int http_head_scan(const char *buf, size_t len, struct http_scan *s)
 			rc = -431;
 			break;
 		}
+		if (i > 0 && buf[i - 1] == '\r') {
+			rc = -400; /* bare CR */
+			break;
+		}
 		i++;
-		if (lines <= HTTP_HEADERS_MAX) {
+		if (c != '\r' && lines <= HTTP_HEADERS_MAX) {
 			/* Fast path: bytes above '\r' need none of the checks
 			 * above while the line and the head are within limits. */
 			size_t stop = len;

@@ -88,9 +88,16 @@ void http_scan_reset(struct http_scan *s);
  *           0: need more bytes (state saved in *s; call again with the same
  *              buffer start and a larger len);
  *          <0: -status, a limit was broken: -414 (request line too long),
- *              -431 (header line or head too long), -400 (NUL or other byte
- *              that can never be valid framing). The caller closes after
+ *              -431 (header line or head too long), -400 (NUL, or a CR
+ *              followed by anything but LF). The caller closes after
  *              answering, the end of the request being unknown.
+ * A CR is judged as soon as the next byte is available: CR followed by a
+ * byte other than LF is -400 at once, wherever it is (request line, header
+ * line, before the request line, at the end of the head), so a client that
+ * ends its lines with a bare CR gets its 400 without waiting for a line end
+ * that will not come. A CR that is the last byte of buf[0..len) needs more.
+ * When the byte after the CR is also over a line or head limit, the limit
+ * wins (-414/-431), as it would in http_head_parse.
  * A bare LF counts as a line end for finding the head's end (so the parser
  * can answer 400 at once rather than waiting for a timeout).
  * Leading empty lines (CRLF) before the request line are skipped, as RFC 9112

@@ -177,6 +177,24 @@ static size_t b_nheaders_cr(char *o, size_t arg)
 	return b_nheaders(o, arg) - 1;
 }
 
+/* request line of arg bytes, then a CR and a byte that is not LF */
+static size_t b_reqline_cr_x(char *o, size_t arg)
+{
+	return put(o, b_reqline_open(o, arg), "\rX");
+}
+
+/* header line of arg bytes, then a CR and a byte that is not LF */
+static size_t b_hdrline_cr_x(char *o, size_t arg)
+{
+	return put(o, b_hdrline_open(o, arg), "\rX");
+}
+
+/* arg header fields (Host included), then a CR and a byte that is not LF */
+static size_t b_nheaders_cr_x(char *o, size_t arg)
+{
+	return put(o, b_nheaders_cr(o, arg), "X");
+}
+
 /* arg CRLFs, then the first byte of a request line */
 static size_t b_crlf_then_g(char *o, size_t arg)
 {
@@ -352,6 +370,25 @@ static const struct head_case head_cases[] = {
 	{ C("NUL in value", REQ11 "X: a\0b\r\n\r\n"), E(400, N) },
 	{ C("NUL in request line", "GET /\0 HTTP/1.1\r\n\r\n"), E(400, N) },
 	{ C("NUL first", "\0"), E(400, N) },
+
+	/* bare CR: judged by the byte after it, never at a line end */
+	{ C("bare CRs as line ends", "GET /index.html HTTP/1.1\rHost: localhost\r"
+	    "User-Agent: x\r\r"), E(400, N) },
+	{ C("bare CR in request line, no LF", "GET / HTTP/1.1\rX"), E(400, N) },
+	{ C("bare CR in value, no LF", REQ11 "X: a\rb"), E(400, N) },
+	{ C("CR CR in value, no LF", REQ11 "X: a\r\r"), E(400, N) },
+	{ C("bare CR ends the head, no LF", REQ11 "\rX"), E(400, N) },
+	{ C("bare CR before the request line", "\rGET / HTTP/1.1\r\n"), E(400, N) },
+	{ C("bare CR after a leading CRLF", "\r\n\r\r\n"), E(400, N) },
+	{ C("bare CR then NUL", REQ11 "X: a\r\0"), E(400, N) },
+	{ C("CR as the last byte: need more", REQ11 "X: a\r"), E(AGAIN, U) },
+	{ G("request line 8190, bare CR", b_reqline_cr_x, 8190), E(400, N) },
+	{ G("request line 8191, bare CR: 414 wins", b_reqline_cr_x, 8191), E(414, N) },
+	{ G("request line 8192, bare CR: 414 wins", b_reqline_cr_x, 8192), E(414, N) },
+	{ G("header line 8190, bare CR", b_hdrline_cr_x, 8190), E(400, N) },
+	{ G("header line 8191, bare CR: 431 wins", b_hdrline_cr_x, 8191), E(431, N) },
+	{ G("header line 8192, bare CR: 431 wins", b_hdrline_cr_x, 8192), E(431, N) },
+	{ G("100 header fields, bare CR: 431 wins", b_nheaders_cr_x, 100), E(431, N) },
 
 	/* Host */
 	{ C("1.1 without Host", "GET / HTTP/1.1\r\n\r\n"), E(400, Y), .hh = N },
