@@ -359,7 +359,11 @@ static void note_control_header(struct http_request *req, struct parse_state *st
 	if (mem_eq_ci(n, nl, "content-length")) {
 		int64_t v = parse_content_length(h->value);
 
-		if (v < 0 || (st->cl_seen && v != st->cl))
+		/* A repeated Content-Length is refused even when the values
+		 * agree (spec §3): RFC 9112 §6.3 lets a recipient either use
+		 * such a value or reject it, and rejecting is the only choice
+		 * no other hop on the path can read differently. */
+		if (v < 0 || st->cl_seen)
 			st->cl_bad = true;
 		st->cl_seen = true;
 		st->cl = v;

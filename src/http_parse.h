@@ -120,8 +120,8 @@ int http_head_scan(const char *buf, size_t len, struct http_scan *s);
  * CR or LF, control characters, empty name), Host on 1.1 (400: missing,
  * repeated, or bytes outside uri-host[:port]), Content-Length (400 when
  * not 1*DIGIT after OWS -- so negative, list form "5, 5" and overflow are
- * 400 --, duplicated with different values, or combined with
- * Transfer-Encoding), Transfer-Encoding (400 when empty or on HTTP/1.0; 501
+ * 400 --, repeated, even with equal values, or combined with
+ * Transfer-Encoding; all of these leave framing_known false), Transfer-Encoding (400 when empty or on HTTP/1.0; 501
  * for anything but exactly one "chunked"), method (501 for valid tokens
  * other than GET/HEAD/POST; methods are case-sensitive, so "get" is 501).
  * When several apply the status is: 414/431, else any 400, else 505, else
