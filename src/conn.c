@@ -534,7 +534,7 @@ static bool conn_has_body(const struct http_request *req)
 static void conn_on_head(struct conn *c, uint32_t head_len)
 {
 	struct http_request *req = &c->w->req;
-	int status = http_head_parse(buf_rptr(&c->in), head_len, req);
+	int status = http_head_parse(buf_rptr(&c->in), head_len, 0, req);
 	bool head_only = req->method == HTTP_METHOD_HEAD;
 	c->head_len = head_len;
 	if (status == 0 && req->method == HTTP_METHOD_POST && !conn_has_body(req) &&
@@ -630,7 +630,7 @@ static void conn_on_body_done(struct conn *c)
 	if (conn_reserve_out(c, HTTP_RESP_HEAD_MAX_BYTES) != RESERVE_OK)
 		return;
 	struct http_request *req = &c->w->req;
-	http_head_parse(buf_rptr(&c->in), c->head_len, req); /* pure: same result */
+	http_head_parse(buf_rptr(&c->in), c->head_len, 0, req); /* pure: same result */
 	if (c->body_status)
 		conn_respond_error(c, req, c->body_status, false,
 				   req->method == HTTP_METHOD_HEAD);

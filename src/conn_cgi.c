@@ -537,7 +537,7 @@ static int cgi_on_head_bytes(struct conn *c, struct cgi_proc *p, const char *dat
 static void cgi_finish(struct conn *c, struct cgi_proc *p, bool failed)
 {
 	struct http_request *req = &c->w->req;
-	http_head_parse(buf_rptr(&c->in), c->head_len, req);
+	http_head_parse(buf_rptr(&c->in), c->head_len, 0, req);
 	if (failed || !p->head_done) {
 		log_err(c->w->log, "CGI program %s (pid %ld): %s",
 			p->program ? p->program : "?", (long)p->pid,

@@ -480,7 +480,8 @@ static const char *line_end(struct parse_state *st, const char *p,
 	return lf + 1;
 }
 
-int http_head_parse(const char *buf, size_t head_len, struct http_request *req)
+int http_head_parse(const char *buf, size_t head_len, unsigned flags,
+		    struct http_request *req)
 {
 	struct parse_state st;
 	const char *p = buf, *end = buf + head_len, *ce, *next;
@@ -542,7 +543,8 @@ int http_head_parse(const char *buf, size_t head_len, struct http_request *req)
 	if (st.host_count > 1)
 		st.bad = true;
 	req->has_host = st.host_count > 0;
-	if (req->version_major == 1 && req->version_minor == 1 && st.host_count == 0)
+	if (req->version_major == 1 && req->version_minor == 1 && st.host_count == 0 &&
+	    !(flags & HTTP_PARSE_HOST_OPTIONAL))
 		st.bad = true;
 	if (st.cl_seen && st.te_seen)
 		st.bad = st.unknown = true;

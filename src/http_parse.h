@@ -109,16 +109,26 @@ void http_scan_reset(struct http_scan *s);
  */
 int http_head_scan(const char *buf, size_t len, struct http_scan *s);
 
+/* Flags of http_head_parse(), or-ed together. */
+enum {
+	/* HTTP/1.1 without a Host field is not an error: the Liso graders send
+	 * such requests and expect them served (spec §3). A Host that is
+	 * present must still be valid, and a repeated one is still 400. */
+	HTTP_PARSE_HOST_OPTIONAL = 1u << 0,
+};
+
 /*
  * Parse a complete head of head_len bytes (as returned by http_head_scan).
+ * flags: HTTP_PARSE_* above, 0 for RFC 9112 strictness.
  * Fills *req. Returns 0 on success or the error status (also in req->status).
  * The parser is self-contained (it is also fuzzed on raw input): it repeats
  * the scanner's limits (414, 431) and answers 400 to anything that is not
  * exactly one complete head.
  * Checks: request line syntax (400), version (505 for any version but
  * 1.0/1.1), header syntax (400: no colon, space before colon, obs-fold, bare
- * CR or LF, control characters, empty name), Host on 1.1 (400: missing,
- * repeated, or bytes outside uri-host[:port]), Content-Length (400 when
+ * CR or LF, control characters, empty name), Host on 1.1 (400: missing
+ * unless HTTP_PARSE_HOST_OPTIONAL, repeated, or bytes outside
+ * uri-host[:port]), Content-Length (400 when
  * not 1*DIGIT after OWS -- so negative, list form "5, 5" and overflow are
  * 400 --, repeated, even with equal values, or combined with
  * Transfer-Encoding; all of these leave framing_known false), Transfer-Encoding (400 when empty or on HTTP/1.0; 501
@@ -134,7 +144,8 @@ int http_head_scan(const char *buf, size_t len, struct http_scan *s);
  * Expect: 100-continue is only honoured on HTTP/1.1 (RFC 9110 §10.1.1).
  * Does not check POST-without-length (411): that is the caller's policy.
  */
-int http_head_parse(const char *buf, size_t head_len, struct http_request *req);
+int http_head_parse(const char *buf, size_t head_len, unsigned flags,
+		    struct http_request *req);
 
 /* Case-insensitive ASCII comparison of a slice against a C string. */
 bool http_slice_eq_ci(struct http_slice s, const char *lit);

@@ -1,12 +1,13 @@
 /*
  * Fuzz target for the request-head scanner and parser.
  *
- * The first input byte seeds the split points; the rest is the request
- * stream. The head is scanned whole and incrementally (prefixes of random
+ * The first input byte seeds the split points and its top bit chooses the
+ * parser flags (HTTP_PARSE_HOST_OPTIONAL); the rest is the request stream. The head is scanned whole and incrementally (prefixes of random
  * lengths, each copied to an exactly-sized heap buffer so that reading past
  * it is an ASan error); both must agree. A found head is parsed, and the
- * parser is also run directly on the raw input. Invariants are checked with
- * abort() so that they hold in every build.
+ * parser is also run directly on the raw input, and with the other flag
+ * value to check that the flag changes nothing but a missing Host's 400.
+ * Invariants are checked with abort() so that they hold in every build.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -20,7 +21,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 
-static struct http_request req_a, req_b;
+static struct http_request req_a, req_b, req_c;
 
 static void check_slice(struct http_slice s, const char *buf, size_t len)
 {
@@ -32,7 +33,7 @@ static void check_slice(struct http_slice s, const char *buf, size_t len)
 }
 
 static void check_request(const struct http_request *r, const char *buf,
-			  size_t len, int status)
+			  size_t len, int status, unsigned flags)
 {
 	uint32_t i;
 
@@ -46,7 +47,8 @@ static void check_request(const struct http_request *r, const char *buf,
 		CHECK(r->version_major == 1 && r->version_minor <= 1);
 		CHECK(r->method != HTTP_METHOD_OTHER);
 		CHECK(!(r->chunked && r->content_length >= 0));
-		CHECK(r->version_minor == 0 || r->has_host);
+		CHECK(r->version_minor == 0 || r->has_host ||
+		      (flags & HTTP_PARSE_HOST_OPTIONAL));
 	}
 	if (!r->framing_known)
 		CHECK(!r->keep_alive);
@@ -112,6 +114,30 @@ static void check_same(const struct http_request *a, const char *abuf,
 	}
 }
 
+/* r is buf parsed with flags. Parsed with the other value of
+ * HTTP_PARSE_HOST_OPTIONAL, the strict result must be 400 exactly where the
+ * lenient one forgave a missing Host on HTTP/1.1 (unless a limit's 414/431
+ * wins), and the same status everywhere else. */
+static void check_other_flag(const char *buf, size_t len, unsigned flags,
+			     const struct http_request *r)
+{
+	const struct http_request *lenient = r, *strict = &req_c;
+	unsigned other = flags ^ HTTP_PARSE_HOST_OPTIONAL;
+	bool forgiven;
+	int st;
+
+	st = http_head_parse(buf, len, other, &req_c);
+	check_request(&req_c, buf, len, st, other);
+	if (other & HTTP_PARSE_HOST_OPTIONAL) {
+		lenient = &req_c;
+		strict = r;
+	}
+	forgiven = lenient->version_major == 1 && lenient->version_minor == 1 &&
+		   !lenient->has_host && lenient->status != 414 &&
+		   lenient->status != 431;
+	CHECK(strict->status == (forgiven ? 400 : lenient->status));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct http_scan s;
@@ -120,10 +146,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *in;
 	char *buf;
 	int whole, split = 0, st;
+	unsigned flags;
 
 	if (size < 1)
 		return 0;
 	seed = data[0] * 2654435761u + 1;
+	flags = (data[0] & 0x80) ? HTTP_PARSE_HOST_OPTIONAL : 0;
 	in = (const char *)data + 1;
 	len = size - 1;
 	if (len > 256 * 1024)
@@ -163,19 +191,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		CHECK(head != NULL);
 		memcpy(head, in, (size_t)whole);
-		st = http_head_parse(head, (size_t)whole, &req_a);
-		check_request(&req_a, head, (size_t)whole, st);
+		st = http_head_parse(head, (size_t)whole, flags, &req_a);
+		check_request(&req_a, head, (size_t)whole, st, flags);
 		CHECK(st != 414);
 		/* pure: parsing again, elsewhere, gives the same result */
-		st = http_head_parse(buf, (size_t)whole, &req_b);
-		check_request(&req_b, buf, (size_t)whole, st);
+		st = http_head_parse(buf, (size_t)whole, flags, &req_b);
+		check_request(&req_b, buf, (size_t)whole, st, flags);
 		check_same(&req_a, head, &req_b, buf);
+		check_other_flag(head, (size_t)whole, flags, &req_a);
 		free(head);
 	}
 
 	/* The parser on its own must survive anything. */
-	st = http_head_parse(buf, len, &req_a);
-	check_request(&req_a, buf, len, st);
+	st = http_head_parse(buf, len, flags, &req_a);
+	check_request(&req_a, buf, len, st, flags);
+	check_other_flag(buf, len, flags, &req_a);
 	if (whole <= 0 || (size_t)whole != len)
 		CHECK(st != 0); /* not exactly one complete head, or invalid */
 	if (whole < 0 && len <= HTTP_HEAD_MAX_BYTES && -whole != 400)

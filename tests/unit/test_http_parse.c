@@ -40,6 +40,7 @@ struct head_case {
 	size_t in_len;
 	size_t (*build)(char *out, size_t arg);
 	size_t arg;
+	unsigned fl;          /* http_head_parse flags */
 	int st;               /* expected status (0, 4xx, 5xx, AGAIN) */
 	int fk;               /* framing_known Y/N */
 	size_t hl;            /* expected head length; 0: the whole input */
@@ -57,6 +58,7 @@ struct head_case {
 #define G(nm, fn, a) .line = __LINE__, .name = nm, .build = fn, .arg = a
 #define OK .st = 0, .fk = Y
 #define E(code, f) .st = code, .fk = f
+#define HOPT .fl = HTTP_PARSE_HOST_OPTIONAL
 
 #define REQ11 "GET / HTTP/1.1\r\nHost: a\r\n"
 
@@ -395,6 +397,28 @@ static const struct head_case head_cases[] = {
 	{ C("Host with SP", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n"), E(400, Y) },
 	{ C("Host with @", "GET / HTTP/1.1\r\nHost: u@a\r\n\r\n"), E(400, Y) },
 
+	/* Host optional (HTTP_PARSE_HOST_OPTIONAL): only a missing Host is forgiven */
+	{ C("1.1 without Host, Host optional", "GET / HTTP/1.1\r\n\r\n"), HOPT, OK,
+	  .v = 11, .ka = Y, .hh = N, .hc = HC(0) },
+	{ C("1.1 with Host, Host optional", REQ11 "\r\n"), HOPT, OK, .hh = Y, .host = "a" },
+	{ C("1.0 without Host, Host optional", "GET / HTTP/1.0\r\n\r\n"), HOPT, OK,
+	  .v = 10, .hh = N },
+	{ C("graders' pipeline, Host optional", "GET /1.html HTTP/1.1\r\n\r\n"
+	    "GET /2.html HTTP/1.1\r\n\r\n"), HOPT, OK, .hl = 24, .t = "/1.html", .ka = Y },
+	{ C("1.1 without Host, Connection: close, Host optional",
+	    "GET / HTTP/1.1\r\nConnection: close\r\n\r\n"), HOPT, OK, .ka = N },
+	{ C("BREW without Host, Host optional: 501", "BREW / HTTP/1.1\r\n\r\n"), HOPT,
+	  E(501, Y) },
+	{ C("BREW without Host: 400 wins", "BREW / HTTP/1.1\r\n\r\n"), E(400, Y) },
+	{ C("POST CL without Host, Host optional", "POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\nab"),
+	  HOPT, OK, .hl = 38, CL(2) },
+	{ C("two Hosts, Host optional", "GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n"), HOPT,
+	  E(400, Y) },
+	{ C("Host with slash, Host optional", "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n"), HOPT,
+	  E(400, Y) },
+	{ C("bad header without Host, Host optional", "GET / HTTP/1.1\r\nX : y\r\n\r\n"), HOPT,
+	  E(400, Y) },
+
 	/* Content-Length / Transfer-Encoding: framing unknown */
 	{ C("CL different values", REQ11 "Content-Length: 5\r\nContent-Length: 6\r\n\r\n"),
 	  E(400, N), .ka = N, CL(-1) },
@@ -608,7 +632,7 @@ static bool outcome_eq(const struct outcome *a, const struct outcome *b)
 
 static struct http_request req; /* large: keep it off the stack */
 
-static void run_whole(struct outcome *o, const char *buf, size_t len)
+static void run_whole(struct outcome *o, const char *buf, size_t len, unsigned fl)
 {
 	struct http_scan s;
 	int r;
@@ -616,11 +640,11 @@ static void run_whole(struct outcome *o, const char *buf, size_t len)
 	http_scan_reset(&s);
 	r = http_head_scan(buf, len, &s);
 	if (r > 0)
-		http_head_parse(buf, (size_t)r, &req);
+		http_head_parse(buf, (size_t)r, fl, &req);
 	record(o, buf, r, &req);
 }
 
-static void run_bytewise(struct outcome *o, const char *buf, size_t len)
+static void run_bytewise(struct outcome *o, const char *buf, size_t len, unsigned fl)
 {
 	struct http_scan s;
 	size_t n;
@@ -630,11 +654,12 @@ static void run_bytewise(struct outcome *o, const char *buf, size_t len)
 	for (n = 1; n <= len && r == 0; n++)
 		r = http_head_scan(buf, n, &s);
 	if (r > 0)
-		http_head_parse(buf, (size_t)r, &req);
+		http_head_parse(buf, (size_t)r, fl, &req);
 	record(o, buf, r, &req);
 }
 
-static void run_split(struct outcome *o, const char *buf, size_t len, uint64_t seed)
+static void run_split(struct outcome *o, const char *buf, size_t len, unsigned fl,
+		      uint64_t seed)
 {
 	struct http_scan s;
 	size_t n = 0, maxstep = len < 256 ? 7 : len / 16;
@@ -652,12 +677,12 @@ static void run_split(struct outcome *o, const char *buf, size_t len, uint64_t s
 	}
 	if (r > 0) {
 		g = at_guard(buf, (size_t)r);
-		http_head_parse(g, (size_t)r, &req);
+		http_head_parse(g, (size_t)r, fl, &req);
 	}
 	record(o, g, r, &req);
 }
 
-static void run_guard(struct outcome *o, const char *buf, size_t len)
+static void run_guard(struct outcome *o, const char *buf, size_t len, unsigned fl)
 {
 	struct http_scan s;
 	const char *g = at_guard(buf, len);
@@ -667,7 +692,7 @@ static void run_guard(struct outcome *o, const char *buf, size_t len)
 	r = http_head_scan(g, len, &s);
 	if (r > 0) {
 		g = at_guard(buf, (size_t)r);
-		http_head_parse(g, (size_t)r, &req);
+		http_head_parse(g, (size_t)r, fl, &req);
 	}
 	record(o, g, r, &req);
 }
@@ -804,20 +829,20 @@ static void test_head_table(void **state)
 		assert_non_null(buf);
 		memcpy(buf, scratch, len);
 
-		run_whole(&whole, buf, len);
+		run_whole(&whole, buf, len, c->fl);
 		check_case(c, &whole, buf, len);
 
-		run_bytewise(&other, buf, len);
+		run_bytewise(&other, buf, len, c->fl);
 		if (!outcome_eq(&whole, &other))
 			FAILF(c, "byte-by-byte differs from whole (scan %d vs %d, status %d vs %d)",
 			      other.scan, whole.scan, other.status, whole.status);
 		for (seed = 1; seed <= 3; seed++) {
-			run_split(&other, buf, len, (uint64_t)c->line * 7 + seed);
+			run_split(&other, buf, len, c->fl, (uint64_t)c->line * 7 + seed);
 			if (!outcome_eq(&whole, &other))
 				FAILF(c, "random split (seed %" PRIu64 ") differs from whole (scan %d vs %d)",
 				      seed, other.scan, whole.scan);
 		}
-		run_guard(&other, buf, len);
+		run_guard(&other, buf, len, c->fl);
 		if (!outcome_eq(&whole, &other))
 			FAILF(c, "guard-page run differs from whole");
 		free(buf);
@@ -844,7 +869,7 @@ static void test_head_fields(void **state)
 	http_scan_reset(&s);
 	r = http_head_scan(in, sizeof(in) - 1, &s);
 	assert_int_equal(r, (int)(sizeof(in) - 1 - 3));
-	assert_int_equal(http_head_parse(in, (size_t)r, &req), 0);
+	assert_int_equal(http_head_parse(in, (size_t)r, 0, &req), 0);
 	assert_int_equal(req.header_count, 8);
 	assert_true(http_slice_eq_ci(req.headers[0].name, "HOST"));
 	assert_int_equal(req.headers[0].name.len, 4);
@@ -893,7 +918,7 @@ static void test_head_pipelined(void **state)
 		http_scan_reset(&s);
 		r = http_head_scan(p, left, &s);
 		assert_true(r > 0);
-		assert_int_equal(http_head_parse(p, (size_t)r, &req), 0);
+		assert_int_equal(http_head_parse(p, (size_t)r, 0, &req), 0);
 		assert_true(http_slice_eq_ci(req.target, want[i]));
 		p += r;
 		left -= (size_t)r;
@@ -916,7 +941,7 @@ static void test_parse_not_a_head(void **state)
 		size_t n = strlen(bad[i]);
 		const char *g = at_guard(bad[i], n);
 
-		assert_int_equal(http_head_parse(g, n, &req), 400);
+		assert_int_equal(http_head_parse(g, n, 0, &req), 400);
 		assert_false(req.framing_known);
 		assert_false(req.keep_alive);
 	}
@@ -930,19 +955,19 @@ static void test_parse_limits(void **state)
 
 	(void)state;
 	n = b_reqline(buf, 8193);
-	assert_int_equal(http_head_parse(at_guard(buf, n), n, &req), 414);
+	assert_int_equal(http_head_parse(at_guard(buf, n), n, 0, &req), 414);
 	assert_false(req.framing_known);
 	n = b_reqline(buf, 8192);
-	assert_int_equal(http_head_parse(at_guard(buf, n), n, &req), 0);
+	assert_int_equal(http_head_parse(at_guard(buf, n), n, 0, &req), 0);
 	n = b_hdrline(buf, 8193);
-	assert_int_equal(http_head_parse(at_guard(buf, n), n, &req), 431);
+	assert_int_equal(http_head_parse(at_guard(buf, n), n, 0, &req), 431);
 	assert_false(req.framing_known);
 	n = b_nheaders(buf, 101);
-	assert_int_equal(http_head_parse(at_guard(buf, n), n, &req), 431);
+	assert_int_equal(http_head_parse(at_guard(buf, n), n, 0, &req), 431);
 	n = b_head(buf, 65537);
-	assert_int_equal(http_head_parse(at_guard(buf, n), n, &req), 431);
+	assert_int_equal(http_head_parse(at_guard(buf, n), n, 0, &req), 431);
 	n = b_head(buf, 65536);
-	assert_int_equal(http_head_parse(at_guard(buf, n), n, &req), 0);
+	assert_int_equal(http_head_parse(at_guard(buf, n), n, 0, &req), 0);
 }
 
 /* The scanner examines each byte once: feeding one byte at a time must not
