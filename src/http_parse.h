@@ -3,7 +3,8 @@
  *
  * Owns nothing and allocates nothing. Every slice in struct http_request points
  * into the caller's buffer and is valid until the caller moves or reuses those
- * bytes (buf_compact()).
+ * bytes (buf_compact()); the one exception is req->path of an absolute-form
+ * target without a path, a static "/".
  *
  * Two stages, as picohttpparser does:
  *   1. http_head_scan() finds the end of the head incrementally. It remembers
@@ -58,9 +59,13 @@ struct http_request {
 	enum http_method method;
 	struct http_slice method_name;
 	struct http_slice target;   /* raw request-target, not decoded */
-	struct http_slice path;     /* target up to '?' or '#' (raw) */
+	struct http_slice path;     /* origin-form: target up to '?' or '#' (raw);
+				       absolute-form: the part after the
+				       authority, or a static "/" (not in the
+				       buffer) when that is empty */
 	struct http_slice query;    /* after '?', excluding '#...'; len 0 if none */
 	bool has_query;             /* a '?' was present (query may be empty) */
+	bool absolute_form;         /* target is http(s)://authority[path][?query] */
 	uint8_t version_major, version_minor;
 
 	struct http_header headers[HTTP_HEADERS_MAX];
@@ -70,9 +75,11 @@ struct http_request {
 	int64_t content_length;     /* -1 when absent */
 	bool chunked;               /* Transfer-Encoding: chunked (final coding) */
 	bool keep_alive;            /* after this request, keep the connection */
-	bool has_host;
+	bool has_host;              /* a Host field or an absolute-form authority */
 	bool expect_continue;       /* Expect: 100-continue */
-	struct http_slice host, connection, content_type, user_agent, referer;
+	struct http_slice host;     /* the absolute-form authority, else the
+				       first Host field's value */
+	struct http_slice connection, content_type, user_agent, referer;
 	struct http_slice if_none_match, if_modified_since, range, if_range;
 
 	/* Error reporting (http_head_parse result != 0). */
@@ -124,16 +131,27 @@ enum {
  * The parser is self-contained (it is also fuzzed on raw input): it repeats
  * the scanner's limits (414, 431) and answers 400 to anything that is not
  * exactly one complete head.
- * Checks: request line syntax (400), version (505 for any version but
- * 1.0/1.1), header syntax (400: no colon, space before colon, obs-fold, bare
- * CR or LF, control characters, empty name), Host on 1.1 (400: missing
- * unless HTTP_PARSE_HOST_OPTIONAL, repeated, or bytes outside
- * uri-host[:port]), Content-Length (400 when
- * not 1*DIGIT after OWS -- so negative, list form "5, 5" and overflow are
- * 400 --, repeated, even with equal values, or combined with
- * Transfer-Encoding; all of these leave framing_known false), Transfer-Encoding (400 when empty or on HTTP/1.0; 501
- * for anything but exactly one "chunked"), method (501 for valid tokens
- * other than GET/HEAD/POST; methods are case-sensitive, so "get" is 501).
+ * Checks:
+ *   - request line syntax: 400;
+ *   - request-target form (RFC 9112 §3.2): 400 unless origin-form "/...",
+ *     absolute-form "http://" or "https://" (scheme in any case), then an
+ *     authority (uri-host[:port] as for Host: not empty, no userinfo '@'),
+ *     then an optional path and query; or "*" with OPTIONS;
+ *   - version: 505 for any version but 1.0/1.1;
+ *   - header syntax: 400 (no colon, space before colon, obs-fold, bare CR or
+ *     LF, control characters, empty name);
+ *   - Host: 400 when repeated or with bytes outside uri-host[:port], and on
+ *     HTTP/1.1 when missing, unless HTTP_PARSE_HOST_OPTIONAL or the target
+ *     is in absolute-form. An absolute-form authority takes the place of
+ *     Host (RFC 9112 §3.2.2); a Host field sent with it is checked all the
+ *     same;
+ *   - Content-Length: 400 with framing unknown when not 1*DIGIT after OWS
+ *     (so negative, list form "5, 5" and overflow are 400), when repeated
+ *     (even with equal values), or with Transfer-Encoding;
+ *   - Transfer-Encoding: 400 when empty or on HTTP/1.0; 501 for anything but
+ *     exactly one "chunked";
+ *   - method: 501 for valid tokens other than GET/HEAD/POST (methods are
+ *     case-sensitive, so "get" is 501).
  * When several apply the status is: 414/431, else any 400, else 505, else
  * 501.
  * framing_known: always true when the result is 0. On an error it is true

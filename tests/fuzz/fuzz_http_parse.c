@@ -56,7 +56,8 @@ static void check_request(const struct http_request *r, const char *buf,
 	CHECK(r->header_count <= HTTP_HEADERS_MAX);
 	check_slice(r->method_name, buf, len);
 	check_slice(r->target, buf, len);
-	check_slice(r->path, buf, len);
+	if (!(r->absolute_form && r->path.len == 1 && r->path.p[0] == '/'))
+		check_slice(r->path, buf, len); /* else it may be the static "/" */
 	check_slice(r->query, buf, len);
 	check_slice(r->host, buf, len);
 	check_slice(r->connection, buf, len);
@@ -67,7 +68,28 @@ static void check_request(const struct http_request *r, const char *buf,
 	check_slice(r->if_modified_since, buf, len);
 	check_slice(r->range, buf, len);
 	check_slice(r->if_range, buf, len);
-	if (r->target.len > 0) {
+	if (r->absolute_form) {
+		/* the authority is in the target, right after "://"; the path
+		 * follows it, or is "/" when empty; the query follows that */
+		const char *after;
+
+		CHECK(r->target.len > 0 && r->has_host && r->host.len > 0);
+		CHECK(r->host.p >= r->target.p + 7 &&
+		      r->host.p + r->host.len <= r->target.p + r->target.len);
+		CHECK(memcmp(r->host.p - 3, "://", 3) == 0);
+		CHECK(memchr(r->host.p, '@', r->host.len) == NULL);
+		CHECK(r->path.len > 0 && r->path.p[0] == '/');
+		after = r->host.p + r->host.len;
+		if (r->path.p == after)
+			after += r->path.len;
+		else
+			CHECK(r->path.len == 1 && (after == r->target.p + r->target.len ||
+						   *after == '?' || *after == '#'));
+		if (r->has_query)
+			CHECK(r->query.p == after + 1);
+		else
+			CHECK(r->query.len == 0);
+	} else if (r->target.len > 0) {
 		CHECK(r->path.p == r->target.p);
 		CHECK(r->path.len <= r->target.len);
 		if (r->has_query)
@@ -75,6 +97,8 @@ static void check_request(const struct http_request *r, const char *buf,
 		else
 			CHECK(r->query.len == 0);
 	}
+	if (status == 0) /* served: origin- or absolute-form ("*" is 501 or 400) */
+		CHECK(r->path.len > 0 && r->path.p[0] == '/');
 	for (i = 0; i < r->header_count; i++) {
 		const struct http_header *h = &r->headers[i];
 
@@ -108,6 +132,9 @@ static void check_same(const struct http_request *a, const char *abuf,
 	CHECK(a->target.len == b->target.len);
 	CHECK(a->target.p == NULL ||
 	      a->target.p - abuf == b->target.p - bbuf);
+	CHECK(a->absolute_form == b->absolute_form && a->has_host == b->has_host);
+	CHECK(a->host.len == b->host.len && a->path.len == b->path.len);
+	CHECK(a->host.p == NULL || a->host.p - abuf == b->host.p - bbuf);
 	for (i = 0; i < a->header_count; i++) {
 		CHECK(a->headers[i].value.len == b->headers[i].value.len);
 		CHECK(a->headers[i].value.p - abuf == b->headers[i].value.p - bbuf);

@@ -28,6 +28,14 @@ CASES = [
     ("200-post-cl0", request("POST", "/index.html", ["Content-Length: 0"]), 200, True, ()),
     ("206", get("/data.bin", "Range: bytes=0-9"), 206, True, ()),
     ("301", get("/sub"), 301, True, ()),
+    # absolute-form (RFC 9112 §3.2.2: a server MUST accept it); the authority
+    # takes the place of Host
+    ("200-absolute-form", b"GET http://localhost/index.html HTTP/1.1\r\n" + H + b"\r\n",
+     200, True, ()),
+    ("200-absolute-form-without-host", b"GET http://localhost/index.html HTTP/1.1\r\n\r\n",
+     200, True, ()),
+    ("200-absolute-form-https-empty-path", b"GET HTTPS://localhost:8443 HTTP/1.1\r\n\r\n",
+     200, True, ()),
     ("304-ims", get("/old.html", "If-Modified-Since: Mon, 01 Jun 2020 00:00:00 GMT"),
      304, True, ()),
     # --- 400: syntax ---
@@ -61,6 +69,13 @@ CASES = [
      400, None, ()),
     ("400-request-line-only-method", b"GET\r\n" + H + b"\r\n", 400, None, ()),
     ("400-relative-target", b"GET index.html HTTP/1.1\r\n" + H + b"\r\n", 400, None, ()),
+    ("400-asterisk-form-get", b"GET * HTTP/1.1\r\n" + H + b"\r\n", 400, True, ()),
+    ("400-absolute-form-empty-authority", b"GET http:///index.html HTTP/1.1\r\n" + H + b"\r\n",
+     400, True, ()),
+    ("400-absolute-form-userinfo", b"GET http://u@localhost/index.html HTTP/1.1\r\n" + H + b"\r\n",
+     400, True, ()),
+    ("400-absolute-form-other-scheme", b"GET ftp://localhost/index.html HTTP/1.1\r\n" + H + b"\r\n",
+     400, True, ()),
     # NUL is rejected by the byte scanner before the end of the head is seen,
     # so closing is acceptable here (the Connection header must say so).
     ("400-nul-in-header", b"GET /index.html HTTP/1.1\r\n" + H + b"X-A: a\x00b\r\n\r\n",
@@ -115,6 +130,7 @@ CASES = [
     ("501-unknown-method-missing-target", request("FROBNICATE", "/does/not/exist"),
      501, True, ()),
     ("501-delete", request("DELETE", "/index.html"), 501, True, ()),
+    ("501-options-asterisk", b"OPTIONS * HTTP/1.1\r\n" + H + b"\r\n", 501, True, ()),
     ("501-or-400-te-gzip",
      request("POST", "/index.html", ["Transfer-Encoding: gzip"], b"xxxx"), (501, 400), False, ()),
     # --- 505 ---

@@ -50,6 +50,7 @@ struct head_case {
 	int cl_chk;
 	int64_t cl;
 	int ch, ka, ex, hh;   /* chunked, keep_alive, expect_continue, has_host */
+	int af;               /* absolute_form */
 	const char *host, *conn, *ctype, *ua;
 	int hc;
 };
@@ -272,8 +273,6 @@ static const struct head_case head_cases[] = {
 	  OK, .host = "www.example.com:8080" },
 	{ C("Host IPv6", "GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n"), OK, .host = "[::1]:80" },
 	{ C("Host empty", "GET / HTTP/1.1\r\nHost:\r\n\r\n"), OK, .hh = Y, .host = "" },
-	{ C("absolute-form", "GET http://a/b?c HTTP/1.1\r\nHost: a\r\n\r\n"), OK,
-	  .t = "http://a/b?c", .q = "c" },
 	{ C("obs-text in value", REQ11 "X: caf\xc3\xa9\r\n\r\n"), OK },
 	{ C("obs-text in target", "GET /caf\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n"), OK },
 	{ C("HTAB inside value", REQ11 "User-Agent: a\tb\r\n\r\n"), OK, .ua = "a\tb" },
@@ -295,6 +294,80 @@ static const struct head_case head_cases[] = {
 	{ G("head 65535", b_head, 65535), OK },
 	{ G("head 65536", b_head, 65536), OK },
 	{ G("100 header fields", b_nheaders, 100), OK, .hc = HC(100) },
+
+	/* request-target forms (RFC 9112 §3.2) */
+	{ C("origin-form is not absolute", REQ11 "\r\n"), OK, .af = N, .host = "a" },
+	{ C("absolute-form", "GET http://a/b?c HTTP/1.1\r\nHost: a\r\n\r\n"), OK,
+	  .t = "http://a/b?c", .path = "/b", .q = "c", .hq = Y, .af = Y, .hh = Y,
+	  .host = "a", .ka = Y },
+	{ C("absolute-form, review example", "GET http://localhost/index.html HTTP/1.1\r\n"
+	    "Host: localhost\r\n\r\n"), OK, .path = "/index.html", .hq = N, .af = Y,
+	  .host = "localhost" },
+	{ C("absolute-form without Host", "GET http://localhost/index.html HTTP/1.1\r\n\r\n"),
+	  OK, .path = "/index.html", .af = Y, .hh = Y, .host = "localhost", .hc = HC(0) },
+	{ C("absolute-form https with port", "GET https://h:8443/x HTTP/1.1\r\n\r\n"), OK,
+	  .path = "/x", .af = Y, .host = "h:8443" },
+	{ C("absolute-form scheme case", "GET HtTpS://h/ HTTP/1.1\r\n\r\n"), OK,
+	  .path = "/", .af = Y, .host = "h" },
+	{ C("absolute-form empty path", "GET http://h HTTP/1.1\r\n\r\n"), OK,
+	  .t = "http://h", .path = "/", .hq = N, .af = Y, .host = "h" },
+	{ C("absolute-form empty path, query", "GET http://h?x=1 HTTP/1.1\r\n\r\n"), OK,
+	  .path = "/", .q = "x=1", .hq = Y, .af = Y, .host = "h" },
+	{ C("absolute-form empty path, fragment", "GET http://h#f HTTP/1.1\r\n\r\n"), OK,
+	  .path = "/", .hq = N, .host = "h" },
+	{ C("absolute-form empty query", "GET http://h/a? HTTP/1.1\r\n\r\n"), OK,
+	  .path = "/a", .q = "", .hq = Y },
+	{ C("absolute-form query and fragment", "GET http://h/a?q#f HTTP/1.1\r\n\r\n"), OK,
+	  .path = "/a", .q = "q", .hq = Y },
+	{ C("absolute-form path //", "GET http://h//x HTTP/1.1\r\n\r\n"), OK, .path = "//x" },
+	{ C("absolute-form IPv6 authority", "GET http://[::1]:8080/p HTTP/1.1\r\n\r\n"), OK,
+	  .path = "/p", .host = "[::1]:8080" },
+	{ C("absolute-form authority wins over Host", "GET http://a/ HTTP/1.1\r\nHost: b\r\n\r\n"),
+	  OK, .host = "a", .hh = Y },
+	{ C("absolute-form with an empty Host", "GET http://a/ HTTP/1.1\r\nHost:\r\n\r\n"), OK,
+	  .host = "a" },
+	{ C("absolute-form on HTTP/1.0", "GET http://a/x HTTP/1.0\r\n\r\n"), OK, .v = 10,
+	  .path = "/x", .hh = Y, .host = "a", .ka = N },
+	{ C("absolute-form, Host optional", "GET http://a/x HTTP/1.1\r\n\r\n"), HOPT, OK,
+	  .path = "/x", .host = "a" },
+	{ C("absolute-form POST with a body", "POST http://a/p HTTP/1.1\r\nContent-Length: 2\r\n\r\nab"),
+	  OK, .hl = 47, .path = "/p", CL(2) },
+	{ C("absolute-form OPTIONS: 501", "OPTIONS http://a/ HTTP/1.1\r\n\r\n"), E(501, Y) },
+	{ C("absolute-form empty authority", "GET http:///x HTTP/1.1\r\nHost: a\r\n\r\n"),
+	  E(400, Y), .af = N },
+	{ C("absolute-form empty authority, no path", "GET http:// HTTP/1.1\r\nHost: a\r\n\r\n"),
+	  E(400, Y) },
+	{ C("absolute-form empty authority, query", "GET http://?q HTTP/1.1\r\nHost: a\r\n\r\n"),
+	  E(400, Y) },
+	{ C("absolute-form userinfo", "GET http://u@h/ HTTP/1.1\r\nHost: h\r\n\r\n"), E(400, Y) },
+	{ C("absolute-form userinfo:password", "GET http://u:p@h/ HTTP/1.1\r\n\r\n"), E(400, Y) },
+	{ C("absolute-form bad authority byte", "GET http://a{b}/ HTTP/1.1\r\n\r\n"), E(400, Y) },
+	{ C("absolute-form other scheme", "GET ftp://h/ HTTP/1.1\r\nHost: h\r\n\r\n"), E(400, Y) },
+	{ C("absolute-form scheme without //", "GET http:/x HTTP/1.1\r\nHost: h\r\n\r\n"),
+	  E(400, Y) },
+	{ C("absolute-form scheme only", "GET http: HTTP/1.1\r\nHost: h\r\n\r\n"), E(400, Y) },
+	{ C("absolute-form scheme prefix of a word", "GET httpx://h/ HTTP/1.1\r\nHost: h\r\n\r\n"),
+	  E(400, Y) },
+	{ C("absolute-form, repeated Host", "GET http://a/ HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n"),
+	  E(400, Y) },
+	{ C("absolute-form, invalid Host", "GET http://a/ HTTP/1.1\r\nHost: a b\r\n\r\n"),
+	  E(400, Y) },
+	{ C("absolute-form, Host with @", "GET http://a/ HTTP/1.1\r\nHost: u@a\r\n\r\n"),
+	  E(400, Y) },
+	{ C("asterisk-form with GET", "GET * HTTP/1.1\r\nHost: a\r\n\r\n"), E(400, Y), .ka = Y },
+	{ C("asterisk-form with HEAD", "HEAD * HTTP/1.1\r\nHost: a\r\n\r\n"), E(400, Y) },
+	{ C("asterisk-form with POST", "POST * HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n"),
+	  E(400, Y) },
+	{ C("asterisk and more", "OPTIONS *x HTTP/1.1\r\nHost: a\r\n\r\n"), E(400, Y) },
+	{ C("asterisk-form, lowercase options", "options * HTTP/1.1\r\nHost: a\r\n\r\n"),
+	  E(400, Y) },
+	{ C("relative target", "GET index.html HTTP/1.1\r\nHost: a\r\n\r\n"), E(400, Y), .ka = Y },
+	{ C("relative target with OPTIONS: 400 wins", "OPTIONS x HTTP/1.1\r\nHost: a\r\n\r\n"),
+	  E(400, Y) },
+	{ C("query-only target", "GET ?a HTTP/1.1\r\nHost: a\r\n\r\n"), E(400, Y) },
+	{ C("authority-form target", "GET a:80 HTTP/1.1\r\nHost: a\r\n\r\n"), E(400, Y) },
+	{ C("bad target with a body", "POST x HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nab"),
+	  E(400, N), .hl = 47 },
 
 	/* 501: valid tokens we do not implement */
 	{ C("PUT", "PUT /x HTTP/1.1\r\nHost: a\r\n\r\n"), E(501, Y), .m = "PUT" },
@@ -530,16 +603,19 @@ static uint32_t rng(void)
 	return (uint32_t)(x >> 32);
 }
 
-/* A slice as an offset from the buffer start, or -1 when absent. */
+/* A slice as an offset from the buffer start, -1 when absent, or
+ * SOFF_SLASH for the parser's static "/" (absolute-form without a path). */
 struct soff {
 	long off;
 	long len;
 };
 
+enum { SOFF_SLASH = -2 };
+
 struct outcome {
 	int scan;                 /* http_head_scan result */
 	int status;               /* http_head_parse result (if scan > 0) */
-	bool fk, hq, ch, ka, ex, hh;
+	bool fk, hq, ch, ka, ex, hh, af;
 	int method, v;
 	int64_t cl;
 	uint32_t hc;
@@ -565,6 +641,16 @@ static struct soff soff(const char *base, size_t head_len, struct http_slice s,
 	return o;
 }
 
+/* req->path may also be a static "/" outside the buffer. */
+static struct soff soff_path(const char *base, size_t head_len, struct http_slice s,
+			     bool *ok)
+{
+	if (s.p != NULL && s.len == 1 && (s.p < base || s.p >= base + head_len) &&
+	    s.p[0] == '/')
+		return (struct soff){ SOFF_SLASH, 1 };
+	return soff(base, head_len, s, ok);
+}
+
 static void record(struct outcome *o, const char *base, int scan,
 		   const struct http_request *r)
 {
@@ -583,13 +669,14 @@ static void record(struct outcome *o, const char *base, int scan,
 	o->ka = r->keep_alive;
 	o->ex = r->expect_continue;
 	o->hh = r->has_host;
+	o->af = r->absolute_form;
 	o->method = (int)r->method;
 	o->v = r->version_major * 10 + r->version_minor;
 	o->cl = r->content_length;
 	o->hc = r->header_count;
 	o->m = soff(base, hl, r->method_name, &o->slices_ok);
 	o->t = soff(base, hl, r->target, &o->slices_ok);
-	o->path = soff(base, hl, r->path, &o->slices_ok);
+	o->path = soff_path(base, hl, r->path, &o->slices_ok);
 	o->q = soff(base, hl, r->query, &o->slices_ok);
 	o->host = soff(base, hl, r->host, &o->slices_ok);
 	o->conn = soff(base, hl, r->connection, &o->slices_ok);
@@ -613,7 +700,8 @@ static bool outcome_eq(const struct outcome *a, const struct outcome *b)
 
 	if (a->scan != b->scan || a->status != b->status || a->fk != b->fk ||
 	    a->hq != b->hq || a->ch != b->ch || a->ka != b->ka ||
-	    a->ex != b->ex || a->hh != b->hh || a->method != b->method ||
+	    a->ex != b->ex || a->hh != b->hh || a->af != b->af ||
+	    a->method != b->method ||
 	    a->v != b->v || a->cl != b->cl || a->hc != b->hc ||
 	    a->slices_ok != b->slices_ok)
 		return false;
@@ -712,15 +800,18 @@ static void check_str(const struct head_case *c, const char *what,
 		      const char *want, struct soff got, const char *base)
 {
 	size_t wl;
+	const char *gp;
 
 	if (want == NULL)
 		return;
 	wl = strlen(want);
-	if (got.off < 0 || (size_t)got.len != wl ||
-	    memcmp(base + got.off, want, wl) != 0)
+	gp = got.off == SOFF_SLASH ? "/" : base + got.off;
+	if (got.off == SOFF_SLASH)
+		got.off = 0; /* present */
+	if (got.off < 0 || (size_t)got.len != wl || memcmp(gp, want, wl) != 0)
 		FAILF(c, "%s: want \"%s\", got \"%.*s\"%s", what, want,
 		      got.off < 0 ? 0 : (int)got.len,
-		      got.off < 0 ? "" : base + got.off,
+		      got.off < 0 ? "" : gp,
 		      got.off < 0 ? " (absent)" : "");
 }
 
@@ -778,6 +869,7 @@ static void check_case(const struct head_case *c, const struct outcome *o,
 	check_flag(c, "keep_alive", c->ka, o->ka);
 	check_flag(c, "expect_continue", c->ex, o->ex);
 	check_flag(c, "has_host", c->hh, o->hh);
+	check_flag(c, "absolute_form", c->af, o->af);
 	if (c->v && c->v != o->v)
 		FAILF(c, "version %d, want %d", o->v, c->v);
 	if (c->cl_chk && c->cl != o->cl)
