@@ -44,6 +44,10 @@ CASES = [
      400, None, ()),
     ("400-bare-cr", b"GET /index.html HTTP/1.1\r\nHost: localhost\rX-A: b\r\n\r\n",
      400, None, ()),
+    # no LF ever comes: the CR is judged by the byte after it (see also
+    # test_bare_cr_answered_at_once)
+    ("400-bare-cr-line-ends", b"GET /index.html HTTP/1.1\rHost: localhost\rUser-Agent: x\r\r",
+     400, False, ()),
     ("400-cr-in-request-line", b"GET /index\r.html HTTP/1.1\r\n" + H + b"\r\n", 400, None, ()),
     ("400-obs-fold", b"GET /index.html HTTP/1.1\r\n" + H + b"X-A: one\r\n  two\r\n\r\n",
      400, True, ()),
@@ -215,6 +219,22 @@ def test_408_header_timeout(start_server, workdir):
         assert c.wait_closed(3 * SLOW)
     # the server still serves others
     assert raw_exchange(srv.port, get("/index.html"))[0].status == 200
+
+
+def test_bare_cr_answered_at_once(start_server, workdir):
+    """Lines ended by a bare CR never end: the 400 must come from the CR,
+    not from the header timeout."""
+    make_docroot(workdir)
+    srv = start_server("--header-timeout", "10")
+    with Conn.open(srv.port) as c:
+        t0 = time.monotonic()
+        c.send(b"GET /index.html HTTP/1.1\rHost: localhost\rUser-Agent: x\r\r")
+        r = c.read_response(timeout=4 * SLOW)
+        elapsed = time.monotonic() - t0
+        assert r.status == 400, r
+        assert elapsed < 2 * SLOW, elapsed
+        assert not r.keep_alive
+        assert c.wait_closed(3 * SLOW)
 
 
 def test_408_header_timeout_trickle(start_server, workdir):
