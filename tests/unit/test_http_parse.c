@@ -1089,6 +1089,7 @@ struct chunk_case {
 	size_t (*build)(char *out, size_t arg);
 	size_t arg;
 	enum http_chunked_result res;
+	const char *err;      /* ERROR: expected http_chunked_error() text */
 	const char *out;      /* expected decoded bytes (DONE only) */
 	size_t out_len;
 	size_t used;          /* DONE: bytes consumed; 0 = whole input */
@@ -1097,7 +1098,23 @@ struct chunk_case {
 #define CC(nm, s) .line = __LINE__, .name = nm, .in = s, .in_len = sizeof(s) - 1
 #define CG(nm, fn, a) .line = __LINE__, .name = nm, .build = fn, .arg = a
 #define DONE(s) .res = HTTP_CHUNKED_DONE, .out = s, .out_len = sizeof(s) - 1
-#define FAIL .res = HTTP_CHUNKED_ERROR
+#define FAIL(e) .res = HTTP_CHUNKED_ERROR, .err = ERR_##e
+
+/* http_chunked_error() of each named violation. Every error row names the
+ * one it expects, so a violation reported under another name (a code
+ * swapped at an error site or in the decoder's string table) fails. */
+#define ERR_SIZE_NOT_HEX "chunk size does not start with a hex digit"
+#define ERR_SIZE_TOO_BIG "chunk size over 15 hex digits"
+#define ERR_SIZE_BAD_CHAR "invalid byte after chunk size"
+#define ERR_SIZE_LINE_TOO_LONG "chunk size line (extensions) too long"
+#define ERR_EXT_BAD_CHAR "control character in chunk extension"
+#define ERR_BARE_LF "bare LF in chunked framing"
+#define ERR_BARE_CR "CR not followed by LF in chunked framing"
+#define ERR_DATA_NO_CRLF "chunk data not followed by CRLF"
+#define ERR_TRAILER_BAD_NAME "invalid trailer field name"
+#define ERR_TRAILER_BAD_CHAR "control character in trailer field"
+#define ERR_TRAILER_LINE_TOO_LONG "trailer line too long"
+#define ERR_TRAILERS_TOO_LONG "trailer section too long"
 
 /* size line "1;" + extension so that the line has arg bytes */
 static size_t b_ext(char *o, size_t arg)
@@ -1131,6 +1148,15 @@ static size_t b_trailer(char *o, size_t arg)
 
 	at = fill(o, at, 't', arg - 2);
 	return put(o, at, "\r\n\r\n");
+}
+
+/* a trailer line of a field name of arg bytes and its colon */
+static size_t b_trailer_name(char *o, size_t arg)
+{
+	size_t at = put(o, 0, "0\r\n");
+
+	at = fill(o, at, 'n', arg);
+	return put(o, at, ":\r\n\r\n");
 }
 
 /* arg trailer lines of 8000 bytes */
@@ -1184,38 +1210,44 @@ static const struct chunk_case chunk_cases[] = {
 	{ CC("no final CRLF", "5\r\nhello\r\n0\r\n"), .res = HTTP_CHUNKED_AGAIN },
 	{ CC("empty input", ""), .res = HTTP_CHUNKED_AGAIN },
 
-	{ CC("no CRLF after data", "5\r\nhelloX\r\n0\r\n\r\n"), FAIL },
-	{ CC("LF only after data", "5\r\nhello\n0\r\n\r\n"), FAIL },
-	{ CC("CR only after data", "5\r\nhello\r0\r\n\r\n"), FAIL },
-	{ CC("bare LF after size", "5\nhello\r\n0\r\n\r\n"), FAIL },
-	{ CC("bare CR after size", "5\rhello\r\n0\r\n\r\n"), FAIL },
-	{ CC("bare LF at the end", "0\r\n\n"), FAIL },
-	{ CC("bare LF after trailer", "0\r\nX: y\n\r\n"), FAIL },
-	{ CC("non-hex size", "g\r\nx\r\n0\r\n\r\n"), FAIL },
-	{ CC("empty size", "\r\nx\r\n0\r\n\r\n"), FAIL },
-	{ CC("negative size", "-1\r\nx\r\n0\r\n\r\n"), FAIL },
-	{ CC("0x prefix", "0x5\r\nhello\r\n0\r\n\r\n"), FAIL },
-	{ CC("SP before size", " 5\r\nhello\r\n0\r\n\r\n"), FAIL },
-	{ CC("SP after size, no ext", "5 \r\nhello\r\n0\r\n\r\n"), FAIL },
-	{ CC("16 hex digits", "1000000000000000\r\nx\r\n0\r\n\r\n"), FAIL },
-	{ CC("size overflow", "ffffffffffffffffffff\r\nx\r\n0\r\n\r\n"), FAIL },
-	{ CC("CTL in extension", "5;a\x01\r\nhello\r\n0\r\n\r\n"), FAIL },
-	{ CC("NUL in extension", "5;a\0\r\nhello\r\n0\r\n\r\n"), FAIL },
-	{ CG("size line 4097", b_ext, 4097), FAIL },
-	{ CG("trailer line 8193", b_trailer, 8193), FAIL },
+	{ CC("no CRLF after data", "5\r\nhelloX\r\n0\r\n\r\n"), FAIL(DATA_NO_CRLF) },
+	{ CC("LF only after data", "5\r\nhello\n0\r\n\r\n"), FAIL(DATA_NO_CRLF) },
+	{ CC("CR only after data", "5\r\nhello\r0\r\n\r\n"), FAIL(DATA_NO_CRLF) },
+	{ CC("bare LF after size", "5\nhello\r\n0\r\n\r\n"), FAIL(BARE_LF) },
+	{ CC("bare CR after size", "5\rhello\r\n0\r\n\r\n"), FAIL(BARE_CR) },
+	{ CC("bare LF as a size line", "1\r\nx\r\n\n0\r\n\r\n"), FAIL(BARE_LF) },
+	{ CC("bare LF after BWS", "5 \nhello\r\n0\r\n\r\n"), FAIL(BARE_LF) },
+	{ CC("bare LF in extension", "5;a\nhello\r\n0\r\n\r\n"), FAIL(BARE_LF) },
+	{ CC("bare LF at the end", "0\r\n\n"), FAIL(BARE_LF) },
+	{ CC("bare LF in trailer name", "0\r\nX\n\r\n"), FAIL(BARE_LF) },
+	{ CC("bare LF after trailer", "0\r\nX: y\n\r\n"), FAIL(BARE_LF) },
+	{ CC("non-hex size", "g\r\nx\r\n0\r\n\r\n"), FAIL(SIZE_NOT_HEX) },
+	{ CC("empty size", "\r\nx\r\n0\r\n\r\n"), FAIL(SIZE_NOT_HEX) },
+	{ CC("negative size", "-1\r\nx\r\n0\r\n\r\n"), FAIL(SIZE_NOT_HEX) },
+	{ CC("0x prefix", "0x5\r\nhello\r\n0\r\n\r\n"), FAIL(SIZE_BAD_CHAR) },
+	{ CC("SP before size", " 5\r\nhello\r\n0\r\n\r\n"), FAIL(SIZE_NOT_HEX) },
+	{ CC("SP after size, no ext", "5 \r\nhello\r\n0\r\n\r\n"), FAIL(SIZE_BAD_CHAR) },
+	{ CC("16 hex digits", "1000000000000000\r\nx\r\n0\r\n\r\n"), FAIL(SIZE_TOO_BIG) },
+	{ CC("size overflow", "ffffffffffffffffffff\r\nx\r\n0\r\n\r\n"), FAIL(SIZE_TOO_BIG) },
+	{ CC("CTL in extension", "5;a\x01\r\nhello\r\n0\r\n\r\n"), FAIL(EXT_BAD_CHAR) },
+	{ CC("NUL in extension", "5;a\0\r\nhello\r\n0\r\n\r\n"), FAIL(EXT_BAD_CHAR) },
+	{ CG("size line 4097", b_ext, 4097), FAIL(SIZE_LINE_TOO_LONG) },
+	{ CG("trailer line 8193", b_trailer, 8193), FAIL(TRAILER_LINE_TOO_LONG) },
+	{ CG("trailer name 8191 and colon", b_trailer_name, 8191), DONE("") },
+	{ CG("trailer name 8192 and colon", b_trailer_name, 8192), FAIL(TRAILER_LINE_TOO_LONG) },
 	{ CG("4096 leading zeros", b_zeros, 4096), DONE("x") },
-	{ CG("4097 leading zeros", b_zeros, 4097), FAIL },
+	{ CG("4097 leading zeros", b_zeros, 4097), FAIL(SIZE_LINE_TOO_LONG) },
 	{ CG("BWS line 4096", b_bws, 4096), DONE("x") },
-	{ CG("BWS line 4097", b_bws, 4097), FAIL },
-	{ CC("bare CR in trailer", "0\r\nX: a\rb\r\n\r\n"), FAIL },
-	{ CC("bare CR at the end", "0\r\n\rX"), FAIL },
-	{ CC("bare CR then CR at the end", "0\r\n\r\r\n"), FAIL },
-	{ CG("trailers over 64 KiB", b_trailers, 9), FAIL },
-	{ CC("trailer without colon", "0\r\nX-Sum\r\n\r\n"), FAIL },
-	{ CC("trailer obs-fold", "0\r\nX: a\r\n b\r\n\r\n"), FAIL },
-	{ CC("trailer SP before colon", "0\r\nX : a\r\n\r\n"), FAIL },
-	{ CC("trailer CTL", "0\r\nX: a\x02\r\n\r\n"), FAIL },
-	{ CC("data longer than size", "2\r\nabc\r\n0\r\n\r\n"), FAIL },
+	{ CG("BWS line 4097", b_bws, 4097), FAIL(SIZE_LINE_TOO_LONG) },
+	{ CC("bare CR in trailer", "0\r\nX: a\rb\r\n\r\n"), FAIL(BARE_CR) },
+	{ CC("bare CR at the end", "0\r\n\rX"), FAIL(BARE_CR) },
+	{ CC("bare CR then CR at the end", "0\r\n\r\r\n"), FAIL(BARE_CR) },
+	{ CG("trailers over 64 KiB", b_trailers, 9), FAIL(TRAILERS_TOO_LONG) },
+	{ CC("trailer without colon", "0\r\nX-Sum\r\n\r\n"), FAIL(TRAILER_BAD_NAME) },
+	{ CC("trailer obs-fold", "0\r\nX: a\r\n b\r\n\r\n"), FAIL(TRAILER_BAD_NAME) },
+	{ CC("trailer SP before colon", "0\r\nX : a\r\n\r\n"), FAIL(TRAILER_BAD_NAME) },
+	{ CC("trailer CTL", "0\r\nX: a\x02\r\n\r\n"), FAIL(TRAILER_BAD_CHAR) },
+	{ CC("data longer than size", "2\r\nabc\r\n0\r\n\r\n"), FAIL(DATA_NO_CRLF) },
 };
 
 struct chunk_outcome {
@@ -1223,6 +1255,7 @@ struct chunk_outcome {
 	size_t used;          /* input bytes consumed in total */
 	size_t out_len;
 	uint64_t total;
+	const char *err;      /* http_chunked_error() at the end */
 	char *out;            /* heap, out_len bytes */
 };
 
@@ -1274,10 +1307,11 @@ static void chunk_run(struct chunk_outcome *o, const char *buf, size_t len,
 		assert_int_equal(in_len, 0);
 		assert_int_equal(out_len, 0);
 	}
+	o->err = http_chunked_error(&c);
 	if (o->res == HTTP_CHUNKED_ERROR)
-		assert_string_not_equal(http_chunked_error(&c), "no error");
+		assert_string_not_equal(o->err, "no error");
 	else
-		assert_string_equal(http_chunked_error(&c), "no error");
+		assert_string_equal(o->err, "no error");
 }
 
 static void test_chunked_table(void **state)
@@ -1320,11 +1354,16 @@ static void test_chunked_table(void **state)
 		}
 		if (c->res == HTTP_CHUNKED_AGAIN && whole.used != len)
 			FAILF(c, "AGAIN but consumed %zu of %zu", whole.used, len);
+		if (c->res == HTTP_CHUNKED_ERROR &&
+		    (c->err == NULL || strcmp(whole.err, c->err) != 0))
+			FAILF(c, "error \"%s\", want \"%s\"", whole.err,
+			      c->err ? c->err : "(row names none)");
 		for (mode = 1; mode <= 4; mode++) {
 			int m = mode > 2 ? 2 : mode;
 
 			chunk_run(&other, scratch, len, m, (uint64_t)c->line + (uint64_t)mode);
 			if (other.res != whole.res || other.used != whole.used ||
+			    strcmp(other.err, whole.err) != 0 ||
 			    other.out_len != whole.out_len || other.total != whole.total ||
 			    memcmp(other.out, whole.out, whole.out_len) != 0)
 				FAILF(c, "%s run differs from whole (res %d/%d, used %zu/%zu, out %zu/%zu)",
