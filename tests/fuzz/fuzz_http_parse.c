@@ -89,14 +89,16 @@ static void check_request(const struct http_request *r, const char *buf,
 			CHECK(r->query.p == after + 1);
 		else
 			CHECK(r->query.len == 0);
-	} else if (r->target.len > 0) {
-		CHECK(r->path.p == r->target.p);
+	} else if (r->path.p != NULL) { /* NULL: a target of no form we accept */
+		CHECK(r->target.len > 0 && r->path.p == r->target.p);
 		CHECK(r->path.len <= r->target.len);
 		if (r->has_query)
 			CHECK(r->query.p == r->path.p + r->path.len + 1);
 		else
 			CHECK(r->query.len == 0);
 	}
+	if (r->path.p == NULL)
+		CHECK(!r->has_query && r->query.len == 0);
 	if (status == 0) /* served: origin- or absolute-form ("*" is 501 or 400) */
 		CHECK(r->path.len > 0 && r->path.p[0] == '/');
 	for (i = 0; i < r->header_count; i++) {
