@@ -85,7 +85,14 @@ void http_scan_reset(struct http_scan *s)
  *   - the line's byte at relative offset 8192 may only be the CR of CRLF, and
  *     any later one only the LF: otherwise -414 (request line) / -431;
  *   - once HTTP_HEADERS_MAX header lines are complete, a further line that is
- *     not the final empty line: -431.
+ *     not the final empty line: -431;
+ *   - a byte other than LF right after a CR: -400 (bare CR). It is judged
+ *     with the byte after the CR, after the limits above, so a CR that ends
+ *     the input waits for one more byte and the limits still win.
+ * The byte after a CR never takes the fast path: it is the LF in the common
+ * case, which stops the fast path anyway, so this costs nothing there.
+ * On resuming, buf[pos - 1] is still in the buffer: a CR there is one whose
+ * next byte has not been seen yet.
  */
 int http_head_scan(const char *buf, size_t len, struct http_scan *s)
 {
@@ -129,8 +136,12 @@ int http_head_scan(const char *buf, size_t len, struct http_scan *s)
 			rc = -431;
 			break;
 		}
+		if (i > 0 && buf[i - 1] == '\r') {
+			rc = -400; /* bare CR */
+			break;
+		}
 		i++;
-		if (lines <= HTTP_HEADERS_MAX) {
+		if (c != '\r' && lines <= HTTP_HEADERS_MAX) {
 			/* Fast path: bytes above '\r' need none of the checks
 			 * above while the line and the head are within limits. */
 			size_t stop = len;
@@ -177,6 +188,7 @@ static void req_init(struct http_request *req)
 	req->path = none;
 	req->query = none;
 	req->has_query = false;
+	req->absolute_form = false;
 	req->version_major = 0;
 	req->version_minor = 0;
 	req->header_count = 0;
@@ -202,6 +214,97 @@ static bool is_framing_name(const char *p, size_t n)
 {
 	return mem_eq_ci(p, n, "content-length") ||
 	       mem_eq_ci(p, n, "transfer-encoding");
+}
+
+/* uri-host [":" port] bytes only (so no userinfo '@', no '/'). */
+static bool host_valid(struct http_slice v)
+{
+	uint32_t i;
+
+	for (i = 0; i < v.len; i++) {
+		if (!ct_is(v.p[i], CT_HOST))
+			return false;
+	}
+	return true;
+}
+
+/* [p, end) = path [ "?" query ] [ "#" fragment ]: the path ends at the first
+ * '?' or '#'; the query runs from '?' to '#'. A fragment is not sent by
+ * clients (RFC 9112 §3.2) but is tolerated and ignored. */
+static void split_path_query(struct http_request *req, const char *p,
+			     const char *end)
+{
+	const char *q = p, *frag;
+
+	while (q < end && *q != '?' && *q != '#')
+		q++;
+	req->path = mk_slice(p, q);
+	if (q < end && *q == '?') {
+		req->has_query = true;
+		frag = memchr(q + 1, '#', (size_t)(end - (q + 1)));
+		req->query = mk_slice(q + 1, frag ? frag : end);
+	}
+}
+
+/* Length of an "http://" or "https://" prefix of [p, end) (schemes are
+ * case-insensitive, RFC 3986 §3.1), or 0. */
+static size_t http_scheme_len(const char *p, const char *end)
+{
+	size_t n = (size_t)(end - p);
+
+	if (n >= 7 && mem_eq_ci(p, 7, "http://"))
+		return 7;
+	if (n >= 8 && mem_eq_ci(p, 8, "https://"))
+		return 8;
+	return 0;
+}
+
+/* absolute-form (RFC 9112 §3.2.2): scheme "://" authority path-abempty
+ * [ "?" query ]. The authority takes the place of Host; an empty path means
+ * "/" (RFC 9110 §4.2.3), which then points at a static string. */
+static void parse_absolute_form(struct http_request *req, struct parse_state *st,
+				const char *t, const char *te)
+{
+	static const char slash[] = "/";
+	const char *a = t + http_scheme_len(t, te), *ae;
+
+	if (a == t) {
+		st->bad = true; /* not a scheme we serve, or not a URI at all */
+		return;
+	}
+	ae = a;
+	while (ae < te && *ae != '/' && *ae != '?' && *ae != '#')
+		ae++;
+	if (ae == a || !host_valid(mk_slice(a, ae))) {
+		st->bad = true; /* empty authority, userinfo, or not a host */
+		return;
+	}
+	req->absolute_form = true;
+	req->host = mk_slice(a, ae);
+	split_path_query(req, ae, te);
+	if (req->path.len == 0)
+		req->path = (struct http_slice){ slash, 1 };
+}
+
+/* request-target (RFC 9112 §3.2): origin-form, absolute-form, or "*" for
+ * OPTIONS (asterisk-form). authority-form belongs to CONNECT, which we do
+ * not implement: like any other target it is 400. */
+static void parse_target(struct http_request *req, struct parse_state *st,
+			 const char *t, const char *te)
+{
+	req->target = mk_slice(t, te);
+	if (*t == '/') {
+		split_path_query(req, t, te);
+		return;
+	}
+	if (te - t == 1 && *t == '*') {
+		req->path = req->target;
+		if (!(req->method_name.len == 7 &&
+		      memcmp(req->method_name.p, "OPTIONS", 7) == 0))
+			st->bad = true;
+		return;
+	}
+	parse_absolute_form(req, st, t, te);
 }
 
 /* request-line = method SP request-target SP HTTP-version (RFC 9112 §3).
@@ -242,20 +345,7 @@ static void parse_request_line(struct http_request *req, struct parse_state *st,
 	else
 		req->method = HTTP_METHOD_OTHER;
 
-	req->target = mk_slice(t, te);
-	{
-		const char *q = t, *path_end, *frag;
-
-		while (q < te && *q != '?' && *q != '#')
-			q++;
-		path_end = q;
-		req->path = mk_slice(t, path_end);
-		if (q < te && *q == '?') {
-			req->has_query = true;
-			frag = memchr(q + 1, '#', (size_t)(te - (q + 1)));
-			req->query = mk_slice(q + 1, frag ? frag : te);
-		}
-	}
+	parse_target(req, st, t, te);
 
 	req->version_major = (uint8_t)(v[5] - '0');
 	req->version_minor = (uint8_t)(v[7] - '0');
@@ -309,17 +399,6 @@ static void parse_connection(struct parse_state *st, struct http_slice v)
 	}
 }
 
-static bool host_valid(struct http_slice v)
-{
-	uint32_t i;
-
-	for (i = 0; i < v.len; i++) {
-		if (!ct_is(v.p[i], CT_HOST))
-			return false;
-	}
-	return true;
-}
-
 /* Fields the server reads as plain slices: the first occurrence wins. */
 static const struct {
 	const char *name;
@@ -348,7 +427,11 @@ static void note_control_header(struct http_request *req, struct parse_state *st
 	if (mem_eq_ci(n, nl, "content-length")) {
 		int64_t v = parse_content_length(h->value);
 
-		if (v < 0 || (st->cl_seen && v != st->cl))
+		/* A repeated Content-Length is refused even when the values
+		 * agree (spec §3): RFC 9112 §6.3 lets a recipient either use
+		 * such a value or reject it, and rejecting is the only choice
+		 * no other hop on the path can read differently. */
+		if (v < 0 || st->cl_seen)
 			st->cl_bad = true;
 		st->cl_seen = true;
 		st->cl = v;
@@ -358,7 +441,9 @@ static void note_control_header(struct http_request *req, struct parse_state *st
 		if (http_slice_eq_ci(h->value, "100-continue"))
 			req->expect_continue = true;
 	} else if (mem_eq_ci(n, nl, "host")) {
-		if (st->host_count++ == 0)
+		/* An absolute-form authority wins over Host (RFC 9112
+		 * §3.2.2), but Host is still checked. */
+		if (st->host_count++ == 0 && !req->absolute_form)
 			req->host = h->value;
 		if (!host_valid(h->value))
 			st->bad = true;
@@ -465,7 +550,8 @@ static const char *line_end(struct parse_state *st, const char *p,
 	return lf + 1;
 }
 
-int http_head_parse(const char *buf, size_t head_len, struct http_request *req)
+int http_head_parse(const char *buf, size_t head_len, unsigned flags,
+		    struct http_request *req)
 {
 	struct parse_state st;
 	const char *p = buf, *end = buf + head_len, *ce, *next;
@@ -526,8 +612,9 @@ int http_head_parse(const char *buf, size_t head_len, struct http_request *req)
 	/* Semantics of the fields (RFC 9112 §3.2, §6). */
 	if (st.host_count > 1)
 		st.bad = true;
-	req->has_host = st.host_count > 0;
-	if (req->version_major == 1 && req->version_minor == 1 && st.host_count == 0)
+	req->has_host = st.host_count > 0 || req->absolute_form;
+	if (req->version_major == 1 && req->version_minor == 1 && !req->has_host &&
+	    !(flags & HTTP_PARSE_HOST_OPTIONAL))
 		st.bad = true;
 	if (st.cl_seen && st.te_seen)
 		st.bad = st.unknown = true;

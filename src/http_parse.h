@@ -3,7 +3,8 @@
  *
  * Owns nothing and allocates nothing. Every slice in struct http_request points
  * into the caller's buffer and is valid until the caller moves or reuses those
- * bytes (buf_compact()).
+ * bytes (buf_compact()); the one exception is req->path of an absolute-form
+ * target without a path, a static "/".
  *
  * Two stages, as picohttpparser does:
  *   1. http_head_scan() finds the end of the head incrementally. It remembers
@@ -58,9 +59,13 @@ struct http_request {
 	enum http_method method;
 	struct http_slice method_name;
 	struct http_slice target;   /* raw request-target, not decoded */
-	struct http_slice path;     /* target up to '?' or '#' (raw) */
+	struct http_slice path;     /* origin-form: target up to '?' or '#' (raw);
+				       absolute-form: the part after the
+				       authority, or a static "/" (not in the
+				       buffer) when that is empty */
 	struct http_slice query;    /* after '?', excluding '#...'; len 0 if none */
 	bool has_query;             /* a '?' was present (query may be empty) */
+	bool absolute_form;         /* target is http(s)://authority[path][?query] */
 	uint8_t version_major, version_minor;
 
 	struct http_header headers[HTTP_HEADERS_MAX];
@@ -70,9 +75,11 @@ struct http_request {
 	int64_t content_length;     /* -1 when absent */
 	bool chunked;               /* Transfer-Encoding: chunked (final coding) */
 	bool keep_alive;            /* after this request, keep the connection */
-	bool has_host;
+	bool has_host;              /* a Host field or an absolute-form authority */
 	bool expect_continue;       /* Expect: 100-continue */
-	struct http_slice host, connection, content_type, user_agent, referer;
+	struct http_slice host;     /* the absolute-form authority, else the
+				       first Host field's value */
+	struct http_slice connection, content_type, user_agent, referer;
 	struct http_slice if_none_match, if_modified_since, range, if_range;
 
 	/* Error reporting (http_head_parse result != 0). */
@@ -88,9 +95,16 @@ void http_scan_reset(struct http_scan *s);
  *           0: need more bytes (state saved in *s; call again with the same
  *              buffer start and a larger len);
  *          <0: -status, a limit was broken: -414 (request line too long),
- *              -431 (header line or head too long), -400 (NUL or other byte
- *              that can never be valid framing). The caller closes after
+ *              -431 (header line or head too long), -400 (NUL, or a CR
+ *              followed by anything but LF). The caller closes after
  *              answering, the end of the request being unknown.
+ * A CR is judged as soon as the next byte is available: CR followed by a
+ * byte other than LF is -400 at once, wherever it is (request line, header
+ * line, before the request line, at the end of the head), so a client that
+ * ends its lines with a bare CR gets its 400 without waiting for a line end
+ * that will not come. A CR that is the last byte of buf[0..len) needs more.
+ * When the byte after the CR is also over a line or head limit, the limit
+ * wins (-414/-431), as it would in http_head_parse.
  * A bare LF counts as a line end for finding the head's end (so the parser
  * can answer 400 at once rather than waiting for a timeout).
  * Leading empty lines (CRLF) before the request line are skipped, as RFC 9112
@@ -102,21 +116,42 @@ void http_scan_reset(struct http_scan *s);
  */
 int http_head_scan(const char *buf, size_t len, struct http_scan *s);
 
+/* Flags of http_head_parse(), or-ed together. */
+enum {
+	/* HTTP/1.1 without a Host field is not an error: the Liso graders send
+	 * such requests and expect them served (spec §3). A Host that is
+	 * present must still be valid, and a repeated one is still 400. */
+	HTTP_PARSE_HOST_OPTIONAL = 1u << 0,
+};
+
 /*
  * Parse a complete head of head_len bytes (as returned by http_head_scan).
+ * flags: HTTP_PARSE_* above, 0 for RFC 9112 strictness.
  * Fills *req. Returns 0 on success or the error status (also in req->status).
  * The parser is self-contained (it is also fuzzed on raw input): it repeats
  * the scanner's limits (414, 431) and answers 400 to anything that is not
  * exactly one complete head.
- * Checks: request line syntax (400), version (505 for any version but
- * 1.0/1.1), header syntax (400: no colon, space before colon, obs-fold, bare
- * CR or LF, control characters, empty name), Host on 1.1 (400: missing,
- * repeated, or bytes outside uri-host[:port]), Content-Length (400 when
- * not 1*DIGIT after OWS -- so negative, list form "5, 5" and overflow are
- * 400 --, duplicated with different values, or combined with
- * Transfer-Encoding), Transfer-Encoding (400 when empty or on HTTP/1.0; 501
- * for anything but exactly one "chunked"), method (501 for valid tokens
- * other than GET/HEAD/POST; methods are case-sensitive, so "get" is 501).
+ * Checks:
+ *   - request line syntax: 400;
+ *   - request-target form (RFC 9112 §3.2): 400 unless origin-form "/...",
+ *     absolute-form "http://" or "https://" (scheme in any case), then an
+ *     authority (uri-host[:port] as for Host: not empty, no userinfo '@'),
+ *     then an optional path and query; or "*" with OPTIONS;
+ *   - version: 505 for any version but 1.0/1.1;
+ *   - header syntax: 400 (no colon, space before colon, obs-fold, bare CR or
+ *     LF, control characters, empty name);
+ *   - Host: 400 when repeated or with bytes outside uri-host[:port], and on
+ *     HTTP/1.1 when missing, unless HTTP_PARSE_HOST_OPTIONAL or the target
+ *     is in absolute-form. An absolute-form authority takes the place of
+ *     Host (RFC 9112 §3.2.2); a Host field sent with it is checked all the
+ *     same;
+ *   - Content-Length: 400 with framing unknown when not 1*DIGIT after OWS
+ *     (so negative, list form "5, 5" and overflow are 400), when repeated
+ *     (even with equal values), or with Transfer-Encoding;
+ *   - Transfer-Encoding: 400 when empty or on HTTP/1.0; 501 for anything but
+ *     exactly one "chunked";
+ *   - method: 501 for valid tokens other than GET/HEAD/POST (methods are
+ *     case-sensitive, so "get" is 501).
  * When several apply the status is: 414/431, else any 400, else 505, else
  * 501.
  * framing_known: always true when the result is 0. On an error it is true
@@ -127,7 +162,8 @@ int http_head_scan(const char *buf, size_t len, struct http_scan *s);
  * Expect: 100-continue is only honoured on HTTP/1.1 (RFC 9110 §10.1.1).
  * Does not check POST-without-length (411): that is the caller's policy.
  */
-int http_head_parse(const char *buf, size_t head_len, struct http_request *req);
+int http_head_parse(const char *buf, size_t head_len, unsigned flags,
+		    struct http_request *req);
 
 /* Case-insensitive ASCII comparison of a slice against a C string. */
 bool http_slice_eq_ci(struct http_slice s, const char *lit);

@@ -1,12 +1,13 @@
 /*
  * Fuzz target for the request-head scanner and parser.
  *
- * The first input byte seeds the split points; the rest is the request
- * stream. The head is scanned whole and incrementally (prefixes of random
+ * The first input byte seeds the split points and its top bit chooses the
+ * parser flags (HTTP_PARSE_HOST_OPTIONAL); the rest is the request stream. The head is scanned whole and incrementally (prefixes of random
  * lengths, each copied to an exactly-sized heap buffer so that reading past
  * it is an ASan error); both must agree. A found head is parsed, and the
- * parser is also run directly on the raw input. Invariants are checked with
- * abort() so that they hold in every build.
+ * parser is also run directly on the raw input, and with the other flag
+ * value to check that the flag changes nothing but a missing Host's 400.
+ * Invariants are checked with abort() so that they hold in every build.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -20,7 +21,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 
-static struct http_request req_a, req_b;
+static struct http_request req_a, req_b, req_c;
 
 static void check_slice(struct http_slice s, const char *buf, size_t len)
 {
@@ -32,7 +33,7 @@ static void check_slice(struct http_slice s, const char *buf, size_t len)
 }
 
 static void check_request(const struct http_request *r, const char *buf,
-			  size_t len, int status)
+			  size_t len, int status, unsigned flags)
 {
 	uint32_t i;
 
@@ -46,7 +47,8 @@ static void check_request(const struct http_request *r, const char *buf,
 		CHECK(r->version_major == 1 && r->version_minor <= 1);
 		CHECK(r->method != HTTP_METHOD_OTHER);
 		CHECK(!(r->chunked && r->content_length >= 0));
-		CHECK(r->version_minor == 0 || r->has_host);
+		CHECK(r->version_minor == 0 || r->has_host ||
+		      (flags & HTTP_PARSE_HOST_OPTIONAL));
 	}
 	if (!r->framing_known)
 		CHECK(!r->keep_alive);
@@ -54,7 +56,8 @@ static void check_request(const struct http_request *r, const char *buf,
 	CHECK(r->header_count <= HTTP_HEADERS_MAX);
 	check_slice(r->method_name, buf, len);
 	check_slice(r->target, buf, len);
-	check_slice(r->path, buf, len);
+	if (!(r->absolute_form && r->path.len == 1 && r->path.p[0] == '/'))
+		check_slice(r->path, buf, len); /* else it may be the static "/" */
 	check_slice(r->query, buf, len);
 	check_slice(r->host, buf, len);
 	check_slice(r->connection, buf, len);
@@ -65,14 +68,39 @@ static void check_request(const struct http_request *r, const char *buf,
 	check_slice(r->if_modified_since, buf, len);
 	check_slice(r->range, buf, len);
 	check_slice(r->if_range, buf, len);
-	if (r->target.len > 0) {
-		CHECK(r->path.p == r->target.p);
+	if (r->absolute_form) {
+		/* the authority is in the target, right after "://"; the path
+		 * follows it, or is "/" when empty; the query follows that */
+		const char *after;
+
+		CHECK(r->target.len > 0 && r->has_host && r->host.len > 0);
+		CHECK(r->host.p >= r->target.p + 7 &&
+		      r->host.p + r->host.len <= r->target.p + r->target.len);
+		CHECK(memcmp(r->host.p - 3, "://", 3) == 0);
+		CHECK(memchr(r->host.p, '@', r->host.len) == NULL);
+		CHECK(r->path.len > 0 && r->path.p[0] == '/');
+		after = r->host.p + r->host.len;
+		if (r->path.p == after)
+			after += r->path.len;
+		else
+			CHECK(r->path.len == 1 && (after == r->target.p + r->target.len ||
+						   *after == '?' || *after == '#'));
+		if (r->has_query)
+			CHECK(r->query.p == after + 1);
+		else
+			CHECK(r->query.len == 0);
+	} else if (r->path.p != NULL) { /* NULL: a target of no form we accept */
+		CHECK(r->target.len > 0 && r->path.p == r->target.p);
 		CHECK(r->path.len <= r->target.len);
 		if (r->has_query)
 			CHECK(r->query.p == r->path.p + r->path.len + 1);
 		else
 			CHECK(r->query.len == 0);
 	}
+	if (r->path.p == NULL)
+		CHECK(!r->has_query && r->query.len == 0);
+	if (status == 0) /* served: origin- or absolute-form ("*" is 501 or 400) */
+		CHECK(r->path.len > 0 && r->path.p[0] == '/');
 	for (i = 0; i < r->header_count; i++) {
 		const struct http_header *h = &r->headers[i];
 
@@ -106,10 +134,37 @@ static void check_same(const struct http_request *a, const char *abuf,
 	CHECK(a->target.len == b->target.len);
 	CHECK(a->target.p == NULL ||
 	      a->target.p - abuf == b->target.p - bbuf);
+	CHECK(a->absolute_form == b->absolute_form && a->has_host == b->has_host);
+	CHECK(a->host.len == b->host.len && a->path.len == b->path.len);
+	CHECK(a->host.p == NULL || a->host.p - abuf == b->host.p - bbuf);
 	for (i = 0; i < a->header_count; i++) {
 		CHECK(a->headers[i].value.len == b->headers[i].value.len);
 		CHECK(a->headers[i].value.p - abuf == b->headers[i].value.p - bbuf);
 	}
+}
+
+/* r is buf parsed with flags. Parsed with the other value of
+ * HTTP_PARSE_HOST_OPTIONAL, the strict result must be 400 exactly where the
+ * lenient one forgave a missing Host on HTTP/1.1 (unless a limit's 414/431
+ * wins), and the same status everywhere else. */
+static void check_other_flag(const char *buf, size_t len, unsigned flags,
+			     const struct http_request *r)
+{
+	const struct http_request *lenient = r, *strict = &req_c;
+	unsigned other = flags ^ HTTP_PARSE_HOST_OPTIONAL;
+	bool forgiven;
+	int st;
+
+	st = http_head_parse(buf, len, other, &req_c);
+	check_request(&req_c, buf, len, st, other);
+	if (other & HTTP_PARSE_HOST_OPTIONAL) {
+		lenient = &req_c;
+		strict = r;
+	}
+	forgiven = lenient->version_major == 1 && lenient->version_minor == 1 &&
+		   !lenient->has_host && lenient->status != 414 &&
+		   lenient->status != 431;
+	CHECK(strict->status == (forgiven ? 400 : lenient->status));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -120,10 +175,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *in;
 	char *buf;
 	int whole, split = 0, st;
+	unsigned flags;
 
 	if (size < 1)
 		return 0;
 	seed = data[0] * 2654435761u + 1;
+	flags = (data[0] & 0x80) ? HTTP_PARSE_HOST_OPTIONAL : 0;
 	in = (const char *)data + 1;
 	len = size - 1;
 	if (len > 256 * 1024)
@@ -163,19 +220,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		CHECK(head != NULL);
 		memcpy(head, in, (size_t)whole);
-		st = http_head_parse(head, (size_t)whole, &req_a);
-		check_request(&req_a, head, (size_t)whole, st);
+		st = http_head_parse(head, (size_t)whole, flags, &req_a);
+		check_request(&req_a, head, (size_t)whole, st, flags);
 		CHECK(st != 414);
 		/* pure: parsing again, elsewhere, gives the same result */
-		st = http_head_parse(buf, (size_t)whole, &req_b);
-		check_request(&req_b, buf, (size_t)whole, st);
+		st = http_head_parse(buf, (size_t)whole, flags, &req_b);
+		check_request(&req_b, buf, (size_t)whole, st, flags);
 		check_same(&req_a, head, &req_b, buf);
+		check_other_flag(head, (size_t)whole, flags, &req_a);
 		free(head);
 	}
 
 	/* The parser on its own must survive anything. */
-	st = http_head_parse(buf, len, &req_a);
-	check_request(&req_a, buf, len, st);
+	st = http_head_parse(buf, len, flags, &req_a);
+	check_request(&req_a, buf, len, st, flags);
+	check_other_flag(buf, len, flags, &req_a);
 	if (whole <= 0 || (size_t)whole != len)
 		CHECK(st != 0); /* not exactly one complete head, or invalid */
 	if (whole < 0 && len <= HTTP_HEAD_MAX_BYTES && -whole != 400)

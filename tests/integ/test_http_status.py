@@ -28,6 +28,14 @@ CASES = [
     ("200-post-cl0", request("POST", "/index.html", ["Content-Length: 0"]), 200, True, ()),
     ("206", get("/data.bin", "Range: bytes=0-9"), 206, True, ()),
     ("301", get("/sub"), 301, True, ()),
+    # absolute-form (RFC 9112 §3.2.2: a server MUST accept it); the authority
+    # takes the place of Host
+    ("200-absolute-form", b"GET http://localhost/index.html HTTP/1.1\r\n" + H + b"\r\n",
+     200, True, ()),
+    ("200-absolute-form-without-host", b"GET http://localhost/index.html HTTP/1.1\r\n\r\n",
+     200, True, ()),
+    ("200-absolute-form-https-empty-path", b"GET HTTPS://localhost:8443 HTTP/1.1\r\n\r\n",
+     200, True, ()),
     ("304-ims", get("/old.html", "If-Modified-Since: Mon, 01 Jun 2020 00:00:00 GMT"),
      304, True, ()),
     # --- 400: syntax ---
@@ -36,6 +44,10 @@ CASES = [
      400, None, ()),
     ("400-bare-cr", b"GET /index.html HTTP/1.1\r\nHost: localhost\rX-A: b\r\n\r\n",
      400, None, ()),
+    # no LF ever comes: the CR is judged by the byte after it (see also
+    # test_bare_cr_answered_at_once)
+    ("400-bare-cr-line-ends", b"GET /index.html HTTP/1.1\rHost: localhost\rUser-Agent: x\r\r",
+     400, False, ()),
     ("400-cr-in-request-line", b"GET /index\r.html HTTP/1.1\r\n" + H + b"\r\n", 400, None, ()),
     ("400-obs-fold", b"GET /index.html HTTP/1.1\r\n" + H + b"X-A: one\r\n  two\r\n\r\n",
      400, True, ()),
@@ -61,6 +73,13 @@ CASES = [
      400, None, ()),
     ("400-request-line-only-method", b"GET\r\n" + H + b"\r\n", 400, None, ()),
     ("400-relative-target", b"GET index.html HTTP/1.1\r\n" + H + b"\r\n", 400, None, ()),
+    ("400-asterisk-form-get", b"GET * HTTP/1.1\r\n" + H + b"\r\n", 400, True, ()),
+    ("400-absolute-form-empty-authority", b"GET http:///index.html HTTP/1.1\r\n" + H + b"\r\n",
+     400, True, ()),
+    ("400-absolute-form-userinfo", b"GET http://u@localhost/index.html HTTP/1.1\r\n" + H + b"\r\n",
+     400, True, ()),
+    ("400-absolute-form-other-scheme", b"GET ftp://localhost/index.html HTTP/1.1\r\n" + H + b"\r\n",
+     400, True, ()),
     # NUL is rejected by the byte scanner before the end of the head is seen,
     # so closing is acceptable here (the Connection header must say so).
     ("400-nul-in-header", b"GET /index.html HTTP/1.1\r\n" + H + b"X-A: a\x00b\r\n\r\n",
@@ -79,6 +98,9 @@ CASES = [
      400, False, ()),
     ("400-duplicate-differing-cl",
      request("POST", "/index.html", ["Content-Length: 5", "Content-Length: 6"], b"hello!"),
+     400, False, ()),
+    ("400-duplicate-equal-cl",
+     request("POST", "/index.html", ["Content-Length: 5", "Content-Length: 5"], b"hello"),
      400, False, ()),
     ("400-cl-and-te",
      request("POST", "/index.html", ["Content-Length: 5", "Transfer-Encoding: chunked"],
@@ -112,6 +134,7 @@ CASES = [
     ("501-unknown-method-missing-target", request("FROBNICATE", "/does/not/exist"),
      501, True, ()),
     ("501-delete", request("DELETE", "/index.html"), 501, True, ()),
+    ("501-options-asterisk", b"OPTIONS * HTTP/1.1\r\n" + H + b"\r\n", 501, True, ()),
     ("501-or-400-te-gzip",
      request("POST", "/index.html", ["Transfer-Encoding: gzip"], b"xxxx"), (501, 400), False, ()),
     # --- 505 ---
@@ -196,6 +219,22 @@ def test_408_header_timeout(start_server, workdir):
         assert c.wait_closed(3 * SLOW)
     # the server still serves others
     assert raw_exchange(srv.port, get("/index.html"))[0].status == 200
+
+
+def test_bare_cr_answered_at_once(start_server, workdir):
+    """Lines ended by a bare CR never end: the 400 must come from the CR,
+    not from the header timeout."""
+    make_docroot(workdir)
+    srv = start_server("--header-timeout", "10")
+    with Conn.open(srv.port) as c:
+        t0 = time.monotonic()
+        c.send(b"GET /index.html HTTP/1.1\rHost: localhost\rUser-Agent: x\r\r")
+        r = c.read_response(timeout=4 * SLOW)
+        elapsed = time.monotonic() - t0
+        assert r.status == 400, r
+        assert elapsed < 2 * SLOW, elapsed
+        assert not r.keep_alive
+        assert c.wait_closed(3 * SLOW)
 
 
 def test_408_header_timeout_trickle(start_server, workdir):

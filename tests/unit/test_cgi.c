@@ -437,7 +437,7 @@ static const char *env_get(char **env, const char *name)
 
 static int parse_head(const char *raw, struct http_request *req)
 {
-	return http_head_parse(raw, strlen(raw), req);
+	return http_head_parse(raw, strlen(raw), 0, req);
 }
 
 static void test_env_table(void **state)

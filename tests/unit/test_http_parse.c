@@ -40,6 +40,7 @@ struct head_case {
 	size_t in_len;
 	size_t (*build)(char *out, size_t arg);
 	size_t arg;
+	unsigned fl;          /* http_head_parse flags */
 	int st;               /* expected status (0, 4xx, 5xx, AGAIN) */
 	int fk;               /* framing_known Y/N */
 	size_t hl;            /* expected head length; 0: the whole input */
@@ -49,6 +50,7 @@ struct head_case {
 	int cl_chk;
 	int64_t cl;
 	int ch, ka, ex, hh;   /* chunked, keep_alive, expect_continue, has_host */
+	int af;               /* absolute_form */
 	const char *host, *conn, *ctype, *ua;
 	int hc;
 };
@@ -57,6 +59,7 @@ struct head_case {
 #define G(nm, fn, a) .line = __LINE__, .name = nm, .build = fn, .arg = a
 #define OK .st = 0, .fk = Y
 #define E(code, f) .st = code, .fk = f
+#define HOPT .fl = HTTP_PARSE_HOST_OPTIONAL
 
 #define REQ11 "GET / HTTP/1.1\r\nHost: a\r\n"
 
@@ -177,6 +180,24 @@ static size_t b_nheaders_cr(char *o, size_t arg)
 	return b_nheaders(o, arg) - 1;
 }
 
+/* request line of arg bytes, then a CR and a byte that is not LF */
+static size_t b_reqline_cr_x(char *o, size_t arg)
+{
+	return put(o, b_reqline_open(o, arg), "\rX");
+}
+
+/* header line of arg bytes, then a CR and a byte that is not LF */
+static size_t b_hdrline_cr_x(char *o, size_t arg)
+{
+	return put(o, b_hdrline_open(o, arg), "\rX");
+}
+
+/* arg header fields (Host included), then a CR and a byte that is not LF */
+static size_t b_nheaders_cr_x(char *o, size_t arg)
+{
+	return put(o, b_nheaders_cr(o, arg), "X");
+}
+
 /* arg CRLFs, then the first byte of a request line */
 static size_t b_crlf_then_g(char *o, size_t arg)
 {
@@ -243,8 +264,6 @@ static const struct head_case head_cases[] = {
 	{ C("CL OWS", REQ11 "Content-Length:\t 12 \t\r\n\r\n"), OK, CL(12) },
 	{ C("CL max int64", REQ11 "Content-Length: 9223372036854775807\r\n\r\n"),
 	  OK, CL(INT64_MAX) },
-	{ C("duplicate CL same value", REQ11 "Content-Length: 5\r\nContent-Length: 5\r\n\r\n"),
-	  OK, CL(5) },
 	{ C("Expect 100-continue", REQ11 "Expect: 100-Continue\r\nContent-Length: 1\r\n\r\n"),
 	  OK, .ex = Y },
 	{ C("Expect on 1.0 ignored", "POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n"),
@@ -254,8 +273,6 @@ static const struct head_case head_cases[] = {
 	  OK, .host = "www.example.com:8080" },
 	{ C("Host IPv6", "GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n"), OK, .host = "[::1]:80" },
 	{ C("Host empty", "GET / HTTP/1.1\r\nHost:\r\n\r\n"), OK, .hh = Y, .host = "" },
-	{ C("absolute-form", "GET http://a/b?c HTTP/1.1\r\nHost: a\r\n\r\n"), OK,
-	  .t = "http://a/b?c", .q = "c" },
 	{ C("obs-text in value", REQ11 "X: caf\xc3\xa9\r\n\r\n"), OK },
 	{ C("obs-text in target", "GET /caf\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n"), OK },
 	{ C("HTAB inside value", REQ11 "User-Agent: a\tb\r\n\r\n"), OK, .ua = "a\tb" },
@@ -277,6 +294,80 @@ static const struct head_case head_cases[] = {
 	{ G("head 65535", b_head, 65535), OK },
 	{ G("head 65536", b_head, 65536), OK },
 	{ G("100 header fields", b_nheaders, 100), OK, .hc = HC(100) },
+
+	/* request-target forms (RFC 9112 §3.2) */
+	{ C("origin-form is not absolute", REQ11 "\r\n"), OK, .af = N, .host = "a" },
+	{ C("absolute-form", "GET http://a/b?c HTTP/1.1\r\nHost: a\r\n\r\n"), OK,
+	  .t = "http://a/b?c", .path = "/b", .q = "c", .hq = Y, .af = Y, .hh = Y,
+	  .host = "a", .ka = Y },
+	{ C("absolute-form, review example", "GET http://localhost/index.html HTTP/1.1\r\n"
+	    "Host: localhost\r\n\r\n"), OK, .path = "/index.html", .hq = N, .af = Y,
+	  .host = "localhost" },
+	{ C("absolute-form without Host", "GET http://localhost/index.html HTTP/1.1\r\n\r\n"),
+	  OK, .path = "/index.html", .af = Y, .hh = Y, .host = "localhost", .hc = HC(0) },
+	{ C("absolute-form https with port", "GET https://h:8443/x HTTP/1.1\r\n\r\n"), OK,
+	  .path = "/x", .af = Y, .host = "h:8443" },
+	{ C("absolute-form scheme case", "GET HtTpS://h/ HTTP/1.1\r\n\r\n"), OK,
+	  .path = "/", .af = Y, .host = "h" },
+	{ C("absolute-form empty path", "GET http://h HTTP/1.1\r\n\r\n"), OK,
+	  .t = "http://h", .path = "/", .hq = N, .af = Y, .host = "h" },
+	{ C("absolute-form empty path, query", "GET http://h?x=1 HTTP/1.1\r\n\r\n"), OK,
+	  .path = "/", .q = "x=1", .hq = Y, .af = Y, .host = "h" },
+	{ C("absolute-form empty path, fragment", "GET http://h#f HTTP/1.1\r\n\r\n"), OK,
+	  .path = "/", .hq = N, .host = "h" },
+	{ C("absolute-form empty query", "GET http://h/a? HTTP/1.1\r\n\r\n"), OK,
+	  .path = "/a", .q = "", .hq = Y },
+	{ C("absolute-form query and fragment", "GET http://h/a?q#f HTTP/1.1\r\n\r\n"), OK,
+	  .path = "/a", .q = "q", .hq = Y },
+	{ C("absolute-form path //", "GET http://h//x HTTP/1.1\r\n\r\n"), OK, .path = "//x" },
+	{ C("absolute-form IPv6 authority", "GET http://[::1]:8080/p HTTP/1.1\r\n\r\n"), OK,
+	  .path = "/p", .host = "[::1]:8080" },
+	{ C("absolute-form authority wins over Host", "GET http://a/ HTTP/1.1\r\nHost: b\r\n\r\n"),
+	  OK, .host = "a", .hh = Y },
+	{ C("absolute-form with an empty Host", "GET http://a/ HTTP/1.1\r\nHost:\r\n\r\n"), OK,
+	  .host = "a" },
+	{ C("absolute-form on HTTP/1.0", "GET http://a/x HTTP/1.0\r\n\r\n"), OK, .v = 10,
+	  .path = "/x", .hh = Y, .host = "a", .ka = N },
+	{ C("absolute-form, Host optional", "GET http://a/x HTTP/1.1\r\n\r\n"), HOPT, OK,
+	  .path = "/x", .host = "a" },
+	{ C("absolute-form POST with a body", "POST http://a/p HTTP/1.1\r\nContent-Length: 2\r\n\r\nab"),
+	  OK, .hl = 47, .path = "/p", CL(2) },
+	{ C("absolute-form OPTIONS: 501", "OPTIONS http://a/ HTTP/1.1\r\n\r\n"), E(501, Y) },
+	{ C("absolute-form empty authority", "GET http:///x HTTP/1.1\r\nHost: a\r\n\r\n"),
+	  E(400, Y), .af = N },
+	{ C("absolute-form empty authority, no path", "GET http:// HTTP/1.1\r\nHost: a\r\n\r\n"),
+	  E(400, Y) },
+	{ C("absolute-form empty authority, query", "GET http://?q HTTP/1.1\r\nHost: a\r\n\r\n"),
+	  E(400, Y) },
+	{ C("absolute-form userinfo", "GET http://u@h/ HTTP/1.1\r\nHost: h\r\n\r\n"), E(400, Y) },
+	{ C("absolute-form userinfo:password", "GET http://u:p@h/ HTTP/1.1\r\n\r\n"), E(400, Y) },
+	{ C("absolute-form bad authority byte", "GET http://a{b}/ HTTP/1.1\r\n\r\n"), E(400, Y) },
+	{ C("absolute-form other scheme", "GET ftp://h/ HTTP/1.1\r\nHost: h\r\n\r\n"), E(400, Y) },
+	{ C("absolute-form scheme without //", "GET http:/x HTTP/1.1\r\nHost: h\r\n\r\n"),
+	  E(400, Y) },
+	{ C("absolute-form scheme only", "GET http: HTTP/1.1\r\nHost: h\r\n\r\n"), E(400, Y) },
+	{ C("absolute-form scheme prefix of a word", "GET httpx://h/ HTTP/1.1\r\nHost: h\r\n\r\n"),
+	  E(400, Y) },
+	{ C("absolute-form, repeated Host", "GET http://a/ HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n"),
+	  E(400, Y) },
+	{ C("absolute-form, invalid Host", "GET http://a/ HTTP/1.1\r\nHost: a b\r\n\r\n"),
+	  E(400, Y) },
+	{ C("absolute-form, Host with @", "GET http://a/ HTTP/1.1\r\nHost: u@a\r\n\r\n"),
+	  E(400, Y) },
+	{ C("asterisk-form with GET", "GET * HTTP/1.1\r\nHost: a\r\n\r\n"), E(400, Y), .ka = Y },
+	{ C("asterisk-form with HEAD", "HEAD * HTTP/1.1\r\nHost: a\r\n\r\n"), E(400, Y) },
+	{ C("asterisk-form with POST", "POST * HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n"),
+	  E(400, Y) },
+	{ C("asterisk and more", "OPTIONS *x HTTP/1.1\r\nHost: a\r\n\r\n"), E(400, Y) },
+	{ C("asterisk-form, lowercase options", "options * HTTP/1.1\r\nHost: a\r\n\r\n"),
+	  E(400, Y) },
+	{ C("relative target", "GET index.html HTTP/1.1\r\nHost: a\r\n\r\n"), E(400, Y), .ka = Y },
+	{ C("relative target with OPTIONS: 400 wins", "OPTIONS x HTTP/1.1\r\nHost: a\r\n\r\n"),
+	  E(400, Y) },
+	{ C("query-only target", "GET ?a HTTP/1.1\r\nHost: a\r\n\r\n"), E(400, Y) },
+	{ C("authority-form target", "GET a:80 HTTP/1.1\r\nHost: a\r\n\r\n"), E(400, Y) },
+	{ C("bad target with a body", "POST x HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nab"),
+	  E(400, N), .hl = 47 },
 
 	/* 501: valid tokens we do not implement */
 	{ C("PUT", "PUT /x HTTP/1.1\r\nHost: a\r\n\r\n"), E(501, Y), .m = "PUT" },
@@ -353,6 +444,25 @@ static const struct head_case head_cases[] = {
 	{ C("NUL in request line", "GET /\0 HTTP/1.1\r\n\r\n"), E(400, N) },
 	{ C("NUL first", "\0"), E(400, N) },
 
+	/* bare CR: judged by the byte after it, never at a line end */
+	{ C("bare CRs as line ends", "GET /index.html HTTP/1.1\rHost: localhost\r"
+	    "User-Agent: x\r\r"), E(400, N) },
+	{ C("bare CR in request line, no LF", "GET / HTTP/1.1\rX"), E(400, N) },
+	{ C("bare CR in value, no LF", REQ11 "X: a\rb"), E(400, N) },
+	{ C("CR CR in value, no LF", REQ11 "X: a\r\r"), E(400, N) },
+	{ C("bare CR ends the head, no LF", REQ11 "\rX"), E(400, N) },
+	{ C("bare CR before the request line", "\rGET / HTTP/1.1\r\n"), E(400, N) },
+	{ C("bare CR after a leading CRLF", "\r\n\r\r\n"), E(400, N) },
+	{ C("bare CR then NUL", REQ11 "X: a\r\0"), E(400, N) },
+	{ C("CR as the last byte: need more", REQ11 "X: a\r"), E(AGAIN, U) },
+	{ G("request line 8190, bare CR", b_reqline_cr_x, 8190), E(400, N) },
+	{ G("request line 8191, bare CR: 414 wins", b_reqline_cr_x, 8191), E(414, N) },
+	{ G("request line 8192, bare CR: 414 wins", b_reqline_cr_x, 8192), E(414, N) },
+	{ G("header line 8190, bare CR", b_hdrline_cr_x, 8190), E(400, N) },
+	{ G("header line 8191, bare CR: 431 wins", b_hdrline_cr_x, 8191), E(431, N) },
+	{ G("header line 8192, bare CR: 431 wins", b_hdrline_cr_x, 8192), E(431, N) },
+	{ G("100 header fields, bare CR: 431 wins", b_nheaders_cr_x, 100), E(431, N) },
+
 	/* Host */
 	{ C("1.1 without Host", "GET / HTTP/1.1\r\n\r\n"), E(400, Y), .hh = N },
 	{ C("two Hosts", "GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n"), E(400, Y) },
@@ -360,9 +470,41 @@ static const struct head_case head_cases[] = {
 	{ C("Host with SP", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n"), E(400, Y) },
 	{ C("Host with @", "GET / HTTP/1.1\r\nHost: u@a\r\n\r\n"), E(400, Y) },
 
+	/* Host optional (HTTP_PARSE_HOST_OPTIONAL): only a missing Host is forgiven */
+	{ C("1.1 without Host, Host optional", "GET / HTTP/1.1\r\n\r\n"), HOPT, OK,
+	  .v = 11, .ka = Y, .hh = N, .hc = HC(0) },
+	{ C("1.1 with Host, Host optional", REQ11 "\r\n"), HOPT, OK, .hh = Y, .host = "a" },
+	{ C("1.0 without Host, Host optional", "GET / HTTP/1.0\r\n\r\n"), HOPT, OK,
+	  .v = 10, .hh = N },
+	{ C("graders' pipeline, Host optional", "GET /1.html HTTP/1.1\r\n\r\n"
+	    "GET /2.html HTTP/1.1\r\n\r\n"), HOPT, OK, .hl = 24, .t = "/1.html", .ka = Y },
+	{ C("1.1 without Host, Connection: close, Host optional",
+	    "GET / HTTP/1.1\r\nConnection: close\r\n\r\n"), HOPT, OK, .ka = N },
+	{ C("BREW without Host, Host optional: 501", "BREW / HTTP/1.1\r\n\r\n"), HOPT,
+	  E(501, Y) },
+	{ C("BREW without Host: 400 wins", "BREW / HTTP/1.1\r\n\r\n"), E(400, Y) },
+	{ C("POST CL without Host, Host optional", "POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\nab"),
+	  HOPT, OK, .hl = 38, CL(2) },
+	{ C("two Hosts, Host optional", "GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n"), HOPT,
+	  E(400, Y) },
+	{ C("Host with slash, Host optional", "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n"), HOPT,
+	  E(400, Y) },
+	{ C("bad header without Host, Host optional", "GET / HTTP/1.1\r\nX : y\r\n\r\n"), HOPT,
+	  E(400, Y) },
+
 	/* Content-Length / Transfer-Encoding: framing unknown */
 	{ C("CL different values", REQ11 "Content-Length: 5\r\nContent-Length: 6\r\n\r\n"),
 	  E(400, N), .ka = N, CL(-1) },
+	{ C("duplicate CL same value", REQ11 "Content-Length: 5\r\nContent-Length: 5\r\n\r\n"),
+	  E(400, N), .ka = N, CL(-1) },
+	{ C("duplicate CL 0", REQ11 "Content-Length: 0\r\nContent-Length: 0\r\n\r\n"),
+	  E(400, N), .ka = N, CL(-1) },
+	{ C("duplicate CL, other case and OWS", REQ11 "Content-Length: 7\r\ncontent-length:\t7 \r\n\r\n"),
+	  E(400, N), CL(-1) },
+	{ C("duplicate CL apart", REQ11 "Content-Length: 2\r\nX: y\r\nContent-Length: 2\r\n\r\nab"),
+	  E(400, N), .hl = 71, CL(-1) },
+	{ C("duplicate CL same value on PUT: 400 wins", "PUT / HTTP/1.1\r\nHost: a\r\n"
+	    "Content-Length: 1\r\nContent-Length: 1\r\n\r\n"), E(400, N) },
 	{ C("CL list form", REQ11 "Content-Length: 5, 5\r\n\r\n"), E(400, N) },
 	{ C("CL negative", REQ11 "Content-Length: -1000\r\n\r\n"), E(400, N) },
 	{ C("CL plus sign", REQ11 "Content-Length: +5\r\n\r\n"), E(400, N) },
@@ -461,16 +603,19 @@ static uint32_t rng(void)
 	return (uint32_t)(x >> 32);
 }
 
-/* A slice as an offset from the buffer start, or -1 when absent. */
+/* A slice as an offset from the buffer start, -1 when absent, or
+ * SOFF_SLASH for the parser's static "/" (absolute-form without a path). */
 struct soff {
 	long off;
 	long len;
 };
 
+enum { SOFF_SLASH = -2 };
+
 struct outcome {
 	int scan;                 /* http_head_scan result */
 	int status;               /* http_head_parse result (if scan > 0) */
-	bool fk, hq, ch, ka, ex, hh;
+	bool fk, hq, ch, ka, ex, hh, af;
 	int method, v;
 	int64_t cl;
 	uint32_t hc;
@@ -496,6 +641,16 @@ static struct soff soff(const char *base, size_t head_len, struct http_slice s,
 	return o;
 }
 
+/* req->path may also be a static "/" outside the buffer. */
+static struct soff soff_path(const char *base, size_t head_len, struct http_slice s,
+			     bool *ok)
+{
+	if (s.p != NULL && s.len == 1 && (s.p < base || s.p >= base + head_len) &&
+	    s.p[0] == '/')
+		return (struct soff){ SOFF_SLASH, 1 };
+	return soff(base, head_len, s, ok);
+}
+
 static void record(struct outcome *o, const char *base, int scan,
 		   const struct http_request *r)
 {
@@ -514,13 +669,14 @@ static void record(struct outcome *o, const char *base, int scan,
 	o->ka = r->keep_alive;
 	o->ex = r->expect_continue;
 	o->hh = r->has_host;
+	o->af = r->absolute_form;
 	o->method = (int)r->method;
 	o->v = r->version_major * 10 + r->version_minor;
 	o->cl = r->content_length;
 	o->hc = r->header_count;
 	o->m = soff(base, hl, r->method_name, &o->slices_ok);
 	o->t = soff(base, hl, r->target, &o->slices_ok);
-	o->path = soff(base, hl, r->path, &o->slices_ok);
+	o->path = soff_path(base, hl, r->path, &o->slices_ok);
 	o->q = soff(base, hl, r->query, &o->slices_ok);
 	o->host = soff(base, hl, r->host, &o->slices_ok);
 	o->conn = soff(base, hl, r->connection, &o->slices_ok);
@@ -544,7 +700,8 @@ static bool outcome_eq(const struct outcome *a, const struct outcome *b)
 
 	if (a->scan != b->scan || a->status != b->status || a->fk != b->fk ||
 	    a->hq != b->hq || a->ch != b->ch || a->ka != b->ka ||
-	    a->ex != b->ex || a->hh != b->hh || a->method != b->method ||
+	    a->ex != b->ex || a->hh != b->hh || a->af != b->af ||
+	    a->method != b->method ||
 	    a->v != b->v || a->cl != b->cl || a->hc != b->hc ||
 	    a->slices_ok != b->slices_ok)
 		return false;
@@ -563,7 +720,7 @@ static bool outcome_eq(const struct outcome *a, const struct outcome *b)
 
 static struct http_request req; /* large: keep it off the stack */
 
-static void run_whole(struct outcome *o, const char *buf, size_t len)
+static void run_whole(struct outcome *o, const char *buf, size_t len, unsigned fl)
 {
 	struct http_scan s;
 	int r;
@@ -571,11 +728,11 @@ static void run_whole(struct outcome *o, const char *buf, size_t len)
 	http_scan_reset(&s);
 	r = http_head_scan(buf, len, &s);
 	if (r > 0)
-		http_head_parse(buf, (size_t)r, &req);
+		http_head_parse(buf, (size_t)r, fl, &req);
 	record(o, buf, r, &req);
 }
 
-static void run_bytewise(struct outcome *o, const char *buf, size_t len)
+static void run_bytewise(struct outcome *o, const char *buf, size_t len, unsigned fl)
 {
 	struct http_scan s;
 	size_t n;
@@ -585,11 +742,12 @@ static void run_bytewise(struct outcome *o, const char *buf, size_t len)
 	for (n = 1; n <= len && r == 0; n++)
 		r = http_head_scan(buf, n, &s);
 	if (r > 0)
-		http_head_parse(buf, (size_t)r, &req);
+		http_head_parse(buf, (size_t)r, fl, &req);
 	record(o, buf, r, &req);
 }
 
-static void run_split(struct outcome *o, const char *buf, size_t len, uint64_t seed)
+static void run_split(struct outcome *o, const char *buf, size_t len, unsigned fl,
+		      uint64_t seed)
 {
 	struct http_scan s;
 	size_t n = 0, maxstep = len < 256 ? 7 : len / 16;
@@ -607,12 +765,12 @@ static void run_split(struct outcome *o, const char *buf, size_t len, uint64_t s
 	}
 	if (r > 0) {
 		g = at_guard(buf, (size_t)r);
-		http_head_parse(g, (size_t)r, &req);
+		http_head_parse(g, (size_t)r, fl, &req);
 	}
 	record(o, g, r, &req);
 }
 
-static void run_guard(struct outcome *o, const char *buf, size_t len)
+static void run_guard(struct outcome *o, const char *buf, size_t len, unsigned fl)
 {
 	struct http_scan s;
 	const char *g = at_guard(buf, len);
@@ -622,7 +780,7 @@ static void run_guard(struct outcome *o, const char *buf, size_t len)
 	r = http_head_scan(g, len, &s);
 	if (r > 0) {
 		g = at_guard(buf, (size_t)r);
-		http_head_parse(g, (size_t)r, &req);
+		http_head_parse(g, (size_t)r, fl, &req);
 	}
 	record(o, g, r, &req);
 }
@@ -642,15 +800,18 @@ static void check_str(const struct head_case *c, const char *what,
 		      const char *want, struct soff got, const char *base)
 {
 	size_t wl;
+	const char *gp;
 
 	if (want == NULL)
 		return;
 	wl = strlen(want);
-	if (got.off < 0 || (size_t)got.len != wl ||
-	    memcmp(base + got.off, want, wl) != 0)
+	gp = got.off == SOFF_SLASH ? "/" : base + got.off;
+	if (got.off == SOFF_SLASH)
+		got.off = 0; /* present */
+	if (got.off < 0 || (size_t)got.len != wl || memcmp(gp, want, wl) != 0)
 		FAILF(c, "%s: want \"%s\", got \"%.*s\"%s", what, want,
 		      got.off < 0 ? 0 : (int)got.len,
-		      got.off < 0 ? "" : base + got.off,
+		      got.off < 0 ? "" : gp,
 		      got.off < 0 ? " (absent)" : "");
 }
 
@@ -708,6 +869,7 @@ static void check_case(const struct head_case *c, const struct outcome *o,
 	check_flag(c, "keep_alive", c->ka, o->ka);
 	check_flag(c, "expect_continue", c->ex, o->ex);
 	check_flag(c, "has_host", c->hh, o->hh);
+	check_flag(c, "absolute_form", c->af, o->af);
 	if (c->v && c->v != o->v)
 		FAILF(c, "version %d, want %d", o->v, c->v);
 	if (c->cl_chk && c->cl != o->cl)
@@ -759,20 +921,20 @@ static void test_head_table(void **state)
 		assert_non_null(buf);
 		memcpy(buf, scratch, len);
 
-		run_whole(&whole, buf, len);
+		run_whole(&whole, buf, len, c->fl);
 		check_case(c, &whole, buf, len);
 
-		run_bytewise(&other, buf, len);
+		run_bytewise(&other, buf, len, c->fl);
 		if (!outcome_eq(&whole, &other))
 			FAILF(c, "byte-by-byte differs from whole (scan %d vs %d, status %d vs %d)",
 			      other.scan, whole.scan, other.status, whole.status);
 		for (seed = 1; seed <= 3; seed++) {
-			run_split(&other, buf, len, (uint64_t)c->line * 7 + seed);
+			run_split(&other, buf, len, c->fl, (uint64_t)c->line * 7 + seed);
 			if (!outcome_eq(&whole, &other))
 				FAILF(c, "random split (seed %" PRIu64 ") differs from whole (scan %d vs %d)",
 				      seed, other.scan, whole.scan);
 		}
-		run_guard(&other, buf, len);
+		run_guard(&other, buf, len, c->fl);
 		if (!outcome_eq(&whole, &other))
 			FAILF(c, "guard-page run differs from whole");
 		free(buf);
@@ -799,7 +961,7 @@ static void test_head_fields(void **state)
 	http_scan_reset(&s);
 	r = http_head_scan(in, sizeof(in) - 1, &s);
 	assert_int_equal(r, (int)(sizeof(in) - 1 - 3));
-	assert_int_equal(http_head_parse(in, (size_t)r, &req), 0);
+	assert_int_equal(http_head_parse(in, (size_t)r, 0, &req), 0);
 	assert_int_equal(req.header_count, 8);
 	assert_true(http_slice_eq_ci(req.headers[0].name, "HOST"));
 	assert_int_equal(req.headers[0].name.len, 4);
@@ -848,7 +1010,7 @@ static void test_head_pipelined(void **state)
 		http_scan_reset(&s);
 		r = http_head_scan(p, left, &s);
 		assert_true(r > 0);
-		assert_int_equal(http_head_parse(p, (size_t)r, &req), 0);
+		assert_int_equal(http_head_parse(p, (size_t)r, 0, &req), 0);
 		assert_true(http_slice_eq_ci(req.target, want[i]));
 		p += r;
 		left -= (size_t)r;
@@ -871,7 +1033,7 @@ static void test_parse_not_a_head(void **state)
 		size_t n = strlen(bad[i]);
 		const char *g = at_guard(bad[i], n);
 
-		assert_int_equal(http_head_parse(g, n, &req), 400);
+		assert_int_equal(http_head_parse(g, n, 0, &req), 400);
 		assert_false(req.framing_known);
 		assert_false(req.keep_alive);
 	}
@@ -885,19 +1047,19 @@ static void test_parse_limits(void **state)
 
 	(void)state;
 	n = b_reqline(buf, 8193);
-	assert_int_equal(http_head_parse(at_guard(buf, n), n, &req), 414);
+	assert_int_equal(http_head_parse(at_guard(buf, n), n, 0, &req), 414);
 	assert_false(req.framing_known);
 	n = b_reqline(buf, 8192);
-	assert_int_equal(http_head_parse(at_guard(buf, n), n, &req), 0);
+	assert_int_equal(http_head_parse(at_guard(buf, n), n, 0, &req), 0);
 	n = b_hdrline(buf, 8193);
-	assert_int_equal(http_head_parse(at_guard(buf, n), n, &req), 431);
+	assert_int_equal(http_head_parse(at_guard(buf, n), n, 0, &req), 431);
 	assert_false(req.framing_known);
 	n = b_nheaders(buf, 101);
-	assert_int_equal(http_head_parse(at_guard(buf, n), n, &req), 431);
+	assert_int_equal(http_head_parse(at_guard(buf, n), n, 0, &req), 431);
 	n = b_head(buf, 65537);
-	assert_int_equal(http_head_parse(at_guard(buf, n), n, &req), 431);
+	assert_int_equal(http_head_parse(at_guard(buf, n), n, 0, &req), 431);
 	n = b_head(buf, 65536);
-	assert_int_equal(http_head_parse(at_guard(buf, n), n, &req), 0);
+	assert_int_equal(http_head_parse(at_guard(buf, n), n, 0, &req), 0);
 }
 
 /* The scanner examines each byte once: feeding one byte at a time must not
@@ -927,6 +1089,7 @@ struct chunk_case {
 	size_t (*build)(char *out, size_t arg);
 	size_t arg;
 	enum http_chunked_result res;
+	const char *err;      /* ERROR: expected http_chunked_error() text */
 	const char *out;      /* expected decoded bytes (DONE only) */
 	size_t out_len;
 	size_t used;          /* DONE: bytes consumed; 0 = whole input */
@@ -935,7 +1098,23 @@ struct chunk_case {
 #define CC(nm, s) .line = __LINE__, .name = nm, .in = s, .in_len = sizeof(s) - 1
 #define CG(nm, fn, a) .line = __LINE__, .name = nm, .build = fn, .arg = a
 #define DONE(s) .res = HTTP_CHUNKED_DONE, .out = s, .out_len = sizeof(s) - 1
-#define FAIL .res = HTTP_CHUNKED_ERROR
+#define FAIL(e) .res = HTTP_CHUNKED_ERROR, .err = ERR_##e
+
+/* http_chunked_error() of each named violation. Every error row names the
+ * one it expects, so a violation reported under another name (a code
+ * swapped at an error site or in the decoder's string table) fails. */
+#define ERR_SIZE_NOT_HEX "chunk size does not start with a hex digit"
+#define ERR_SIZE_TOO_BIG "chunk size over 15 hex digits"
+#define ERR_SIZE_BAD_CHAR "invalid byte after chunk size"
+#define ERR_SIZE_LINE_TOO_LONG "chunk size line (extensions) too long"
+#define ERR_EXT_BAD_CHAR "control character in chunk extension"
+#define ERR_BARE_LF "bare LF in chunked framing"
+#define ERR_BARE_CR "CR not followed by LF in chunked framing"
+#define ERR_DATA_NO_CRLF "chunk data not followed by CRLF"
+#define ERR_TRAILER_BAD_NAME "invalid trailer field name"
+#define ERR_TRAILER_BAD_CHAR "control character in trailer field"
+#define ERR_TRAILER_LINE_TOO_LONG "trailer line too long"
+#define ERR_TRAILERS_TOO_LONG "trailer section too long"
 
 /* size line "1;" + extension so that the line has arg bytes */
 static size_t b_ext(char *o, size_t arg)
@@ -969,6 +1148,15 @@ static size_t b_trailer(char *o, size_t arg)
 
 	at = fill(o, at, 't', arg - 2);
 	return put(o, at, "\r\n\r\n");
+}
+
+/* a trailer line of a field name of arg bytes and its colon */
+static size_t b_trailer_name(char *o, size_t arg)
+{
+	size_t at = put(o, 0, "0\r\n");
+
+	at = fill(o, at, 'n', arg);
+	return put(o, at, ":\r\n\r\n");
 }
 
 /* arg trailer lines of 8000 bytes */
@@ -1022,38 +1210,44 @@ static const struct chunk_case chunk_cases[] = {
 	{ CC("no final CRLF", "5\r\nhello\r\n0\r\n"), .res = HTTP_CHUNKED_AGAIN },
 	{ CC("empty input", ""), .res = HTTP_CHUNKED_AGAIN },
 
-	{ CC("no CRLF after data", "5\r\nhelloX\r\n0\r\n\r\n"), FAIL },
-	{ CC("LF only after data", "5\r\nhello\n0\r\n\r\n"), FAIL },
-	{ CC("CR only after data", "5\r\nhello\r0\r\n\r\n"), FAIL },
-	{ CC("bare LF after size", "5\nhello\r\n0\r\n\r\n"), FAIL },
-	{ CC("bare CR after size", "5\rhello\r\n0\r\n\r\n"), FAIL },
-	{ CC("bare LF at the end", "0\r\n\n"), FAIL },
-	{ CC("bare LF after trailer", "0\r\nX: y\n\r\n"), FAIL },
-	{ CC("non-hex size", "g\r\nx\r\n0\r\n\r\n"), FAIL },
-	{ CC("empty size", "\r\nx\r\n0\r\n\r\n"), FAIL },
-	{ CC("negative size", "-1\r\nx\r\n0\r\n\r\n"), FAIL },
-	{ CC("0x prefix", "0x5\r\nhello\r\n0\r\n\r\n"), FAIL },
-	{ CC("SP before size", " 5\r\nhello\r\n0\r\n\r\n"), FAIL },
-	{ CC("SP after size, no ext", "5 \r\nhello\r\n0\r\n\r\n"), FAIL },
-	{ CC("16 hex digits", "1000000000000000\r\nx\r\n0\r\n\r\n"), FAIL },
-	{ CC("size overflow", "ffffffffffffffffffff\r\nx\r\n0\r\n\r\n"), FAIL },
-	{ CC("CTL in extension", "5;a\x01\r\nhello\r\n0\r\n\r\n"), FAIL },
-	{ CC("NUL in extension", "5;a\0\r\nhello\r\n0\r\n\r\n"), FAIL },
-	{ CG("size line 4097", b_ext, 4097), FAIL },
-	{ CG("trailer line 8193", b_trailer, 8193), FAIL },
+	{ CC("no CRLF after data", "5\r\nhelloX\r\n0\r\n\r\n"), FAIL(DATA_NO_CRLF) },
+	{ CC("LF only after data", "5\r\nhello\n0\r\n\r\n"), FAIL(DATA_NO_CRLF) },
+	{ CC("CR only after data", "5\r\nhello\r0\r\n\r\n"), FAIL(DATA_NO_CRLF) },
+	{ CC("bare LF after size", "5\nhello\r\n0\r\n\r\n"), FAIL(BARE_LF) },
+	{ CC("bare CR after size", "5\rhello\r\n0\r\n\r\n"), FAIL(BARE_CR) },
+	{ CC("bare LF as a size line", "1\r\nx\r\n\n0\r\n\r\n"), FAIL(BARE_LF) },
+	{ CC("bare LF after BWS", "5 \nhello\r\n0\r\n\r\n"), FAIL(BARE_LF) },
+	{ CC("bare LF in extension", "5;a\nhello\r\n0\r\n\r\n"), FAIL(BARE_LF) },
+	{ CC("bare LF at the end", "0\r\n\n"), FAIL(BARE_LF) },
+	{ CC("bare LF in trailer name", "0\r\nX\n\r\n"), FAIL(BARE_LF) },
+	{ CC("bare LF after trailer", "0\r\nX: y\n\r\n"), FAIL(BARE_LF) },
+	{ CC("non-hex size", "g\r\nx\r\n0\r\n\r\n"), FAIL(SIZE_NOT_HEX) },
+	{ CC("empty size", "\r\nx\r\n0\r\n\r\n"), FAIL(SIZE_NOT_HEX) },
+	{ CC("negative size", "-1\r\nx\r\n0\r\n\r\n"), FAIL(SIZE_NOT_HEX) },
+	{ CC("0x prefix", "0x5\r\nhello\r\n0\r\n\r\n"), FAIL(SIZE_BAD_CHAR) },
+	{ CC("SP before size", " 5\r\nhello\r\n0\r\n\r\n"), FAIL(SIZE_NOT_HEX) },
+	{ CC("SP after size, no ext", "5 \r\nhello\r\n0\r\n\r\n"), FAIL(SIZE_BAD_CHAR) },
+	{ CC("16 hex digits", "1000000000000000\r\nx\r\n0\r\n\r\n"), FAIL(SIZE_TOO_BIG) },
+	{ CC("size overflow", "ffffffffffffffffffff\r\nx\r\n0\r\n\r\n"), FAIL(SIZE_TOO_BIG) },
+	{ CC("CTL in extension", "5;a\x01\r\nhello\r\n0\r\n\r\n"), FAIL(EXT_BAD_CHAR) },
+	{ CC("NUL in extension", "5;a\0\r\nhello\r\n0\r\n\r\n"), FAIL(EXT_BAD_CHAR) },
+	{ CG("size line 4097", b_ext, 4097), FAIL(SIZE_LINE_TOO_LONG) },
+	{ CG("trailer line 8193", b_trailer, 8193), FAIL(TRAILER_LINE_TOO_LONG) },
+	{ CG("trailer name 8191 and colon", b_trailer_name, 8191), DONE("") },
+	{ CG("trailer name 8192 and colon", b_trailer_name, 8192), FAIL(TRAILER_LINE_TOO_LONG) },
 	{ CG("4096 leading zeros", b_zeros, 4096), DONE("x") },
-	{ CG("4097 leading zeros", b_zeros, 4097), FAIL },
+	{ CG("4097 leading zeros", b_zeros, 4097), FAIL(SIZE_LINE_TOO_LONG) },
 	{ CG("BWS line 4096", b_bws, 4096), DONE("x") },
-	{ CG("BWS line 4097", b_bws, 4097), FAIL },
-	{ CC("bare CR in trailer", "0\r\nX: a\rb\r\n\r\n"), FAIL },
-	{ CC("bare CR at the end", "0\r\n\rX"), FAIL },
-	{ CC("bare CR then CR at the end", "0\r\n\r\r\n"), FAIL },
-	{ CG("trailers over 64 KiB", b_trailers, 9), FAIL },
-	{ CC("trailer without colon", "0\r\nX-Sum\r\n\r\n"), FAIL },
-	{ CC("trailer obs-fold", "0\r\nX: a\r\n b\r\n\r\n"), FAIL },
-	{ CC("trailer SP before colon", "0\r\nX : a\r\n\r\n"), FAIL },
-	{ CC("trailer CTL", "0\r\nX: a\x02\r\n\r\n"), FAIL },
-	{ CC("data longer than size", "2\r\nabc\r\n0\r\n\r\n"), FAIL },
+	{ CG("BWS line 4097", b_bws, 4097), FAIL(SIZE_LINE_TOO_LONG) },
+	{ CC("bare CR in trailer", "0\r\nX: a\rb\r\n\r\n"), FAIL(BARE_CR) },
+	{ CC("bare CR at the end", "0\r\n\rX"), FAIL(BARE_CR) },
+	{ CC("bare CR then CR at the end", "0\r\n\r\r\n"), FAIL(BARE_CR) },
+	{ CG("trailers over 64 KiB", b_trailers, 9), FAIL(TRAILERS_TOO_LONG) },
+	{ CC("trailer without colon", "0\r\nX-Sum\r\n\r\n"), FAIL(TRAILER_BAD_NAME) },
+	{ CC("trailer obs-fold", "0\r\nX: a\r\n b\r\n\r\n"), FAIL(TRAILER_BAD_NAME) },
+	{ CC("trailer SP before colon", "0\r\nX : a\r\n\r\n"), FAIL(TRAILER_BAD_NAME) },
+	{ CC("trailer CTL", "0\r\nX: a\x02\r\n\r\n"), FAIL(TRAILER_BAD_CHAR) },
+	{ CC("data longer than size", "2\r\nabc\r\n0\r\n\r\n"), FAIL(DATA_NO_CRLF) },
 };
 
 struct chunk_outcome {
@@ -1061,6 +1255,7 @@ struct chunk_outcome {
 	size_t used;          /* input bytes consumed in total */
 	size_t out_len;
 	uint64_t total;
+	const char *err;      /* http_chunked_error() at the end */
 	char *out;            /* heap, out_len bytes */
 };
 
@@ -1112,10 +1307,11 @@ static void chunk_run(struct chunk_outcome *o, const char *buf, size_t len,
 		assert_int_equal(in_len, 0);
 		assert_int_equal(out_len, 0);
 	}
+	o->err = http_chunked_error(&c);
 	if (o->res == HTTP_CHUNKED_ERROR)
-		assert_string_not_equal(http_chunked_error(&c), "no error");
+		assert_string_not_equal(o->err, "no error");
 	else
-		assert_string_equal(http_chunked_error(&c), "no error");
+		assert_string_equal(o->err, "no error");
 }
 
 static void test_chunked_table(void **state)
@@ -1158,11 +1354,16 @@ static void test_chunked_table(void **state)
 		}
 		if (c->res == HTTP_CHUNKED_AGAIN && whole.used != len)
 			FAILF(c, "AGAIN but consumed %zu of %zu", whole.used, len);
+		if (c->res == HTTP_CHUNKED_ERROR &&
+		    (c->err == NULL || strcmp(whole.err, c->err) != 0))
+			FAILF(c, "error \"%s\", want \"%s\"", whole.err,
+			      c->err ? c->err : "(row names none)");
 		for (mode = 1; mode <= 4; mode++) {
 			int m = mode > 2 ? 2 : mode;
 
 			chunk_run(&other, scratch, len, m, (uint64_t)c->line + (uint64_t)mode);
 			if (other.res != whole.res || other.used != whole.used ||
+			    strcmp(other.err, whole.err) != 0 ||
 			    other.out_len != whole.out_len || other.total != whole.total ||
 			    memcmp(other.out, whole.out, whole.out_len) != 0)
 				FAILF(c, "%s run differs from whole (res %d/%d, used %zu/%zu, out %zu/%zu)",
