@@ -220,6 +220,20 @@ static void log_banner(const struct startup *s)
 					: cfg->cert_path);
 }
 
+/* A daemon's launcher waits for this (see daemon.h); -1: it could not be
+ * told, so it reports failure and we must stop. */
+static int report_ready(struct startup *s)
+{
+	if (s->notify_fd < 0)
+		return 0;
+	log_flush(s->log); /* the banner is in the log when the launcher returns */
+	int rc = daemon_ready(s->notify_fd);
+	s->notify_fd = -1;
+	if (rc < 0)
+		log_err(s->log, "the launcher could not be told we are ready: stopping");
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct startup s;
@@ -252,10 +266,12 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	struct worker w;
-	if (worker_init(&w, &s.ws) == 0) {
-		log_flush(s.log);
+	if (worker_init(&w, &s.ws) < 0) {
+		/* The reason is in the log; a daemon's launcher still waits on
+		 * our stderr and must not exit 1 without a word. */
 		if (s.notify_fd >= 0)
-			daemon_ready(s.notify_fd);
+			fail("cannot start: see the log %s", s.cfg.log_path);
+	} else if (report_ready(&s) == 0) {
 		rc = worker_run(&w);
 		log_info(s.log, "stopped");
 	}
