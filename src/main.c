@@ -234,8 +234,28 @@ static int report_ready(struct startup *s)
 	return rc;
 }
 
+/* A launcher may have closed our stdin, stdout or stderr (`lisod ... >&-`).
+ * Fill the holes with /dev/null: else the next files opened (readiness
+ * pipe, lock file, listeners) take those numbers, and a message to stderr or
+ * the daemon's switch to /dev/null would write over or close them. */
+static int stdio_fill(void)
+{
+	for (;;) {
+		int fd = open("/dev/null", O_RDWR);
+		if (fd < 0)
+			return -1;
+		if (fd > STDERR_FILENO)
+			return close(fd);
+	}
+}
+
 int main(int argc, char **argv)
 {
+	if (stdio_fill() < 0) {
+		/* Harmless if fd 2 is closed: nothing else can be there yet. */
+		fprintf(stderr, "lisod: /dev/null: %s\n", strerror(errno));
+		return 1;
+	}
 	struct startup s;
 	memset(&s, 0, sizeof(s));
 	s.lock_fd = s.notify_fd = s.ws.sigfd = -1;

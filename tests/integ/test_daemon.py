@@ -471,3 +471,36 @@ def test_piped_launch_with_port_in_use_fails_with_message(liso, form, workers):
         assert elapsed < PROMPT
         assert err.startswith("lisod: ") and (str(port) in err or "use" in err.lower()), err
         assert_nothing_left(liso)
+
+
+# A launcher started with some of its stdio closed (`lisod ... >&-`): the
+# files opened at startup must not take fds 0-2, or the switch to /dev/null
+# at readiness would close the readiness pipe (the launcher then exits 1
+# with the daemon running) or the lock file's descriptor (the lock released
+# while the daemon runs).
+CLOSED_STDIO = [
+    pytest.param("<&-", id="stdin"),
+    pytest.param(">&-", id="stdout"),
+    pytest.param("<&- >&-", id="stdin-stdout"),
+    pytest.param("<&- >&- 2>&-", id="all"),
+]
+
+
+@pytest.mark.parametrize("workers", WORKER_COUNTS[::2])
+@pytest.mark.parametrize("closed", CLOSED_STDIO)
+def test_launch_with_closed_stdio(liso, closed, workers):
+    argv = [LISOD, *workers, *liso.args()]
+    p = subprocess.run(["bash", "-c", f'exec "$@" {closed}', "bash", *argv],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, timeout=PROMPT)
+    liso.remember_lock_pid()
+    assert p.returncode == 0, f"launcher exited {p.returncode}: {p.stderr!r}"
+    master = read_lock_pid(liso.lock)
+    assert proc_alive(master) and str(liso.lock) in _cmdline(master)
+    assert not lock_is_free(liso.lock), "the daemon runs but no longer holds its lock"
+    assert http_get(liso.port).startswith(b"HTTP/1.1 200")
+    n = expected_workers(workers)
+    for pid in [master, *wait_children(master, n)]:
+        links = fd_links(pid)
+        assert {fd: links.get(fd) for fd in (0, 1, 2)} == {
+            0: "/dev/null", 1: "/dev/null", 2: "/dev/null"}, f"pid {pid}: {links}"
