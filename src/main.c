@@ -272,12 +272,15 @@ int main(int argc, char **argv)
 	}
 	if (s.cfg.mode == CONFIG_MODE_ECHO)
 		s.cfg.workers = 1;
-	if (startup(&s) < 0)
-		return 1;
+	int rc = 1;
+	if (startup(&s) < 0) {
+		/* Free what it got, so a sanitizer build reports real leaks only. */
+		tls_ctx_free(s.ws.tls);
+		goto out;
+	}
 	log_banner(&s);
 	s.ws.cfg = &s.cfg;
 	s.ws.log = s.log;
-	int rc = 1;
 	if (s.cfg.workers > 1) {
 		rc = master_run(&s.ws, s.cfg.workers, s.slot_fds, s.notify_fd);
 		log_info(s.log, "stopped");

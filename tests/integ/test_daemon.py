@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import LISOD, free_port, wait_port
+from conftest import LISOD, SANITIZER_MARKERS, free_port, wait_port
 from httputil import http_get
 
 LAUNCH_TIMEOUT = 2.0
@@ -46,6 +46,13 @@ def wait_gone(pid, timeout=10.0):
             return True
         time.sleep(0.05)
     return not proc_alive(pid)
+
+
+def assert_no_sanitizer_report(stderr):
+    """A daemon's messages before readiness (and a failed start's sanitizer
+    report at exit) reach the launcher's stderr."""
+    for marker in SANITIZER_MARKERS:
+        assert marker not in stderr, f"sanitizer report from the launch:\n{stderr[-4000:]}"
 
 
 def read_lock_pid(lock):
@@ -142,7 +149,9 @@ class Liso:
                 raise AssertionError(f"launcher did not exit within {timeout}s") from None
             elapsed = time.monotonic() - t0
         self.remember_lock_pid()
-        return code, err_path.read_text(errors="replace"), elapsed
+        err = err_path.read_text(errors="replace")
+        assert_no_sanitizer_report(err)
+        return code, err, elapsed
 
     def remember_lock_pid(self, lock=None):
         try:
@@ -361,7 +370,9 @@ def launch_piped(liso, form, argv, timeout=PROMPT):
                              "daemon process still holds the launcher's stdout/stderr") from None
     elapsed = time.monotonic() - t0
     liso.remember_lock_pid()
-    return p.returncode, out.decode(errors="replace"), err.decode(errors="replace"), elapsed, pipes
+    err = err.decode(errors="replace")
+    assert_no_sanitizer_report(err)
+    return p.returncode, out.decode(errors="replace"), err, elapsed, pipes
 
 
 def children(pid):
@@ -494,6 +505,7 @@ def test_launch_with_closed_stdio(liso, closed, workers):
                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                        stderr=subprocess.PIPE, timeout=PROMPT)
     liso.remember_lock_pid()
+    assert_no_sanitizer_report(p.stderr.decode(errors="replace"))
     assert p.returncode == 0, f"launcher exited {p.returncode}: {p.stderr!r}"
     master = read_lock_pid(liso.lock)
     assert proc_alive(master) and str(liso.lock) in _cmdline(master)
