@@ -21,7 +21,8 @@
 int daemon_start(void);
 /* Point stdin/stdout/stderr at /dev/null, then tell the launcher we are up;
  * closes notify_fd. -1 if /dev/null could not take their place (message on
- * stderr; the launcher is not told, so it exits 1 when we do). */
+ * stderr; the launcher is not told, so it exits 1 when we do) or the
+ * launcher could not be told (it is gone): either way the caller stops. */
 int daemon_ready(int notify_fd);
 
 /* Open and lock path, then write our pid. Returns the fd to keep open
