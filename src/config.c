@@ -181,10 +181,12 @@ static const char *option_name(int opt)
 	return "option";
 }
 
+/* One line naming the problem and a pointer to --help, as GNU tools do: a
+ * page of usage would push the one line that matters off the screen. */
 static enum config_result usage_error(FILE *err, const char *what, const char *arg)
 {
 	fprintf(err, "lisod: %s%s%s%s\n", what, arg ? " '" : "", arg ? arg : "", arg ? "'" : "");
-	config_usage(err);
+	fputs("Try 'lisod --help' for more information.\n", err);
 	return CONFIG_EXIT_USAGE;
 }
 

@@ -54,21 +54,41 @@ int daemon_start(void)
 	return p[1];
 }
 
-void daemon_ready(int notify_fd)
+/* Replace stdin, stdout and stderr by /dev/null. */
+static int detach_stdio(void)
 {
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (null >= 0) {
-		dup2(null, STDIN_FILENO);
-		dup2(null, STDOUT_FILENO);
-		dup2(null, STDERR_FILENO);
-		if (null > STDERR_FILENO)
-			close(null);
+	if (null < 0) {
+		fprintf(stderr, "lisod: /dev/null: %s\n", strerror(errno));
+		return -1;
+	}
+	int rc = 0;
+	for (int fd = STDIN_FILENO; fd <= STDERR_FILENO && rc == 0; fd++)
+		if (fd != null && dup2(null, fd) < 0) {
+			fprintf(stderr, "lisod: dup2 /dev/null: %s\n", strerror(errno));
+			rc = -1;
+		}
+	if (null > STDERR_FILENO)
+		close(null);
+	return rc;
+}
+
+int daemon_ready(int notify_fd)
+{
+	/* Let go of the launcher's stdio first: once it has read our byte it
+	 * exits, and a shell reading its output must see EOF then. */
+	if (detach_stdio() < 0) {
+		close(notify_fd);
+		return -1;
 	}
 	ssize_t n;
 	do
 		n = write(notify_fd, "R", 1);
 	while (n < 0 && errno == EINTR);
 	close(notify_fd);
+	/* A launcher that cannot be told (it was killed) has reported failure:
+	 * then nothing may keep running. */
+	return n == 1 ? 0 : -1;
 }
 
 int lockfile_acquire(const char *path, char *err, size_t errlen)

@@ -3,8 +3,13 @@
  *
  * daemon_start() forks twice; the launcher blocks until the daemon calls
  * daemon_ready() (ports bound, key loaded, log open, lock held) and then
- * exits 0; if the daemon exits first, the launcher exits 1. The daemon's
- * messages before it is ready go to the launcher's stderr.
+ * exits 0; if the daemon exits first, the launcher exits 1. Until then the
+ * daemon's stdin/stdout/stderr are still the launcher's, so its startup
+ * errors reach the operator. daemon_ready() points them at /dev/null before
+ * it wakes the launcher: whoever waits for EOF on the launcher's output
+ * (`lisod ... | cat`, `$(lisod ...)`, ssh) waits for every process holding
+ * it. So a daemon that forks (the master) calls daemon_ready() before it
+ * forks: a child inherits the descriptors as they are at fork.
  */
 #ifndef LISOD_DAEMON_H
 #define LISOD_DAEMON_H
@@ -14,8 +19,11 @@
 /* In the launcher: never returns. In the daemon: returns the fd to pass to
  * daemon_ready(). -1 if fork/pipe failed (message on stderr). */
 int daemon_start(void);
-/* Tell the launcher we are up; point stdin/stdout/stderr at /dev/null. */
-void daemon_ready(int notify_fd);
+/* Point stdin/stdout/stderr at /dev/null, then tell the launcher we are up;
+ * closes notify_fd. -1 if /dev/null could not take their place (message on
+ * stderr; the launcher is not told, so it exits 1 when we do) or the
+ * launcher could not be told (it is gone): either way the caller stops. */
+int daemon_ready(int notify_fd);
 
 /* Open and lock path, then write our pid. Returns the fd to keep open
  * (the lock lives as long as it), or -1: the message, naming the pid that

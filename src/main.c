@@ -220,8 +220,42 @@ static void log_banner(const struct startup *s)
 					: cfg->cert_path);
 }
 
+/* A daemon's launcher waits for this (see daemon.h); -1: it could not be
+ * told, so it reports failure and we must stop. */
+static int report_ready(struct startup *s)
+{
+	if (s->notify_fd < 0)
+		return 0;
+	log_flush(s->log); /* the banner is in the log when the launcher returns */
+	int rc = daemon_ready(s->notify_fd);
+	s->notify_fd = -1;
+	if (rc < 0)
+		log_err(s->log, "the launcher could not be told we are ready: stopping");
+	return rc;
+}
+
+/* A launcher may have closed our stdin, stdout or stderr (`lisod ... >&-`).
+ * Fill the holes with /dev/null: else the next files opened (readiness
+ * pipe, lock file, listeners) take those numbers, and a message to stderr or
+ * the daemon's switch to /dev/null would write over or close them. */
+static int stdio_fill(void)
+{
+	for (;;) {
+		int fd = open("/dev/null", O_RDWR);
+		if (fd < 0)
+			return -1;
+		if (fd > STDERR_FILENO)
+			return close(fd);
+	}
+}
+
 int main(int argc, char **argv)
 {
+	if (stdio_fill() < 0) {
+		/* Harmless if fd 2 is closed: nothing else can be there yet. */
+		fprintf(stderr, "lisod: /dev/null: %s\n", strerror(errno));
+		return 1;
+	}
 	struct startup s;
 	memset(&s, 0, sizeof(s));
 	s.lock_fd = s.notify_fd = s.ws.sigfd = -1;
@@ -238,12 +272,15 @@ int main(int argc, char **argv)
 	}
 	if (s.cfg.mode == CONFIG_MODE_ECHO)
 		s.cfg.workers = 1;
-	if (startup(&s) < 0)
-		return 1;
+	int rc = 1;
+	if (startup(&s) < 0) {
+		/* Free what it got, so a sanitizer build reports real leaks only. */
+		tls_ctx_free(s.ws.tls);
+		goto out;
+	}
 	log_banner(&s);
 	s.ws.cfg = &s.cfg;
 	s.ws.log = s.log;
-	int rc = 1;
 	if (s.cfg.workers > 1) {
 		rc = master_run(&s.ws, s.cfg.workers, s.slot_fds, s.notify_fd);
 		log_info(s.log, "stopped");
@@ -252,10 +289,12 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	struct worker w;
-	if (worker_init(&w, &s.ws) == 0) {
-		log_flush(s.log);
+	if (worker_init(&w, &s.ws) < 0) {
+		/* The reason is in the log; a daemon's launcher still waits on
+		 * our stderr and must not exit 1 without a word. */
 		if (s.notify_fd >= 0)
-			daemon_ready(s.notify_fd);
+			fail("cannot start: see the log %s", s.cfg.log_path);
+	} else if (report_ready(&s) == 0) {
 		rc = worker_run(&w);
 		log_info(s.log, "stopped");
 	}

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -186,6 +187,16 @@ static void master_on_tick(struct loop *loop, struct timer *t)
 	loop_timer_arm(loop, t, &m->q_tick);
 }
 
+/* Before readiness a daemon's launcher still waits on our stderr: say it
+ * there too, or it would exit 1 without a word. */
+static void master_fail(struct master *m, int notify_fd, const char *what)
+{
+	int saved = errno;
+	log_err(m->log, "%s: %s", what, strerror(saved));
+	if (notify_fd >= 0)
+		fprintf(stderr, "lisod: %s: %s\n", what, strerror(saved));
+}
+
 int master_run(struct worker_setup *ws, unsigned workers, const int *slot_fds,
 	       int notify_fd)
 {
@@ -196,22 +207,29 @@ int master_run(struct worker_setup *ws, unsigned workers, const int *slot_fds,
 	m.loop = loop_new();
 	if (!m.pids || !m.started_ms || !m.loop ||
 	    loop_timer_queue_add(m.loop, &m.q_tick, MASTER_TICK_MS) < 0) {
-		log_err(m.log, "master setup: %s", strerror(errno));
+		master_fail(&m, notify_fd, "master setup");
 		goto out;
 	}
 	m.sig.fd = ws->sigfd;
 	m.sig.fn = master_on_signal;
 	if (loop_add_level(m.loop, &m.sig, EPOLLIN) < 0) {
-		log_err(m.log, "epoll_ctl: %s", strerror(errno));
+		master_fail(&m, notify_fd, "epoll_ctl");
 		goto out;
 	}
 	timer_init(&m.tick, master_on_tick);
 	loop_timer_arm(m.loop, &m.tick, &m.q_tick);
 	log_info(m.log, "master %ld starting %u workers", (long)getpid(), workers);
+	log_flush(m.log);
+	/* Ready before the first fork, so the workers inherit /dev/null and not
+	 * the launcher's stdio (nor the readiness pipe). Nothing after this can
+	 * fail the startup: the listeners are bound, connections wait in their
+	 * backlogs until the workers accept them. */
+	if (notify_fd >= 0 && daemon_ready(notify_fd) < 0) {
+		log_err(m.log, "the launcher could not be told we are ready: stopping");
+		goto out;
+	}
 	for (unsigned i = 0; i < workers; i++)
 		master_spawn(&m, i);
-	if (notify_fd >= 0)
-		daemon_ready(notify_fd);
 	rc = loop_run(m.loop) < 0 ? 1 : 0;
 	/* Whatever happened, leave no worker behind. */
 	master_forward(&m, SIGKILL);

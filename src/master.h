@@ -19,8 +19,10 @@
 /* Runs until stopped; returns the exit code. slot_fds: the listening
  * sockets of worker w at slot_fds[w * WORKER_LISTENERS_MAX + i]; the master
  * keeps them all open so a restarted worker gets its slot's sockets back
- * (connections queued meanwhile wait in that backlog). notify_fd >= 0: tell
- * the launcher we are ready once the workers are forked. */
+ * (connections queued meanwhile wait in that backlog). notify_fd >= 0: the
+ * launcher of a daemon waits on it; daemon_ready() is called on it before
+ * the first worker is forked (see daemon.h), and a failure before that is
+ * also written to stderr. */
 int master_run(struct worker_setup *ws, unsigned workers, const int *slot_fds,
 	       int notify_fd);
 

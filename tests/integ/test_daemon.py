@@ -5,9 +5,12 @@
 The launcher exits 0 only once the daemon is up (ports bound, log open, lock
 held); the daemon's pid is the first line of the lock file; a second launch
 with the same lock fails naming that pid; startup errors are reported by the
-launcher with a non-zero exit and leave nothing running.
+launcher with a non-zero exit and leave nothing running. Launched with its
+stdio on pipes (directly, `| cat`, `$(...)`), the launcher returns at once and
+no daemon process (master, workers, CGI children) keeps those pipes open.
 
-Every daemon started here is killed at teardown by the pid in its lock file.
+Every daemon started here is stopped at teardown by the pid in its lock file
+(SIGTERM), then any process left that names the lock file.
 """
 import fcntl
 import os
@@ -19,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import LISOD, free_port, wait_port
+from conftest import LISOD, SANITIZER_MARKERS, free_port, wait_port
 from httputil import http_get
 
 LAUNCH_TIMEOUT = 2.0
@@ -43,6 +46,13 @@ def wait_gone(pid, timeout=10.0):
             return True
         time.sleep(0.05)
     return not proc_alive(pid)
+
+
+def assert_no_sanitizer_report(stderr):
+    """A daemon's messages before readiness (and a failed start's sanitizer
+    report at exit) reach the launcher's stderr."""
+    for marker in SANITIZER_MARKERS:
+        assert marker not in stderr, f"sanitizer report from the launch:\n{stderr[-4000:]}"
 
 
 def read_lock_pid(lock):
@@ -116,10 +126,10 @@ class Liso:
         self.pids = set()
         self.launches = 0
 
-    def args(self, port=None, https="0", log=None, lock=None, www=None, cgi=None):
+    def args(self, port=None, https="0", log=None, lock=None, www=None, cgi=None, key=None):
         return [str(self.port if port is None else port), https,
                 str(log or self.log), str(lock or self.lock), str(www or self.www),
-                str(cgi or self.cgi), str(self.key), str(self.cert)]
+                str(cgi or self.cgi), str(key or self.key), str(self.cert)]
 
     def launch(self, *args, timeout=LAUNCH_TIMEOUT, extra=()):
         """Run the launcher; returns (exit code, stderr text, seconds)."""
@@ -139,7 +149,9 @@ class Liso:
                 raise AssertionError(f"launcher did not exit within {timeout}s") from None
             elapsed = time.monotonic() - t0
         self.remember_lock_pid()
-        return code, err_path.read_text(errors="replace"), elapsed
+        err = err_path.read_text(errors="replace")
+        assert_no_sanitizer_report(err)
+        return code, err, elapsed
 
     def remember_lock_pid(self, lock=None):
         try:
@@ -148,12 +160,19 @@ class Liso:
             pass
 
     def cleanup(self):
+        """Stop every process of ours: the lock file's pid (a master) first,
+        since a worker stopped before its master would be restarted; then any
+        process left whose command line names our lock (workers are forks)."""
         self.remember_lock_pid()
-        self.pids.update(processes_mentioning(str(self.lock)))
-        for pid in self.pids:
+        ours = [pid for pid in self.pids if proc_alive(pid) and str(self.lock) in _cmdline(pid)]
+        self._stop(ours)
+        self._stop(processes_mentioning(str(self.lock)))
+
+    def _stop(self, pids):
+        for pid in pids:
             if proc_alive(pid) and str(self.lock) in _cmdline(pid):
                 os.kill(pid, signal.SIGTERM)
-        for pid in self.pids:
+        for pid in pids:
             if not wait_gone(pid, 10) and str(self.lock) in _cmdline(pid):
                 os.kill(pid, signal.SIGKILL)
 
@@ -291,3 +310,209 @@ def test_foreground_flag_stays_in_front(liso, workdir):
         if p.poll() is None:
             p.kill()
             p.wait()
+
+
+# ---- the launcher's stdio: nothing of the daemon may keep it open ----------
+#
+# `lisod ... | cat`, `x=$(lisod ...)`, ssh and subprocess.run(capture_output)
+# wait until every holder of the launcher's stdout/stderr has closed it. So
+# once the launcher has exited, no process of the daemon (master, workers,
+# CGI children) may hold its stdin, stdout or stderr: only /dev/null.
+
+PROMPT = 5.0  # seconds within which a piped launch must return
+
+# How the launcher is run: directly with three pipes, or by a shell that waits
+# for EOF on a pipe ("$@" is the lisod command line).
+LAUNCH_FORMS = {
+    "pipes": None,
+    "pipe-to-cat": '"$@" | cat; exit "${PIPESTATUS[0]}"',
+    "command-substitution": 'out=$("$@"); rc=$?; printf %s "$out"; exit "$rc"',
+}
+
+WORKER_COUNTS = [
+    pytest.param(["--workers", "2"], id="workers-2"),
+    pytest.param([], id="workers-default"),
+    pytest.param(["--workers", "1"], id="workers-1"),
+]
+
+# A CGI program that lists its own descriptors, so the test sees what a CGI
+# child of the daemon holds.
+FD_LISTING_CGI = """#!/bin/sh
+printf 'Content-Type: text/plain\\r\\n\\r\\n'
+for f in /proc/$$/fd/*; do printf '%s -> %s\\n' "$f" "$(readlink "$f")"; done
+"""
+
+
+def launch_piped(liso, form, argv, timeout=PROMPT):
+    """Run the launcher with stdin, stdout and stderr on pipes (directly or
+    through a shell form). Returns (code, stdout, stderr, seconds, the pipes
+    as /proc fd link texts). A launcher that has not returned within timeout
+    fails the test (its daemon is stopped at teardown by the lock's pid)."""
+    cmd = [LISOD, *argv]
+    if LAUNCH_FORMS[form]:
+        cmd = ["bash", "-c", LAUNCH_FORMS[form], "bash", *cmd]
+    liso.launches += 1
+    t0 = time.monotonic()
+    # Its own session, so a hung shell and its cat can be killed as a group;
+    # the daemon calls setsid(), so it is never in that group.
+    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, start_new_session=True)
+    pipes = {f"pipe:[{os.fstat(f.fileno()).st_ino}]" for f in (p.stdin, p.stdout, p.stderr)}
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+        for f in (p.stdout, p.stderr):
+            f.close()
+        liso.remember_lock_pid()
+        raise AssertionError(f"{form}: the launch did not return within {timeout} s: a "
+                             "daemon process still holds the launcher's stdout/stderr") from None
+    elapsed = time.monotonic() - t0
+    liso.remember_lock_pid()
+    err = err.decode(errors="replace")
+    assert_no_sanitizer_report(err)
+    return p.returncode, out.decode(errors="replace"), err, elapsed, pipes
+
+
+def children(pid):
+    """Live child pids of pid (from /proc)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] not in ("Z", "X"):
+            out.append(int(d))
+    return sorted(out)
+
+
+def fd_links(pid):
+    """{fd: link text} for every descriptor of pid."""
+    links = {}
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            links[int(fd)] = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            pass
+    return links
+
+
+def expected_workers(worker_args):
+    """Worker processes lisod forks: --workers N, else one per online CPU;
+    a single worker is the master itself (0 children)."""
+    n = int(worker_args[1]) if worker_args else os.cpu_count() or 1
+    return n if n > 1 else 0
+
+
+def wait_children(pid, n, timeout=PROMPT):
+    deadline = time.monotonic() + timeout
+    while len(children(pid)) != n and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return children(pid)
+
+
+@pytest.mark.parametrize("workers", WORKER_COUNTS)
+@pytest.mark.parametrize("form", LAUNCH_FORMS)
+def test_piped_launch_returns_and_leaves_stdio_to_dev_null(liso, form, workers):
+    cgi = liso.dir / "fds.sh"
+    cgi.write_text(FD_LISTING_CGI)
+    cgi.chmod(0o755)
+    code, out, err, elapsed, pipes = launch_piped(liso, form, [*workers, *liso.args(cgi=cgi)])
+    assert code == 0, f"launcher exited {code}: {err!r}"
+    assert elapsed < PROMPT
+    assert out == "" and err == "", f"the launcher printed: {out!r} {err!r}"
+    master = read_lock_pid(liso.lock)
+    assert proc_alive(master) and str(liso.lock) in _cmdline(master)
+    resp = http_get(liso.port)
+    assert resp.startswith(b"HTTP/1.1 200") and b"daemon" in resp, resp[:200]
+    # Every process of the daemon: the master and its workers.
+    n = expected_workers(workers)
+    workers_seen = wait_children(master, n)
+    assert len(workers_seen) == n, f"expected {n} workers of {master}, found {workers_seen}"
+    for pid in [master, *workers_seen]:
+        links = fd_links(pid)
+        stdio = {fd: links.get(fd) for fd in (0, 1, 2)}
+        assert stdio == {0: "/dev/null", 1: "/dev/null", 2: "/dev/null"}, (
+            f"pid {pid} ({'master' if pid == master else 'worker'}) stdio: {stdio}")
+        held = {fd: link for fd, link in links.items() if link in pipes}
+        assert not held, f"pid {pid} holds the launcher's pipes: {held}"
+    # And a CGI child of a worker holds none of them either.
+    resp = http_get(liso.port, "/cgi/fds")
+    assert resp.startswith(b"HTTP/1.1 200"), resp[:300]
+    listing = resp.decode(errors="replace")
+    assert "/proc/" in listing, listing[:300]
+    held = [pipe for pipe in pipes if pipe in listing]
+    assert not held, f"a CGI child holds the launcher's pipes {held}:\n{listing}"
+
+
+def assert_nothing_left(liso):
+    time.sleep(0.2)
+    assert not processes_mentioning(str(liso.lock)), "a lisod process was left running"
+    if liso.lock.exists():
+        assert lock_is_free(liso.lock), "the lock is still held"
+
+
+@pytest.mark.parametrize("workers", WORKER_COUNTS[:2])
+@pytest.mark.parametrize("form", LAUNCH_FORMS)
+def test_piped_launch_with_bad_key_fails_with_message(liso, form, workers):
+    bad = liso.dir / "bad-key.pem"
+    bad.write_text("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n")
+    argv = [*workers, *liso.args(https=str(free_port()), key=bad)]
+    code, _, err, elapsed, _ = launch_piped(liso, form, argv)
+    assert code not in (0, None), f"launcher reported success with a bad key: {err!r}"
+    assert elapsed < PROMPT
+    assert err.startswith("lisod: ") and "key" in err.lower(), err
+    assert_nothing_left(liso)
+
+
+@pytest.mark.parametrize("workers", WORKER_COUNTS[:2])
+@pytest.mark.parametrize("form", LAUNCH_FORMS)
+def test_piped_launch_with_port_in_use_fails_with_message(liso, form, workers):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code, _, err, elapsed, _ = launch_piped(liso, form, [*workers, *liso.args(port=port)])
+        assert code not in (0, None), f"launcher reported success on a busy port: {err!r}"
+        assert elapsed < PROMPT
+        assert err.startswith("lisod: ") and (str(port) in err or "use" in err.lower()), err
+        assert_nothing_left(liso)
+
+
+# A launcher started with some of its stdio closed (`lisod ... >&-`): the
+# files opened at startup must not take fds 0-2, or the switch to /dev/null
+# at readiness would close the readiness pipe (the launcher then exits 1
+# with the daemon running) or the lock file's descriptor (the lock released
+# while the daemon runs).
+CLOSED_STDIO = [
+    pytest.param("<&-", id="stdin"),
+    pytest.param(">&-", id="stdout"),
+    pytest.param("<&- >&-", id="stdin-stdout"),
+    pytest.param("<&- >&- 2>&-", id="all"),
+]
+
+
+@pytest.mark.parametrize("workers", WORKER_COUNTS[::2])
+@pytest.mark.parametrize("closed", CLOSED_STDIO)
+def test_launch_with_closed_stdio(liso, closed, workers):
+    argv = [LISOD, *workers, *liso.args()]
+    p = subprocess.run(["bash", "-c", f'exec "$@" {closed}', "bash", *argv],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, timeout=PROMPT)
+    liso.remember_lock_pid()
+    assert_no_sanitizer_report(p.stderr.decode(errors="replace"))
+    assert p.returncode == 0, f"launcher exited {p.returncode}: {p.stderr!r}"
+    master = read_lock_pid(liso.lock)
+    assert proc_alive(master) and str(liso.lock) in _cmdline(master)
+    assert not lock_is_free(liso.lock), "the daemon runs but no longer holds its lock"
+    assert http_get(liso.port).startswith(b"HTTP/1.1 200")
+    n = expected_workers(workers)
+    for pid in [master, *wait_children(master, n)]:
+        links = fd_links(pid)
+        assert {fd: links.get(fd) for fd in (0, 1, 2)} == {
+            0: "/dev/null", 1: "/dev/null", 2: "/dev/null"}, f"pid {pid}: {links}"
