@@ -93,8 +93,11 @@ class Server:
         return self.stderr_path.read_text(errors="replace")
 
     def log(self):
-        p = self.workdir / "lisod.log"
-        return p.read_text(errors="replace") if p.exists() else self.stderr()
+        """The error log: the --log file when one was given (it must exist
+        then: no quiet fallback to stderr), else stderr."""
+        if "--log" in self.args:
+            return Path(self.args[self.args.index("--log") + 1]).read_text(errors="replace")
+        return self.stderr()
 
     def stop(self, sig=signal.SIGTERM):
         if self.proc.poll() is None:

@@ -234,7 +234,7 @@ def test_port_in_use_fails_in_launcher(liso):
         assert code != 0, "launcher reported success although the port is taken"
         assert elapsed < LAUNCH_TIMEOUT
         assert err.strip(), "no message on stderr"
-        assert str(port) in err or "use" in err.lower(), err
+        assert str(port) in err and "in use" in err.lower(), err
         # Nothing left behind: the lock can be taken, no process holds it.
         time.sleep(0.2)
         assert not processes_mentioning(str(liso.lock)), "a lisod process was left running"

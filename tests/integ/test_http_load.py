@@ -141,7 +141,7 @@ def test_many_idle_connections_do_not_block_others(srv):
             socks.append(s)
         t0 = time.monotonic()
         _alive_and_serving(srv)
-        assert time.monotonic() - t0 < 2.0
+        assert time.monotonic() - t0 < 0.5, "a GET took long among 1600 idle connections"
     finally:
         for s in socks:
             _rst(s)
