@@ -184,7 +184,7 @@ def test_bare_cr_is_judged_at_once(start_server, workdir, head):
     with Conn.open(srv.port) as c:
         t0 = time.monotonic()
         c.send(head)
-        r = c.read_response(timeout=3 * SLOW)
+        r = c.read_response(timeout=1.5 * SLOW)
         elapsed = time.monotonic() - t0
         assert r.status == 400, r
         assert elapsed < 0.5 * SLOW, f"400 only after {elapsed:.2f} s"
