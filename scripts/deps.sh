@@ -5,7 +5,7 @@
 set -eu
 profile=${1:-test}
 build="gcc make pkg-config libssl-dev"
-test="libcmocka-dev python3 python3-pytest python3-flask curl openssl apache2-utils clang libclang-rt-14-dev valgrind procps"
+test="libcmocka-dev python3 python3-pytest python3-flask curl openssl apache2-utils clang libclang-rt-14-dev valgrind procps util-linux"
 want=$build
 [ "$profile" = test ] && want="$build $test"
 

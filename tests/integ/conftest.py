@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from httputil import age, make_docroot
+
 ROOT = Path(__file__).resolve().parents[2]
 LISOD = os.environ.get("LISOD", str(ROOT / "lisod"))
 VALGRIND = bool(os.environ.get("LISOD_VALGRIND"))
@@ -91,8 +93,11 @@ class Server:
         return self.stderr_path.read_text(errors="replace")
 
     def log(self):
-        p = self.workdir / "lisod.log"
-        return p.read_text(errors="replace") if p.exists() else self.stderr()
+        """The error log: the --log file when one was given (it must exist
+        then: no quiet fallback to stderr), else stderr."""
+        if "--log" in self.args:
+            return Path(self.args[self.args.index("--log") + 1]).read_text(errors="replace")
+        return self.stderr()
 
     def stop(self, sig=signal.SIGTERM):
         if self.proc.poll() is None:
@@ -154,3 +159,16 @@ def start_server(workdir):
         code = s.stop()
         s.assert_clean()
         assert code == 0, f"lisod exited with {code}; stderr:\n{s.stderr()[-3000:]}"
+
+
+@pytest.fixture
+def aged(start_server, workdir):
+    """A server on the shared document root (httputil.make_docroot) that has
+    been up and idle for httputil.IDLE seconds: for checks of time-derived
+    headers, so a clock frozen at start or at the last request cannot pass.
+    The files were written before it started, so their mtimes lie IDLE
+    seconds in the past too."""
+    make_docroot(workdir)
+    srv = start_server()
+    age()
+    return srv

@@ -14,7 +14,6 @@ import email.utils
 import re
 import socket
 import time
-from datetime import datetime, timezone
 
 import os as _os
 
@@ -41,7 +40,13 @@ class HTTPParseError(AssertionError):
 
 
 class Response:
-    def __init__(self, version, status, reason, header_list, body, raw_head):
+    def __init__(self, version, status, reason, header_list, body, raw_head,
+                 sent_at=None, received_at=None):
+        # The clock around the exchange (time.time()): no later than the
+        # request was sent (the connection was opened then), and the moment
+        # the whole head had arrived. The server made the answer in between.
+        self.sent_at = sent_at
+        self.received_at = received_at
         self.version = version
         self.status = status
         self.reason = reason
@@ -69,14 +74,17 @@ class Response:
 class Conn:
     """A socket plus a receive buffer; reads whole responses off it."""
 
-    def __init__(self, sock):
+    def __init__(self, sock, opened_at=None):
         self.sock = sock
         self.buf = b""
         self.eof = False
+        # No answer on this connection can be older than this (see Response).
+        self.opened_at = time.time() if opened_at is None else opened_at
 
     @classmethod
     def open(cls, port, connect=tcp_connect, timeout=DEFAULT_TIMEOUT):
-        return cls(connect(port, timeout))
+        opened_at = time.time()
+        return cls(connect(port, timeout), opened_at)
 
     def send(self, data):
         self.sock.sendall(data)
@@ -157,7 +165,7 @@ class Conn:
             if k != k.strip() or not k:
                 raise HTTPParseError(f"bad header name {k!r}")
             hl.append((k.decode("latin-1"), v.strip(b" \t").decode("latin-1")))
-        resp = Response(version, status, reason, hl, b"", raw)
+        resp = Response(version, status, reason, hl, b"", raw, self.opened_at, time.time())
         if head or status in (204, 304) or 100 <= status < 200:
             return resp
         te = resp.header("transfer-encoding")
@@ -282,12 +290,25 @@ def http_date(ts):
     return email.utils.formatdate(ts, usegmt=True)
 
 
-def assert_common_headers(resp, now=None):
-    """Headers every response must carry (spec §3)."""
+def assert_date_now(resp, before, after):
+    """Date is the second the answer was made in, which lies in [before,
+    after] (the client's clock read before sending and after receiving):
+    truncated to whole seconds, with one second of slack either side."""
+    dt = parse_http_date(resp.header("date")).timestamp()
+    assert int(before) - 1 <= dt <= after + 1, \
+        f"Date {resp.header('date')!r} is not the current second: the exchange ran " \
+        f"from {http_date(before)} to {http_date(after)} ({before:.3f}..{after:.3f})"
+
+
+def assert_common_headers(resp, before=None, after=None):
+    """Headers every response must carry (spec §3). The Date is checked
+    against the clock to the second: by default from the opening of the
+    connection the response came on to the arrival of its head."""
     assert resp.header("server") == "Liso/1.0", resp
-    dt = parse_http_date(resp.header("date"))
-    now = now or datetime.now(timezone.utc)
-    assert abs((dt - now).total_seconds()) < 120, (dt, now)
+    before = resp.sent_at if before is None else before
+    after = resp.received_at if after is None else after
+    assert before is not None and after is not None, "no clock readings for this response"
+    assert_date_now(resp, before, after)
     cl = resp.header("content-length")
     # RFC 9110 §8.6 lets a 304 omit Content-Length (if sent it must be the
     # 200 length; test_http_static checks that); every other response has it.
@@ -304,6 +325,28 @@ def assert_file_headers(resp, path):
     assert resp.header("content-type"), f"no Content-Type: {resp!r}"
     lm = parse_http_date(resp.header("last-modified"))
     assert int(lm.timestamp()) == int(path.stat().st_mtime), (lm, path.stat().st_mtime)
+
+
+# -- time-derived headers -------------------------------------------------------
+# A Date frozen at startup, at the last request or at the last accept looks
+# right to a client that asks at once: every check of a time-derived value
+# (Date, Last-Modified, If-Modified-Since, the access log's timestamp) asks a
+# server that has been up and idle for IDLE seconds first.
+IDLE = 3.0
+
+
+def age():
+    """Let the server(s) just started sit idle for IDLE seconds; send
+    nothing to them in the meantime. (Not scaled under valgrind: the point
+    is the wall clock moving on, not the server's speed.)"""
+    time.sleep(IDLE)
+
+
+def timed_fetch(port, target, **kw):
+    """fetch(), plus the clock read just before and just after it."""
+    before = time.time()
+    r = fetch(port, target, **kw)
+    return r, before, time.time()
 
 
 def wait_for(predicate, timeout=3.0 * SLOW, interval=0.05):

@@ -17,9 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from httputil import SLOW, Conn, get, request, wait_for
+# The blog needs Flask (python3-flask, installed by scripts/deps.sh): without
+# it this module fails to import, it is never skipped. The CGI programs run
+# with /usr/bin/python3 (their #! line), so that is the one that must have it.
+import flask  # noqa: F401
 
-pytest.importorskip("flask", reason="python3-flask is needed (scripts/deps.sh installs it)")
+from httputil import SLOW, Conn, get, request, wait_for
 
 pytestmark = pytest.mark.valgrind
 
@@ -150,7 +153,9 @@ def test_blog_wrong_password_refused(blog):
         assert status == 401, page
         assert "Invalid username or password" in page
         assert "Logged in as" not in page
-    assert b.cookie("session") is None or "user" not in (b.cookie("session").value or "")
+    # (the signed cookie's value is base64: a substring test on it could
+    # never fail) a failed login leaves no session cookie at all
+    assert b.cookie("session") is None, list(b.jar)
     status, _, _, _ = b.open(base + "/add", {"title": "Nope", "body": "x"})
     assert status == 403
     status, _, _, page = b.open(base + "/")
@@ -169,7 +174,8 @@ def test_blog_raw_protocol(blog):
             f"Content-Length: {len(form)}"], form))
         r = c.read_response(timeout=T)
         assert r.status == 302, r
-        assert r.header("location") in ("/cgi/", "http://localhost/cgi/"), r
+        # the program's Location, relayed verbatim (Werkzeug >= 2.1 sends it relative)
+        assert r.header("location") == "/cgi/", r
         assert r.header("server") == "Liso/1.0" and r.header("date")
         cookie = r.header("set-cookie")
         assert cookie and cookie.startswith("session="), r

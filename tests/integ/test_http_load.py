@@ -27,8 +27,9 @@ def _raise_nofile(want=8192):
 
 @pytest.fixture
 def srv(start_server, workdir):
-    if _raise_nofile() < 2000:
-        pytest.skip("RLIMIT_NOFILE too low for 800 connections")
+    nofile = _raise_nofile()
+    assert nofile >= 2000, f"RLIMIT_NOFILE {nofile}: these tests need 2000 descriptors " \
+                           "(raise the hard limit: ulimit -Hn)"
     www = make_docroot(workdir)
     assert (www / "small.html").stat().st_size == SMALL_LEN
     return start_server()
@@ -140,7 +141,7 @@ def test_many_idle_connections_do_not_block_others(srv):
             socks.append(s)
         t0 = time.monotonic()
         _alive_and_serving(srv)
-        assert time.monotonic() - t0 < 2.0
+        assert time.monotonic() - t0 < 0.5, "a GET took long among 1600 idle connections"
     finally:
         for s in socks:
             _rst(s)

@@ -267,6 +267,7 @@ def test_known_framing_error_then_next_request(srv, bad, status):
 
 @pytest.mark.parametrize("bad", [
     request("POST", "/f1.txt", ["Content-Length: 3", "Content-Length: 4"], b"abcd"),
+    # spec §3: two equal ones included (never guess which framing was meant)
     request("POST", "/f1.txt", ["Content-Length: 4", "Content-Length: 4"], b"abcd"),
     request("POST", "/f1.txt", ["Content-Length: 3, 4"], b"abcd"),
     request("POST", "/f1.txt", ["Content-Length: 4", "Transfer-Encoding: chunked"],
@@ -274,7 +275,7 @@ def test_known_framing_error_then_next_request(srv, bad, status):
     request("POST", "/f1.txt", ["Transfer-Encoding: chunked"], b"xyz\r\n"),
     request("POST", "/f1.txt", ["Content-Length: -1"]),
     request("POST", "/f1.txt", ["Content-Length: 1x"], b"a"),
-], ids=["dup-cl", "dup-cl-equal", "cl-list", "cl-te", "bad-chunk", "neg-cl", "junk-cl"])
+], ids=["dup-cl", "dup-equal-cl", "cl-list", "cl-te", "bad-chunk", "neg-cl", "junk-cl"])
 def test_framing_error_closes(srv, bad):
     with Conn.open(srv.port) as c:
         c.send(bad + get("/f5.txt"))

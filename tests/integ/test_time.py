@@ -7,33 +7,9 @@ import time
 
 import pytest
 
-from httputil import Conn, SLOW, fetch, get, make_docroot, parse_http_date
+from httputil import IDLE, Conn, assert_date_now, fetch, get, parse_http_date, timed_fetch
 
 pytestmark = pytest.mark.valgrind
-
-IDLE = 3.0  # seconds the server sits idle before the checked request
-
-
-def assert_date_now(resp, before, after):
-    """Date is the second the answer was made in: within [before, after],
-    truncated to whole seconds, with one second of slack for rounding."""
-    dt = parse_http_date(resp.header("date")).timestamp()
-    assert int(before) - 1 <= dt <= after + 1, (resp.header("date"), before, after)
-
-
-def timed_fetch(port, target, **kw):
-    before = time.time()
-    r = fetch(port, target, **kw)
-    return r, before, time.time()
-
-
-@pytest.fixture
-def aged(start_server, workdir):
-    """A server that has been up and idle for IDLE seconds."""
-    make_docroot(workdir)
-    srv = start_server()
-    time.sleep(IDLE * SLOW)
-    return srv
 
 
 @pytest.mark.parametrize("target,status", [("/index.html", 200), ("/missing", 404),
@@ -52,7 +28,7 @@ def test_date_advances_on_a_kept_connection(aged):
         c.send(get("/index.html"))
         first = c.read_response()
         assert_date_now(first, t0, time.time())
-        time.sleep(IDLE * SLOW)
+        time.sleep(IDLE)
         t1 = time.time()
         c.send(get("/index.html"))
         second = c.read_response()

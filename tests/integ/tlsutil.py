@@ -21,8 +21,20 @@ from pathlib import Path
 VALGRIND = bool(os.environ.get("LISOD_VALGRIND"))
 # Handshakes under valgrind are slow (RSA in an emulated CPU).
 TLS_TIMEOUT = 60.0 if VALGRIND else 5.0
-OPENSSL = shutil.which("openssl") or "openssl"
-CURL = shutil.which("curl") or "curl"
+
+
+def _tool(name):
+    """The path of a tool the TLS tests need; a missing one stops the suite
+    at import (scripts/deps.sh installs it), never a silent skip."""
+    path = shutil.which(name)
+    if path is None:
+        raise RuntimeError(f"{name} not found on PATH: the HTTPS tests need it "
+                           "(scripts/deps.sh test installs it)")
+    return path
+
+
+OPENSSL = _tool("openssl")
+CURL = _tool("curl")
 
 
 class CertPair:
