@@ -260,11 +260,16 @@ static void proc_on_timer(struct loop *loop, struct timer *t)
 	(void)loop;
 	struct cgi_proc *p = CONTAINER(t, struct cgi_proc, timer);
 	if (p->owner) {
-		cgi_proc_kill(p, "ran past the total CGI time cap");
+		if (p->running)
+			kill(-p->pid, SIGKILL); /* the owner logs why */
 		proc_wake(p, CGI_PROC_TIMEOUT);
 		return;
 	}
-	cgi_proc_kill(p, "outlived its response");
+	if (p->running) {
+		log_warn(p->set->log, "CGI %s (pid %ld) outlived its response: killed",
+			 proc_name(p), (long)p->pid);
+		kill(-p->pid, SIGKILL); /* its process group: descendants too */
+	}
 }
 
 /* ---- the owner's side ------------------------------------------------------ */
@@ -300,14 +305,6 @@ ssize_t cgi_proc_read(struct cgi_proc *p, void *buf, size_t n)
 		r = read(p->w_stdout.fd, buf, n);
 	while (r < 0 && errno == EINTR);
 	return r;
-}
-
-void cgi_proc_kill(struct cgi_proc *p, const char *why)
-{
-	if (!p->running)
-		return;
-	log_warn(p->set->log, "CGI %s (pid %ld) %s: killed", proc_name(p), (long)p->pid, why);
-	kill(-p->pid, SIGKILL); /* its process group: descendants too */
 }
 
 void cgi_proc_detach(struct cgi_proc *p, bool kill_it)

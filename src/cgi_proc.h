@@ -78,8 +78,6 @@ void cgi_proc_close_stdin(struct cgi_proc *p);
  * errno (EAGAIN: wait for CGI_PROC_STDOUT). */
 ssize_t cgi_proc_read(struct cgi_proc *p, void *buf, size_t n);
 
-/* Kill the program's process group now; `why` goes to the error log. */
-void cgi_proc_kill(struct cgi_proc *p, const char *why);
 /* The owner is done with p (p must not be used afterwards). kill: the
  * program is killed at once (the client left, or it failed); otherwise a
  * program that still runs gets until the orphan deadline. */

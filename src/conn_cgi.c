@@ -481,7 +481,7 @@ void conn_on_cgi(struct conn *c)
 {
 	struct conn_cgi *g = c->cgi;
 	if (g->expired) {
-		relay_fail(c, 500, "ran past the total CGI time cap");
+		relay_fail(c, 500, "ran past the total CGI time cap: killed");
 		return;
 	}
 	if (buf_acquire(&c->out, &c->w->pool) < 0) {
@@ -521,10 +521,8 @@ void conn_on_cgi(struct conn *c)
 
 void conn_cgi_timeout(struct conn *c)
 {
-	struct conn_cgi *g = c->cgi;
 	char why[96];
 	snprintf(why, sizeof(why), "made no progress for %u ms: killed",
 		 c->w->cfg->cgi_timeout_ms);
-	cgi_proc_kill(g->proc, "timed out");
-	relay_fail(c, 500, why);
+	relay_fail(c, 500, why); /* kills it */
 }
