@@ -23,6 +23,7 @@ import pytest
 
 from httputil import (SLOW, Conn, HTTPParseError, age, assert_common_headers,
                       assert_date_now, fetch, get, parse_http_date, request, wait_for)
+from procutil import children, fd_count, gone, proc_stat, zombies  # noqa: F401
 from test_https import certs, start_tls  # noqa: F401  (fixtures)
 
 HERE = Path(__file__).resolve().parent
@@ -81,46 +82,6 @@ def cgi_server(start_server):
             assert wait_for(lambda: not children(srv.pid), 10 * SLOW), \
                 f"CGI children of {srv.pid} still there at teardown: " \
                 f"{ {p: proc_stat(p) for p in children(srv.pid)} }"
-
-
-def proc_stat(pid):
-    """(state, ppid) of a process, or None when it does not exist."""
-    try:
-        data = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    rest = data[data.rindex(")") + 2:].split()
-    return rest[0], int(rest[1])
-
-
-def zombies(parent):
-    """Pids of zombie children of `parent`."""
-    out = []
-    for e in os.listdir("/proc"):
-        if e.isdigit():
-            st = proc_stat(e)
-            if st and st[0] == "Z" and st[1] == parent:
-                out.append(int(e))
-    return out
-
-
-def children(parent):
-    out = []
-    for e in os.listdir("/proc"):
-        if e.isdigit():
-            st = proc_stat(e)
-            if st and st[1] == parent:
-                out.append(int(e))
-    return out
-
-
-def fd_count(pid):
-    return len(os.listdir(f"/proc/{pid}/fd"))
-
-
-def gone(pid):
-    """The process no longer exists (killed *and* reaped)."""
-    return proc_stat(pid) is None
 
 
 def read_pid(path, timeout=T):

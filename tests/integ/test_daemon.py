@@ -24,6 +24,7 @@ import pytest
 
 from conftest import LISOD, SANITIZER_MARKERS, free_port, wait_port
 from httputil import Conn, http_get
+from procutil import children
 
 LAUNCH_TIMEOUT = 2.0
 
@@ -371,22 +372,6 @@ def launch_piped(liso, form, argv, timeout=PROMPT):
     return p.returncode, out.decode(errors="replace"), err, elapsed, pipes
 
 
-def children(pid):
-    """Live child pids of pid (from /proc)."""
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid and fields[0] not in ("Z", "X"):
-            out.append(int(d))
-    return sorted(out)
-
-
 def fd_links(pid):
     """{fd: link text} for every descriptor of pid."""
     links = {}
@@ -407,9 +392,9 @@ def expected_workers(worker_args):
 
 def wait_children(pid, n, timeout=PROMPT):
     deadline = time.monotonic() + timeout
-    while len(children(pid)) != n and time.monotonic() < deadline:
+    while len(children(pid, live_only=True)) != n and time.monotonic() < deadline:
         time.sleep(0.05)
-    return children(pid)
+    return children(pid, live_only=True)
 
 
 @pytest.mark.parametrize("workers", WORKER_COUNTS)

@@ -13,24 +13,9 @@ import pytest
 
 from conftest import LISOD, free_port, wait_port
 from httputil import http_get
+from procutil import children
 
 pytestmark = pytest.mark.valgrind
-
-
-def children(pid):
-    """PIDs whose parent is pid (from /proc)."""
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid and fields[0] != "Z":
-            out.append(int(entry))
-    return sorted(out)
 
 
 def wait_for(pred, timeout=10.0):
@@ -57,13 +42,13 @@ def master(workdir):
                             stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         wait_port(port, proc)
-        assert wait_for(lambda: len(children(proc.pid)) == 2), "two workers expected"
+        assert wait_for(lambda: len(children(proc.pid, live_only=True)) == 2), "two workers expected"
         yield proc, port, lock, log
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-        for pid in children(proc.pid):
+        for pid in children(proc.pid, live_only=True):
             os.kill(pid, signal.SIGKILL)
 
 
@@ -75,9 +60,9 @@ def test_lock_file_holds_the_master(master):
 
 def test_killed_worker_is_restarted_and_logged(master):
     proc, port, _, log = master
-    before = children(proc.pid)
+    before = children(proc.pid, live_only=True)
     os.kill(before[0], signal.SIGKILL)
-    after = wait_for(lambda: (c := children(proc.pid)) and len(c) == 2 and before[0] not in c and c)
+    after = wait_for(lambda: (c := children(proc.pid, live_only=True)) and len(c) == 2 and before[0] not in c and c)
     assert after and before[0] not in after and len(after) == 2
     for _ in range(20):
         assert http_get(port).startswith(b"HTTP/1.1 200 OK")
@@ -87,7 +72,7 @@ def test_killed_worker_is_restarted_and_logged(master):
 
 def test_sigterm_stops_master_and_all_workers(master):
     proc, port, _, _ = master
-    workers = children(proc.pid)
+    workers = children(proc.pid, live_only=True)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(15) == 0
     for pid in workers:
@@ -110,7 +95,7 @@ def sockets_of(pid):
 def test_both_workers_serve(master):
     """Connections are spread over the workers (EPOLLEXCLUSIVE wakes one)."""
     proc, port, _, _ = master
-    workers = children(proc.pid)
+    workers = children(proc.pid, live_only=True)
     base = {pid: sockets_of(pid) for pid in workers}
     socks = []
     try:

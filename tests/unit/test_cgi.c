@@ -77,17 +77,23 @@ static const struct is_cgi_case IS_CGI_CASES[] = {
 	{ __LINE__, "/cgi", 3, false },
 };
 
+static int run_is_cgi_table(const struct is_cgi_case *cases, size_t n,
+			    bool (*fn)(const char *, size_t))
+{
+	int failures = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct is_cgi_case *c = &cases[i];
+		size_t len = c->len ? c->len : strlen(c->path);
+		if (fn(c->path, len) != c->want)
+			FAIL_ROW(c->line, c->path, "want %s", c->want ? "true" : "false");
+	}
+	return failures;
+}
+
 static void test_is_cgi_path(void **state)
 {
 	(void)state;
-	int failures = 0;
-	for (size_t i = 0; i < ARRAY_LEN(IS_CGI_CASES); i++) {
-		const struct is_cgi_case *c = &IS_CGI_CASES[i];
-		size_t len = c->len ? c->len : strlen(c->path);
-		if (cgi_is_cgi_path(c->path, len) != c->want)
-			FAIL_ROW(c->line, c->path, "want %s", c->want ? "true" : "false");
-	}
-	assert_int_equal(failures, 0);
+	assert_int_equal(run_is_cgi_table(IS_CGI_CASES, ARRAY_LEN(IS_CGI_CASES), cgi_is_cgi_path), 0);
 }
 
 /* Routing decides on the decoded, normalised path (spec §5). */
@@ -116,14 +122,8 @@ static const struct is_cgi_case IS_CGI_TARGET_CASES[] = {
 static void test_is_cgi_target(void **state)
 {
 	(void)state;
-	int failures = 0;
-	for (size_t i = 0; i < ARRAY_LEN(IS_CGI_TARGET_CASES); i++) {
-		const struct is_cgi_case *c = &IS_CGI_TARGET_CASES[i];
-		size_t len = c->len ? c->len : strlen(c->path);
-		if (cgi_is_cgi_target(c->path, len) != c->want)
-			FAIL_ROW(c->line, c->path, "want %s", c->want ? "true" : "false");
-	}
-	assert_int_equal(failures, 0);
+	assert_int_equal(run_is_cgi_table(IS_CGI_TARGET_CASES, ARRAY_LEN(IS_CGI_TARGET_CASES),
+					  cgi_is_cgi_target), 0);
 }
 
 /* ---- fixture --------------------------------------------------------------- */
