@@ -476,8 +476,8 @@ def check(req, resp):
     p = []
     conn = (resp.header("connection") or "").lower()
     closing = conn == "close"
-    if resp.status != req.status:
-        p.append(f"status {resp.status}, expected {req.status}")
+    if resp.status != req.status:          # the rest would only be noise
+        return [f"status {resp.status}, expected {req.status}"]
     if resp.header("server") != "Liso/1.0":
         p.append(f"Server {resp.header('server')!r}")
     if len(resp.header_all("date")) != 1 or not DATE_RE.match(resp.header("date") or ""):
@@ -528,6 +528,31 @@ def resp_desc(resp):
 # --------------------------------------------------------------------------
 # a client: loops over random connection scenarios until the deadline
 # --------------------------------------------------------------------------
+NOREAD_CLASSES = ["0 B", "1 B-16 KiB", "16-64 KiB", "64 KiB +-64 B", "64-128 KiB",
+                  "128-200 KiB"]
+
+
+def noread_bucket(req):
+    """The class of a noread POST's body: (framing, size class)."""
+    n = len(req.body)
+    if n == 0:
+        size = 0
+    elif abs(n - 65536) <= 64:
+        size = 3
+    elif n < 16384:
+        size = 1
+    elif n < 65536:
+        size = 2
+    elif n < 131072:
+        size = 4
+    else:
+        size = 5
+    return ("chunked" if req.req_chunked else "Content-Length", size)
+
+
+COUNTERS = ("by_kind", "by_scenario", "faults", "wrong_by", "notes", "noread_next")
+
+
 class WrongAnswer(Exception):
     pass
 
@@ -546,6 +571,7 @@ class Client:
         self.faults = collections.Counter()
         self.wrong_by = collections.Counter()
         self.notes = collections.Counter()
+        self.noread_next = collections.Counter()   # (body class, next answer ok/wrong)
         self.details = []
         self.sessions = {}
         self.ctxs = {}
@@ -581,6 +607,10 @@ class Client:
 
     def record_wrong(self, ctx, req, got, problems):
         self.wrong += 1
+        if ctx.get("after_noread"):
+            self.noread_next[(ctx.pop("after_noread"), "wrong")] += 1
+        elif req is not None and req.kind == "noread":
+            self.noread_next[(noread_bucket(req), "noread answer wrong")] += 1
         self.wrong_by[f"{ctx['scenario']}/{req.kind if req else '-'}"] += 1
         if len(self.details) < self.MAX_DETAILS:
             self.details.append({
@@ -607,14 +637,20 @@ class Client:
         except WrongAnswer:
             raise
         except Exception as e:                 # noqa: BLE001  (timeout, parse error, reset)
-            self.record_wrong(ctx, req, f"{type(e).__name__}: {e}; buffered "
-                              f"{conn.buf[:200]!r}; eof={conn.eof}; send error="
-                              f"{conn.send_error!r}", ["no valid answer"])
+            msg = f"{type(e).__name__}: {e}"
+            if "buffered" not in msg:
+                msg += f"; buffered {conn.buf[:200]!r}"
+            self.record_wrong(ctx, req, f"{msg}; eof={conn.eof}; send error={conn.send_error!r}",
+                              ["no valid answer"])
         problems = check(req, resp)
         if problems:
             self.record_wrong(ctx, req, resp_desc(resp), problems)
         self.count(req, ctx)
         ctx["history"].append(f"{req.describe()} -> {resp.status} ok")
+        if ctx.get("after_noread"):
+            self.noread_next[(ctx.pop("after_noread"), "ok")] += 1
+        if req.kind == "noread":
+            ctx["after_noread"] = noread_bucket(req)
         closing = (resp.header("connection") or "").lower() == "close"
         if closing and not req.expect_close:
             self.notes["HTTP/1.0 keep-alive CGI request answered with close"] += 1
@@ -852,14 +888,14 @@ def client_proc(idx, nthreads, seed, seconds, grace, progress, pipe):
         progress[3 * idx + 2] = sum(sum(c.faults.values()) for c in clients)
     stuck = sum(t.is_alive() for t in threads)
     res = {"requests": 0, "conns": 0, "wrong": 0, "stuck": stuck, "details": []}
-    for k in ("by_kind", "by_scenario", "faults", "wrong_by", "notes"):
+    for k in COUNTERS:
         res[k] = collections.Counter()
     for c in clients:
         res["requests"] += c.requests
         res["conns"] += c.conns
         res["wrong"] += c.wrong
         res["details"] += c.details
-        for k in ("by_kind", "by_scenario", "faults", "wrong_by", "notes"):
+        for k in COUNTERS:
             res[k].update(getattr(c, k))
     res["details"].sort(key=lambda d: d["time"])
     pipe.send(res)
@@ -917,7 +953,7 @@ def run_load(seconds, args, label):
     elapsed = time.monotonic() - t0
     merged = {"requests": 0, "conns": 0, "wrong": 0, "stuck": 0, "details": [],
               "lost_procs": 0, "elapsed": elapsed}
-    for k in ("by_kind", "by_scenario", "faults", "wrong_by", "notes"):
+    for k in COUNTERS:
         merged[k] = collections.Counter()
     for r in results:
         if r is None:
@@ -926,7 +962,7 @@ def run_load(seconds, args, label):
         for k in ("requests", "conns", "wrong", "stuck"):
             merged[k] += r[k]
         merged["details"] += r["details"]
-        for k in ("by_kind", "by_scenario", "faults", "wrong_by", "notes"):
+        for k in COUNTERS:
             merged[k].update(r[k])
     merged["lost_procs"] += len(procs) - len(results)
     merged["details"].sort(key=lambda d: d["time"])
@@ -1223,8 +1259,9 @@ def main(argv):
                 for k in kids:
                     a = ages.setdefault(k, [now, now, ""])
                     a[1] = now
-                    if not a[2] or now - a[0] > 1:
-                        a[2] = describe_proc(k[0])
+                    d = describe_proc(k[0])
+                    if not a[2] or not d.endswith("''"):     # keep one with a command line
+                        a[2] = d
 
         def status():
             return " ".join(f"[pid {p}: rss {rss_kib(p) / 1024:.1f} MiB fds {len(fd_map(p))} "
@@ -1407,13 +1444,13 @@ def compare(base, end, slack_mib, server, tmp):
 def merge(results):
     total = {"requests": 0, "conns": 0, "wrong": 0, "stuck": 0, "lost_procs": 0, "details": [],
              "elapsed": 0.0}
-    for k in ("by_kind", "by_scenario", "faults", "wrong_by", "notes"):
+    for k in COUNTERS:
         total[k] = collections.Counter()
     for r in results:
         for k in ("requests", "conns", "wrong", "stuck", "lost_procs", "elapsed"):
             total[k] += r[k]
         total["details"] += r["details"]
-        for k in ("by_kind", "by_scenario", "faults", "wrong_by", "notes"):
+        for k in COUNTERS:
             total[k].update(r[k])
     return total
 
@@ -1431,6 +1468,15 @@ def report(total, main_res, args, peak):
     print(f"  faults       {sum(total['faults'].values())} injected: {fmt_counter(total['faults'])}")
     if total["notes"]:
         print(f"  accepted     {fmt_counter(total['notes'])}")
+    if total["noread_next"]:
+        nn = total["noread_next"]
+        classes = sorted({k[0] for k in nn})
+        print("  after a POST to the non-reading program, by its body (next answer ok / wrong):")
+        for c in classes:
+            extra = nn.get((c, "noread answer wrong"), 0)
+            name = f"{c[0]} {NOREAD_CLASSES[c[1]]}"
+            print(f"      {name:32s} {nn.get((c, 'ok'), 0):5d} ok / {nn.get((c, 'wrong'), 0):5d} wrong"
+                  + (f"  (the noread answer itself wrong: {extra})" if extra else ""))
     print(f"  peak         RSS {peak['rss'] / 1024:.1f} MiB, {peak['fds']} fds, "
           f"{peak['children']} children (per worker)")
     print(f"  wrong        {total['wrong']}" + (f": {fmt_counter(total['wrong_by'])}"
