@@ -219,7 +219,8 @@ class SoakConn(httputil.Conn):
         return bytes(acc[:n])
 
     def read_to_eof(self, deadline):
-        acc = bytearray()
+        acc = bytearray(self.buf)        # what came with the previous answer
+        self.buf = b""
         while self._fill(deadline):
             acc += self.buf
             self.buf = b""
