@@ -1109,11 +1109,14 @@ def wait_port(port, proc, timeout=10.0):
 
 
 def is_asan(binary):
+    """An ASan build: clang links the runtime in, gcc links libasan.so; both
+    binaries reference __asan_init."""
     try:
         with open(binary, "rb") as f:
-            return b"AddressSanitizer" in f.read()
+            data = f.read()
     except OSError:
         return False
+    return b"__asan_init" in data or b"AddressSanitizer" in data
 
 
 # --------------------------------------------------------------------------
