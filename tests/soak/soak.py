@@ -14,8 +14,9 @@ randomly chosen connection scenarios, over HTTP or HTTPS:
   http10       HTTP/1.0, with and without Connection: keep-alive
   noread-post  POST (0..200 KiB) to a program that never reads its stdin,
                then more requests on the same connection
-  faults       (~5 % of connections) disconnect mid-request, disconnect or
-               RST mid-response, garbage; these answers are not checked
+  faults       (~5 % of connections) disconnect mid-request, leave after part
+               of a CGI body once the server went idle (idle-mid-body),
+               disconnect or RST mid-response, garbage; not checked
 
 The requests: static GET/HEAD, Range, If-None-Match (304 and miss), 404,
 POST to a file, CGI GET with and without Content-Length (chunked by the
@@ -1147,7 +1148,7 @@ def parse_args(argv):
     ap.add_argument("--fault-rate", type=float, default=0.05,
                     help="fraction of connections with a fault (default 0.05)")
     ap.add_argument("--skip", action="append", default=[], metavar="NAME[,NAME]",
-                    help="leave out scenarios or request kinds: " + ", ".join(sorted(SKIPPABLE)))
+                    help="leave out scenarios, request kinds or faults: " + ", ".join(sorted(SKIPPABLE)))
     ap.add_argument("--timeout", type=float, default=10, help="per-answer timeout (default 10 s)")
     ap.add_argument("--settle", type=float, default=10,
                     help="how long the end check waits for the server to settle (default 10 s)")
