@@ -5,6 +5,10 @@
 #   make asan       the same suites against an ASan+UBSan build
 #   make valgrind   the echo and HTTP integration tests under valgrind
 #   make fuzz       run every libFuzzer target for FUZZ_SECONDS each
+#   make soak       mixed load against one server for SOAK_SECONDS (120), every
+#                   answer checked, RSS/fds/children back to baseline at the end
+#                   (SOAK_ARGS for more options, LISOD=... for another binary;
+#                   make soak-asan: the same against the ASan+UBSan build)
 #   make run        build and start lisod in the foreground with its defaults
 #   make bench      side-by-side benchmark (bench/run)
 
@@ -12,6 +16,8 @@ CC       ?= cc
 PYTHON   ?= /usr/bin/python3
 PKG_CONFIG ?= pkg-config
 FUZZ_SECONDS ?= 60
+SOAK_SECONDS ?= 120
+SOAK_ARGS ?=
 PYTEST_ARGS ?=
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wconversion -Wno-sign-conversion \
@@ -42,7 +48,7 @@ LDFLAGS_ALL := $(VFLAGS) $(LDFLAGS)
 LIB_OBJS  := $(LIB_SRCS:src/%.c=$(B)/%.o)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/%)
 
-.PHONY: all check unit integ fuzz-regress asan valgrind fuzz run bench clean deps
+.PHONY: all check unit integ fuzz-regress asan valgrind fuzz soak soak-asan run bench clean deps
 all: lisod
 
 ifeq ($(VARIANT),release)
@@ -105,6 +111,16 @@ fuzz: $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=$(FUZZ_B)/fuzz_%)
 	@set -e; for f in $^; do n=$${f##*/fuzz_}; mkdir -p build/fuzz/corpus-$$n; \
 	  $$f -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/http.dict \
 	    -artifact_prefix=build/fuzz/ build/fuzz/corpus-$$n tests/fuzz/corpus/$$n; done
+
+# The soak script's own --help lists its options (clients, workers, --skip ...).
+soak: lisod
+	LISOD=$(abspath $(or $(LISOD),lisod)) $(PYTHON) tests/soak/soak.py \
+	  --seconds $(SOAK_SECONDS) $(SOAK_ARGS)
+
+soak-asan:
+	$(MAKE) VARIANT=asan lisod
+	LISOD=$(abspath build/asan/lisod) $(PYTHON) tests/soak/soak.py \
+	  --seconds $(SOAK_SECONDS) $(SOAK_ARGS)
 
 run:
 	@scripts/deps.sh build
