@@ -442,3 +442,29 @@ def test_cgi_directory_inside_root_runs_never_serves_source(start_server, workdi
     r = fetch(srv.port, target_path, timeout=T)
     assert r.status == 201 and r.body == b"created\n", r
     assert b"#!/bin/sh" not in r.body
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+@pytest.mark.parametrize("how", ["close", "reset"])
+def test_client_leaving_mid_body_stops_program_at_once(cgi_server, cgi_dir, framing, how):  # noqa: F811
+    """A client that leaves with its body incomplete: the program (which
+    waits for the rest) is gone within a second, not at the CGI timeout,
+    and its --max-cgi slot is free (found by the soak)."""
+    srv = cgi_server("--cgi", str(cgi_dir), "--cgi-timeout", "10", "--max-cgi", "1")
+    base = baseline(srv)
+    if framing == "content-length":
+        head = request("POST", "/cgi/echo", ["Content-Length: 100"]) + b"a" * 10
+    else:
+        head = request("POST", "/cgi/echo", ["Transfer-Encoding: chunked"]) + b"a\r\n0123456789\r\n"
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=T)
+    s.sendall(head)
+    assert wait_for(lambda: children(srv.pid), 3 * SLOW), "the program never started"
+    time.sleep(0.1)
+    if how == "reset":
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
+    s.close()
+    t0 = time.monotonic()
+    assert wait_for(lambda: not children(srv.pid), 5 * SLOW), children(srv.pid)
+    assert time.monotonic() - t0 < 1.0 * SLOW
+    assert fetch(srv.port, "/cgi/status201", timeout=T).status == 201
+    assert_settled(srv, base)
