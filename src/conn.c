@@ -979,7 +979,8 @@ static enum head_step conn_try_head(struct conn *c)
 	}
 	switch (conn_reserve_out(c, HTTP_RESP_HEAD_MAX_BYTES)) {
 	case RESERVE_OK: break;
-	case RESERVE_WAIT: conn_set_state(c, CONN_WRITE); return HEAD_STOP;
+	/* The scanner has moved past this head: it must find it again. */
+	case RESERVE_WAIT: conn_retry_head(c); return HEAD_STOP;
 	case RESERVE_CLOSED: return HEAD_STOP;
 	}
 	conn_on_head(c, (uint32_t)r);

@@ -290,3 +290,32 @@ def test_many_refusals_do_not_stop_service(start_server, workdir):
         assert keeper.read_response(timeout=T).status == 200
         for h in hold:
             h.close()
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_pipelined_flood_to_a_slow_reader_answers_each_once(start_tls, certs, scheme):  # noqa: F811
+    """5000 pipelined requests from a client with a tiny receive buffer that
+    reads only later: the server runs out of room mid-batch again and again
+    (the socket is full; then its own output buffer). Every request gets
+    exactly its own answer, in order: a head found complete and then put
+    back to wait for room is found again as itself, never merged with the
+    next one (found by the soak: a merged head was a 400)."""
+    ts = start_tls(certs["rsa"])
+    port = ts.http_port if scheme == "http" else ts.port
+    raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.connect(("127.0.0.1", port))
+    s = raw if scheme == "http" else ts.ctx().wrap_socket(raw, server_hostname="localhost")
+    n = 5000
+    try:
+        c = Conn(s)
+        c.send(b"".join(get(f"/f{1 + i % 6}.txt") for i in range(n)))
+        time.sleep(1.0 * SLOW)
+        for i in range(n):
+            r = c.read_response(timeout=T)
+            k = 1 + i % 6
+            assert r.status == 200, (i, r)
+            assert r.body == f"file number {k}\n".encode() * k, (i, r)
+        assert c.is_open(0.3)
+    finally:
+        s.close()
