@@ -38,6 +38,7 @@ struct cgi_proc {
 	pid_t pid;
 	bool running;               /* not reaped yet */
 	bool dead;                  /* on set->dead, freed after the batch */
+	bool killed;                /* by us: its SIGKILL needs no log line */
 	char *program;              /* for log lines; may be NULL (no memory) */
 	uint32_t err_len;           /* bytes in err_line */
 	uint32_t err_lines;         /* lines logged so far */
@@ -187,6 +188,21 @@ static void proc_on_stderr(struct loop *loop, struct loop_watch *watch, uint32_t
 
 /* ---- exit ---------------------------------------------------------------- */
 
+/* Our own SIGKILL (logged with its reason when sent), or SIGPIPE once
+ * we stopped reading a program whose answer was complete (a HEAD, say). */
+static bool proc_signal_expected(const struct cgi_proc *p, int sig)
+{
+	return (sig == SIGKILL && p->killed) || (sig == SIGPIPE && !p->owner);
+}
+
+static void proc_kill(struct cgi_proc *p)
+{
+	if (!p->running)
+		return;
+	p->killed = true;
+	kill(-p->pid, SIGKILL); /* its process group: descendants too */
+}
+
 /* Reap the child if it has exited. */
 static void proc_try_reap(struct cgi_proc *p)
 {
@@ -200,7 +216,7 @@ static void proc_try_reap(struct cgi_proc *p)
 	if (r == p->pid && WIFEXITED(status) && WEXITSTATUS(status) != 0)
 		log_warn(p->set->log, "CGI %s (pid %ld) exited with status %d", proc_name(p),
 			 (long)p->pid, WEXITSTATUS(status));
-	else if (r == p->pid && WIFSIGNALED(status))
+	else if (r == p->pid && WIFSIGNALED(status) && !proc_signal_expected(p, WTERMSIG(status)))
 		log_warn(p->set->log, "CGI %s (pid %ld) killed by signal %d", proc_name(p),
 			 (long)p->pid, WTERMSIG(status));
 	/* Its process group may still hold descendants: they go too. */
@@ -260,15 +276,14 @@ static void proc_on_timer(struct loop *loop, struct timer *t)
 	(void)loop;
 	struct cgi_proc *p = CONTAINER(t, struct cgi_proc, timer);
 	if (p->owner) {
-		if (p->running)
-			kill(-p->pid, SIGKILL); /* the owner logs why */
+		proc_kill(p); /* the owner logs why */
 		proc_wake(p, CGI_PROC_TIMEOUT);
 		return;
 	}
 	if (p->running) {
 		log_warn(p->set->log, "CGI %s (pid %ld) outlived its response: killed",
 			 proc_name(p), (long)p->pid);
-		kill(-p->pid, SIGKILL); /* its process group: descendants too */
+		proc_kill(p);
 	}
 }
 
@@ -310,8 +325,8 @@ ssize_t cgi_proc_read(struct cgi_proc *p, void *buf, size_t n)
 void cgi_proc_detach(struct cgi_proc *p, bool kill_it)
 {
 	p->owner = NULL;
-	if (kill_it && p->running)
-		kill(-p->pid, SIGKILL);
+	if (kill_it)
+		proc_kill(p);
 	proc_close_fd(p, &p->w_stdin);
 	proc_close_fd(p, &p->w_stdout);
 	if (p->running)
