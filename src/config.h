@@ -49,7 +49,8 @@ enum config_result { CONFIG_OK, CONFIG_EXIT_OK, CONFIG_EXIT_USAGE };
 
 /* Parse argv into *cfg (defaults first). On CONFIG_EXIT_OK (--help,
  * --version) the text was printed to out; on CONFIG_EXIT_USAGE a one-line
- * message and the usage were printed to err; the caller exits 0 or 2. */
+ * message and "Try 'lisod --help' ..." were printed to err; the caller
+ * exits 0 or 2. */
 enum config_result config_parse(struct config *cfg, int argc, char **argv,
 				FILE *out, FILE *err);
 void config_usage(FILE *f);
