@@ -8,6 +8,8 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include "http_date.h"
+
 enum { FCACHE_BUCKETS = 4096 }; /* power of two */
 
 struct fcache {
@@ -131,7 +133,7 @@ static void lru_touch(struct fcache *fc, struct fcache_entry *e)
 static int entry_fill(struct fcache_entry *e)
 {
 	char lm[40];
-	size_t n = static_http_date(e->file.mtime, lm, sizeof(lm));
+	size_t n = http_date_format(e->file.mtime, lm, sizeof(lm));
 	int len = snprintf(e->fields, sizeof(e->fields),
 			   "Content-Type: %s\r\nLast-Modified: %.*s\r\nETag: %s\r\n"
 			   "Accept-Ranges: bytes\r\n",

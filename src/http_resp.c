@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "config.h"
-#include "static.h"
 
 struct status_entry {
 	int code;
@@ -48,17 +47,6 @@ const char *http_reason(int status)
 		if (status_table[i].code == status)
 			return status_table[i].reason;
 	return "Unknown";
-}
-
-void http_date_update(struct http_date_cache *d, time_t now)
-{
-	if (d->len && d->sec == now)
-		return;
-	char date[40];
-	size_t n = static_http_date(now, date, sizeof(date));
-	int len = snprintf(d->line, sizeof(d->line), "Date: %.*s\r\n", (int)n, date);
-	d->len = len > 0 ? (uint32_t)len : 0;
-	d->sec = now;
 }
 
 /* Append n bytes at *off if they fit (the head is built with memcpy and one

@@ -15,15 +15,8 @@
 #include <time.h>
 
 #include "buf.h"
+#include "http_date.h"
 
-/* "Date: <RFC 1123>\r\n", rebuilt at most once a second. */
-struct http_date_cache {
-	time_t sec;
-	uint32_t len;
-	char line[48];
-};
-
-void http_date_update(struct http_date_cache *d, time_t now);
 
 /* Reason phrase of a status we produce ("Unknown" otherwise). */
 const char *http_reason(int status);

@@ -1,4 +1,5 @@
 #include "static.h"
+#include "http_date.h"
 #include "uri.h"
 
 #include <errno.h>
@@ -556,143 +557,6 @@ void static_file_close(struct static_file *f)
 	f->fd = -1;
 }
 
-/* ---- Dates --------------------------------------------------------------- */
-
-static const char DAY_NAMES[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
-static const char *const DAY_LONG[7] = { "Sunday", "Monday", "Tuesday", "Wednesday",
-					 "Thursday", "Friday", "Saturday" };
-static const char MONTH_NAMES[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-					 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-
-size_t static_http_date(time_t t, char *out, size_t cap)
-{
-	struct tm tm;
-	if (cap > 0)
-		out[0] = '\0';
-	if (cap < 30 || !gmtime_r(&t, &tm))
-		return 0;
-	if (tm.tm_year < -1900 || tm.tm_year > 9999 - 1900)
-		return 0;
-	int n = snprintf(out, cap, "%s, %02d %s %04d %02d:%02d:%02d GMT",
-			 DAY_NAMES[tm.tm_wday], tm.tm_mday, MONTH_NAMES[tm.tm_mon],
-			 tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-	if (n != 29) {
-		out[0] = '\0';
-		return 0;
-	}
-	return 29;
-}
-
-/* Days from 1970-01-01 to y-m-d (proleptic Gregorian; m 1..12). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static bool is_leap(int y)
-{
-	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-/* n decimal digits at s; -1 if any is not a digit. */
-static int digits(const char *s, size_t n)
-{
-	int v = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	return v;
-}
-
-static int month_index(const char *s)
-{
-	for (int i = 0; i < 12; i++)
-		if (memcmp(s, MONTH_NAMES[i], 3) == 0)
-			return i + 1;
-	return -1;
-}
-
-/* "HH:MM:SS" at s. */
-static bool parse_clock(const char *s, int *h, int *mi, int *sec)
-{
-	if (s[2] != ':' || s[5] != ':')
-		return false;
-	*h = digits(s, 2);
-	*mi = digits(s + 3, 2);
-	*sec = digits(s + 6, 2);
-	return *h >= 0 && *h <= 23 && *mi >= 0 && *mi <= 59 && *sec >= 0 && *sec <= 60;
-}
-
-static time_t make_time(int y, int mon, int d, int h, int mi, int sec)
-{
-	static const int mdays[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	if (y < 1970 || y > 9999 || mon < 1 || mon > 12 || d < 1)
-		return -1;
-	if (d > mdays[mon - 1] + (mon == 2 && is_leap(y)))
-		return -1;
-	int64_t days = days_from_civil(y, mon, d);
-	return (time_t)(days * 86400 + h * 3600 + mi * 60 + sec);
-}
-
-time_t static_parse_http_date(const char *s, size_t len)
-{
-	int y, mon, d, h, mi, sec;
-	if (len == 29 && s[3] == ',') {
-		/* IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT" */
-		bool day_ok = false;
-		for (int i = 0; i < 7; i++)
-			day_ok |= memcmp(s, DAY_NAMES[i], 3) == 0;
-		if (!day_ok || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' ||
-		    s[16] != ' ' || memcmp(s + 25, " GMT", 4) != 0)
-			return -1;
-		d = digits(s + 5, 2);
-		mon = month_index(s + 8);
-		y = digits(s + 12, 4);
-		if (d < 0 || mon < 0 || y < 0 || !parse_clock(s + 17, &h, &mi, &sec))
-			return -1;
-		return make_time(y, mon, d, h, mi, sec);
-	}
-	if (len == 24 && s[3] == ' ') {
-		/* asctime: "Sun Nov  6 08:49:37 1994" */
-		bool day_ok = false;
-		for (int i = 0; i < 7; i++)
-			day_ok |= memcmp(s, DAY_NAMES[i], 3) == 0;
-		if (!day_ok || s[7] != ' ' || s[10] != ' ' || s[19] != ' ')
-			return -1;
-		mon = month_index(s + 4);
-		d = s[8] == ' ' ? digits(s + 9, 1) : digits(s + 8, 2);
-		y = digits(s + 20, 4);
-		if (d < 0 || mon < 0 || y < 0 || !parse_clock(s + 11, &h, &mi, &sec))
-			return -1;
-		return make_time(y, mon, d, h, mi, sec);
-	}
-	/* RFC 850: "Sunday, 06-Nov-94 08:49:37 GMT" */
-	for (int i = 0; i < 7; i++) {
-		size_t dl = strlen(DAY_LONG[i]);
-		if (len != dl + 24 || memcmp(s, DAY_LONG[i], dl) != 0)
-			continue;
-		const char *p = s + dl;
-		if (p[0] != ',' || p[1] != ' ' || p[4] != '-' || p[8] != '-' ||
-		    p[11] != ' ' || memcmp(p + 20, " GMT", 4) != 0)
-			return -1;
-		d = digits(p + 2, 2);
-		mon = month_index(p + 5);
-		y = digits(p + 9, 2);
-		if (d < 0 || mon < 0 || y < 0 || !parse_clock(p + 12, &h, &mi, &sec))
-			return -1;
-		y += y < 70 ? 2000 : 1900;
-		return make_time(y, mon, d, h, mi, sec);
-	}
-	return -1;
-}
-
 /* ---- Conditionals and ranges --------------------------------------------- */
 
 static bool is_ows(char c)
@@ -738,7 +602,7 @@ static bool if_range_matches(const struct static_file *f, const char *s, size_t 
 		return false; /* weak tags never match for ranges */
 	if (len > 0 && s[0] == '"')
 		return len == strlen(f->etag) && memcmp(s, f->etag, len) == 0;
-	time_t t = static_parse_http_date(s, len);
+	time_t t = http_date_parse(s, len);
 	return t != -1 && t == f->mtime;
 }
 
@@ -810,7 +674,7 @@ int static_evaluate(const struct static_file *f, const struct http_request *req,
 		if (inm_matches(f->etag, req->if_none_match.p, req->if_none_match.len))
 			return 304;
 	} else if (req->if_modified_since.len > 0) {
-		time_t t = static_parse_http_date(req->if_modified_since.p,
+		time_t t = http_date_parse(req->if_modified_since.p,
 						  req->if_modified_since.len);
 		if (t != -1 && f->mtime <= t)
 			return 304;

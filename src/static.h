@@ -88,15 +88,6 @@ const char *static_mime_type(const char *name, size_t len);
 const char *static_root_mime_type(const struct static_root *root,
 				  const char *name, size_t len);
 
-/* Format t as an RFC 1123 date ("Sun, 06 Nov 1994 08:49:37 GMT", 29 chars)
- * into out (cap >= 30). Returns the length; 0 (out "" if cap > 0) when cap
- * is too small or the year is outside 0..9999. */
-size_t static_http_date(time_t t, char *out, size_t cap);
-/* Parse an HTTP date (RFC 1123; also RFC 850 and asctime forms), exact
- * length, case-sensitive names as RFC 9110 §5.6.7 says. RFC 850 two-digit
- * years: 70-99 → 19xx, 00-69 → 20xx. Years before 1970 are rejected. -1 if
- * bad. */
-time_t static_parse_http_date(const char *s, size_t len);
 
 /*
  * Decide a GET/HEAD response from the request's validators:
