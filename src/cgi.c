@@ -7,7 +7,6 @@
 #include <limits.h>
 #include <signal.h>
 #include <spawn.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -516,29 +515,6 @@ long cgi_head_scan(const char *buf, size_t len)
 	return 0;
 }
 
-static bool is_tchar(unsigned char c)
-{
-	if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
-		return true;
-	return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-static bool is_ows(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-/* field-vchar / SP / HTAB: no CR, LF, NUL or other controls in a value. */
-static bool value_ok(const char *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)p[i];
-		if ((c < 0x20 && c != '\t') || c == 0x7f)
-			return false;
-	}
-	return true;
-}
-
 /* "DDD" or "DDD reason"; 100..999. */
 static int parse_status(struct http_slice v, struct cgi_head *head)
 {
@@ -550,31 +526,13 @@ static int parse_status(struct http_slice v, struct cgi_head *head)
 	int code = (v.p[0] - '0') * 100 + (v.p[1] - '0') * 10 + (v.p[2] - '0');
 	if (code < 100)
 		return -1;
-	if (v.len > 3 && !is_ows(v.p[3]))
+	if (v.len > 3 && !http_is_ows(v.p[3]))
 		return -1;
 	const char *r = v.p + 3, *end = v.p + v.len;
-	while (r < end && is_ows(*r))
+	while (r < end && http_is_ows(*r))
 		r++;
 	head->status = code;
 	head->reason = (struct http_slice){ r < end ? r : NULL, (uint32_t)(end - r) };
-	return 0;
-}
-
-static int parse_length(struct http_slice v, uint64_t *out)
-{
-	uint64_t n = 0;
-
-	if (v.len == 0)
-		return -1;
-	for (uint32_t i = 0; i < v.len; i++) {
-		if (v.p[i] < '0' || v.p[i] > '9')
-			return -1;
-		unsigned d = (unsigned)(v.p[i] - '0');
-		if (n > ((uint64_t)INT64_MAX - d) / 10)
-			return -1;
-		n = n * 10 + d;
-	}
-	*out = n;
 	return 0;
 }
 
@@ -597,19 +555,19 @@ static int parse_field(const char *p, const char *end, struct cgi_head *head, bo
 {
 	const char *n = p;
 
-	while (n < end && is_tchar((unsigned char)*n))
+	while (n < end && http_is_tchar(*n))
 		n++;
 	if (n == p || n == end || *n != ':')
 		return -1;
 	struct http_slice name = { p, (uint32_t)(n - p) };
 	const char *v = n + 1, *ve = end;
-	while (v < ve && is_ows(*v))
+	while (v < ve && http_is_ows(*v))
 		v++;
-	while (ve > v && is_ows(ve[-1]))
+	while (ve > v && http_is_ows(ve[-1]))
 		ve--;
-	if (!value_ok(v, (size_t)(ve - v)))
-		return -1;
 	struct http_slice value = { v, (uint32_t)(ve - v) };
+	if (!http_is_field_value(value))
+		return -1;
 
 	if (http_slice_eq_ci(name, "status")) {
 		if (*has_status || parse_status(value, head) < 0)
@@ -624,8 +582,10 @@ static int parse_field(const char *p, const char *end, struct cgi_head *head, bo
 			return -1;
 		head->location = value;
 	} else if (http_slice_eq_ci(name, "content-length")) {
-		if (head->has_content_length || parse_length(value, &head->content_length) < 0)
+		int64_t length = http_parse_content_length(value);
+		if (head->has_content_length || length < 0)
 			return -1;
+		head->content_length = (uint64_t)length;
 		head->has_content_length = true;
 	} else if (!dropped_field(name)) {
 		if (head->header_count >= CGI_HEADERS_MAX)
@@ -672,57 +632,20 @@ int cgi_head_parse(const char *buf, size_t len, struct cgi_head *head)
 	return 0;
 }
 
-/* snprintf into the free space; -1 if it did not fit. */
-static int put(char *p, size_t cap, size_t *off, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int put(char *p, size_t cap, size_t *off, const char *fmt, ...)
-{
-	if (*off >= cap)
-		return -1;
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(p + *off, cap - *off, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= cap - *off)
-		return -1;
-	*off += (size_t)n;
-	return 0;
-}
-
 int cgi_head_write(struct buf *out, const struct cgi_head *head, bool keep_alive, bool chunked,
 		   const struct http_date_cache *date)
 {
-	char *p = buf_wptr(out);
-	size_t cap = buf_space(out), off = 0;
-	int bad = 0;
-
-	if (head->reason.len > 0)
-		bad |= put(p, cap, &off, "HTTP/1.1 %d %.*s\r\n", head->status,
-			   (int)head->reason.len, head->reason.p);
-	else
-		bad |= put(p, cap, &off, "HTTP/1.1 %d %s\r\n", head->status,
-			   http_reason(head->status));
-	bad |= put(p, cap, &off, "Server: " LISOD_SERVER_HEADER "\r\n%.*s", (int)date->len,
-		   date->line);
-	if (head->content_type.p != NULL)
-		bad |= put(p, cap, &off, "Content-Type: %.*s\r\n", (int)head->content_type.len,
-			   head->content_type.p);
-	if (head->location.p != NULL)
-		bad |= put(p, cap, &off, "Location: %.*s\r\n", (int)head->location.len,
-			   head->location.p);
-	for (uint32_t i = 0; i < head->header_count && i < CGI_HEADERS_MAX; i++) {
-		const struct http_header *h = &head->headers[i];
-		bad |= put(p, cap, &off, "%.*s: %.*s\r\n", (int)h->name.len, h->name.p,
-			   (int)h->value.len, h->value.p);
-	}
-	if (head->has_content_length && !chunked)
-		bad |= put(p, cap, &off, "Content-Length: %" PRIu64 "\r\n", head->content_length);
-	else if (chunked)
-		bad |= put(p, cap, &off, "Transfer-Encoding: chunked\r\n");
-	bad |= put(p, cap, &off, "Connection: %s\r\n\r\n", keep_alive ? "keep-alive" : "close");
-	if (bad || off > UINT32_MAX)
-		return -1;
-	buf_commit(out, (uint32_t)off);
-	return 0;
+	struct http_resp_head h = {
+		.status = head->status,
+		.reason = head->reason,
+		.keep_alive = keep_alive,
+		.chunked = chunked,
+		.content_length = head->has_content_length && !chunked
+					  ? (int64_t)head->content_length : -1,
+		.extra = head->headers,
+		.extra_count = head->header_count,
+		.content_type = head->content_type,
+		.location = head->location,
+	};
+	return http_resp_write_head(out, &h, date);
 }

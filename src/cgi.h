@@ -129,9 +129,11 @@ long cgi_head_scan(const char *buf, size_t len);
 int cgi_head_parse(const char *buf, size_t len, struct cgi_head *head);
 
 /*
- * Write our status line, Server, Date, Content-Type, Location, the passed
- * through fields, Content-Length (when known) or Transfer-Encoding:
- * chunked (when `chunked`), and Connection. 0, or -1 if it does not fit.
+ * Write our head for the program's (with http_resp_write_head, the one
+ * head writer): status line (its reason, if it gave one), Server, Date, the
+ * passed-through fields, Content-Type, Content-Length (when known) or
+ * Transfer-Encoding: chunked (when `chunked`), Location, Connection.
+ * 0, or -1 (nothing written) if it does not fit.
  */
 int cgi_head_write(struct buf *out, const struct cgi_head *head, bool keep_alive, bool chunked,
 		   const struct http_date_cache *date);

@@ -556,7 +556,8 @@ static enum serve_result conn_redirect(struct conn *c, const struct http_request
 	case RESERVE_WAIT: return SERVE_RETRY;
 	case RESERVE_CLOSED: return SERVE_DONE;
 	}
-	struct http_resp_head h = { .status = 301, .keep_alive = keep, .location = location };
+	struct http_resp_head h = { .status = 301, .keep_alive = keep,
+				    .location = HTTP_SLICE_STR(location) };
 	int blen = http_resp_write_page(&c->out, &h, !head_only, worker_date(c->w));
 	if (blen < 0) {
 		conn_close(c); /* room was made: cannot happen */

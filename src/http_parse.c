@@ -39,10 +39,6 @@ static inline bool ct_is(char c, unsigned cls)
 	return (http_ctype[(unsigned char)c] & cls) != 0;
 }
 
-static inline bool is_ows(char c)
-{
-	return c == ' ' || c == '\t';
-}
 
 static inline unsigned char to_lower(unsigned char c)
 {
@@ -356,7 +352,7 @@ static void parse_request_line(struct http_request *req, struct parse_state *st,
 }
 
 /* 1*DIGIT, at most INT64_MAX; -1 when invalid (empty, sign, list, overflow). */
-static int64_t parse_content_length(struct http_slice v)
+int64_t http_parse_content_length(struct http_slice v)
 {
 	int64_t n = 0;
 	uint32_t i;
@@ -387,9 +383,9 @@ static void parse_connection(struct parse_state *st, struct http_slice v)
 		if (e == NULL)
 			e = end;
 		b = e;
-		while (a < b && is_ows(*a))
+		while (a < b && http_is_ows(*a))
 			a++;
-		while (b > a && is_ows(b[-1]))
+		while (b > a && http_is_ows(b[-1]))
 			b--;
 		if (mem_eq_ci(a, (size_t)(b - a), "close"))
 			st->conn_close = true;
@@ -425,7 +421,7 @@ static void note_control_header(struct http_request *req, struct parse_state *st
 	size_t nl = h->name.len;
 
 	if (mem_eq_ci(n, nl, "content-length")) {
-		int64_t v = parse_content_length(h->value);
+		int64_t v = http_parse_content_length(h->value);
 
 		/* A repeated Content-Length is refused even when the values
 		 * agree (spec §3): RFC 9112 §6.3 lets a recipient either use
@@ -488,7 +484,7 @@ static void parse_header_line(struct http_request *req, struct parse_state *st,
 		st->prev_framing = false;
 		return;
 	}
-	if (is_ows(*p)) {
+	if (http_is_ows(*p)) {
 		/* obs-fold: a continuation of the previous field line. */
 		st->bad = true;
 		if (st->prev_framing)
@@ -508,9 +504,9 @@ static void parse_header_line(struct http_request *req, struct parse_state *st,
 	}
 	v = n + 1;
 	ve = end;
-	while (v < ve && is_ows(*v))
+	while (v < ve && http_is_ows(*v))
 		v++;
-	while (ve > v && is_ows(ve[-1]))
+	while (ve > v && http_is_ows(ve[-1]))
 		ve--;
 	for (q = v; q < ve; q++) {
 		if (!ct_is(*q, CT_FIELD)) {
@@ -662,6 +658,19 @@ decide:
 		req->keep_alive = false;
 	req->status = status;
 	return status;
+}
+
+bool http_is_tchar(char c)
+{
+	return ct_is(c, CT_TCHAR);
+}
+
+bool http_is_field_value(struct http_slice v)
+{
+	for (uint32_t i = 0; i < v.len; i++)
+		if (!ct_is(v.p[i], CT_FIELD))
+			return false;
+	return true;
 }
 
 bool http_slice_eq_ci(struct http_slice s, const char *lit)

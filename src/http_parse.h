@@ -165,6 +165,16 @@ enum {
 int http_head_parse(const char *buf, size_t head_len, unsigned flags,
 		    struct http_request *req);
 
+/* The character classes of RFC 9110 §5.6.2 and §5.5, shared by every
+ * parser of header fields (requests here, CGI output in cgi.c). */
+static inline bool http_is_ows(char c) { return c == ' ' || c == '\t'; }
+bool http_is_tchar(char c);
+/* A field value: VCHAR, obs-text, SP and HTAB only (no CR, LF, NUL, CTL). */
+bool http_is_field_value(struct http_slice v);
+/* Content-Length = 1*DIGIT (RFC 9110 §8.6): the value, or -1 if it is not
+ * that or does not fit an int64_t. */
+int64_t http_parse_content_length(struct http_slice v);
+
 /* Case-insensitive ASCII comparison of a slice against a C string. */
 bool http_slice_eq_ci(struct http_slice s, const char *lit);
 

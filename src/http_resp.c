@@ -83,25 +83,36 @@ int http_resp_write_head(struct buf *out, const struct http_resp_head *h,
 	char *p = buf_wptr(out);
 	size_t cap = buf_space(out), off = 0;
 	int bad = 0;
-	if (h->status == 200) {
+	if (h->status == 200 && h->reason.len == 0) {
 		bad |= PUT_LIT(p, cap, &off, "HTTP/1.1 200 OK\r\n");
 	} else {
 		bad |= PUT_LIT(p, cap, &off, "HTTP/1.1 ");
 		bad |= put_u64(p, cap, &off, (uint64_t)h->status);
 		bad |= PUT_LIT(p, cap, &off, " ");
-		bad |= put_str(p, cap, &off, http_reason(h->status));
+		if (h->reason.len)
+			bad |= put_mem(p, cap, &off, h->reason.p, h->reason.len);
+		else
+			bad |= put_str(p, cap, &off, http_reason(h->status));
 		bad |= PUT_LIT(p, cap, &off, "\r\n");
 	}
 	bad |= PUT_LIT(p, cap, &off, "Server: " LISOD_SERVER_HEADER "\r\n");
 	bad |= put_mem(p, cap, &off, date->line, date->len);
 	if (h->fields)
 		bad |= put_mem(p, cap, &off, h->fields, h->fields_len);
-	if (h->content_type) {
-		bad |= PUT_LIT(p, cap, &off, "Content-Type: ");
-		bad |= put_str(p, cap, &off, h->content_type);
+	for (uint32_t i = 0; i < h->extra_count; i++) {
+		bad |= put_mem(p, cap, &off, h->extra[i].name.p, h->extra[i].name.len);
+		bad |= PUT_LIT(p, cap, &off, ": ");
+		bad |= put_mem(p, cap, &off, h->extra[i].value.p, h->extra[i].value.len);
 		bad |= PUT_LIT(p, cap, &off, "\r\n");
 	}
-	if (h->content_length >= 0) {
+	if (h->content_type.len) {
+		bad |= PUT_LIT(p, cap, &off, "Content-Type: ");
+		bad |= put_mem(p, cap, &off, h->content_type.p, h->content_type.len);
+		bad |= PUT_LIT(p, cap, &off, "\r\n");
+	}
+	if (h->chunked) {
+		bad |= PUT_LIT(p, cap, &off, "Transfer-Encoding: chunked\r\n");
+	} else if (h->content_length >= 0) {
 		bad |= PUT_LIT(p, cap, &off, "Content-Length: ");
 		bad |= put_u64(p, cap, &off, (uint64_t)h->content_length);
 		bad |= PUT_LIT(p, cap, &off, "\r\n");
@@ -119,9 +130,9 @@ int http_resp_write_head(struct buf *out, const struct http_resp_head *h,
 		bad |= put_u64(p, cap, &off, (uint64_t)h->range_total);
 		bad |= PUT_LIT(p, cap, &off, "\r\n");
 	}
-	if (h->location) {
+	if (h->location.len) {
 		bad |= PUT_LIT(p, cap, &off, "Location: ");
-		bad |= put_str(p, cap, &off, h->location);
+		bad |= put_mem(p, cap, &off, h->location.p, h->location.len);
 		bad |= PUT_LIT(p, cap, &off, "\r\n");
 	}
 	if (h->keep_alive)
@@ -146,7 +157,7 @@ int http_resp_write_page(struct buf *out, struct http_resp_head *h, bool include
 	if (blen < 0 || (size_t)blen >= sizeof(body))
 		return -1;
 	h->content_length = blen;
-	h->content_type = "text/html";
+	h->content_type = HTTP_SLICE_STR("text/html");
 	uint32_t mark = out->wpos;
 	if (http_resp_write_head(out, h, date) < 0)
 		return -1;

@@ -1,6 +1,7 @@
 /*
- * http_resp — response heads: the status table, the cached Date header,
- * header serialisation and the short bodies of error responses.
+ * http_resp — response heads: the status table, the one writer of response
+ * heads (static files, error pages and CGI answers alike) and the short
+ * bodies of error responses.
  *
  * Everything writes into a caller's struct buf and fails (returns -1,
  * writing nothing) when the bytes do not fit, so the caller can flush and
@@ -12,28 +13,39 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <string.h>
 #include <time.h>
 
 #include "buf.h"
 #include "http_date.h"
-
+#include "http_parse.h"
 
 /* Reason phrase of a status we produce ("Unknown" otherwise). */
 const char *http_reason(int status);
 
 struct http_resp_head {
 	int status;
+	struct http_slice reason;    /* len 0: http_reason(status) */
 	bool keep_alive;
+	bool chunked;                /* Transfer-Encoding: chunked */
 	int64_t content_length;      /* -1: none (e.g. chunked, or 304) */
 	const char *fields;          /* pre-formatted "Name: v\r\n" lines, or NULL */
 	uint16_t fields_len;
-	const char *content_type;    /* NULL: omitted */
-	const char *location;        /* NULL: omitted */
+	const struct http_header *extra; /* more fields, written "Name: value" */
+	uint32_t extra_count;
+	struct http_slice content_type;  /* len 0: omitted */
+	struct http_slice location;      /* len 0: omitted */
 	off_t range_start, range_len, range_total; /* Content-Range when status 206 */
 	bool range_unsatisfied;      /* 416: Content-Range: bytes * / total */
 };
 
-/* Append the head (status line through the blank line). */
+/* A C string as a slice, for the fields above. */
+#define HTTP_SLICE_STR(s) ((struct http_slice){ (s), (uint32_t)strlen(s) })
+
+/* Append the head (status line through the blank line): status, Server,
+ * Date, fields, extra, Content-Type, Content-Length or Transfer-Encoding,
+ * Content-Range, Location, Connection. -1 (nothing written) if it does not
+ * fit; an exact fit succeeds. */
 int http_resp_write_head(struct buf *out, const struct http_resp_head *h,
 			 const struct http_date_cache *date);
 

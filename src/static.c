@@ -559,10 +559,6 @@ void static_file_close(struct static_file *f)
 
 /* ---- Conditionals and ranges --------------------------------------------- */
 
-static bool is_ows(char c)
-{
-	return c == ' ' || c == '\t';
-}
 
 /* If-None-Match: does the list contain "*" or an entity-tag weakly equal to
  * etag? A malformed element ends the scan (what came before still counts). */
@@ -571,7 +567,7 @@ static bool inm_matches(const char *etag, const char *s, size_t len)
 	size_t elen = strlen(etag);
 	size_t i = 0;
 	for (;;) {
-		while (i < len && (is_ows(s[i]) || s[i] == ','))
+		while (i < len && (http_is_ows(s[i]) || s[i] == ','))
 			i++;
 		if (i >= len)
 			return false;
@@ -589,7 +585,7 @@ static bool inm_matches(const char *etag, const char *s, size_t len)
 		i++; /* closing quote */
 		if (i - start == elen && memcmp(s + start, etag, elen) == 0)
 			return true;
-		while (i < len && is_ows(s[i]))
+		while (i < len && http_is_ows(s[i]))
 			i++;
 		if (i < len && s[i] != ',')
 			return false;
@@ -635,14 +631,14 @@ static int parse_range(const char *s, size_t len, uint64_t size, uint64_t *start
 	size_t i = ul;
 	if (s[i++] != '=')
 		return RANGE_IGNORE;
-	while (i < len && is_ows(s[i]))
+	while (i < len && http_is_ows(s[i]))
 		i++;
 	uint64_t a = 0, b = 0;
 	bool has_a = parse_u64(s, len, &i, &a);
 	if (i >= len || s[i++] != '-')
 		return RANGE_IGNORE;
 	bool has_b = parse_u64(s, len, &i, &b);
-	while (i < len && is_ows(s[i]))
+	while (i < len && http_is_ows(s[i]))
 		i++;
 	if (i != len) /* a second range (',') or junk */
 		return RANGE_IGNORE;
