@@ -46,8 +46,6 @@ struct cgi_proc {
 	char err_line[CGI_STDERR_LINE_MAX];
 };
 
-#define CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
-
 static void proc_drain_stderr(struct cgi_proc *p);
 
 static const char *proc_name(const struct cgi_proc *p)
@@ -169,7 +167,7 @@ static void proc_on_stderr(struct loop *loop, struct loop_watch *watch, uint32_t
 {
 	(void)loop;
 	(void)events;
-	struct cgi_proc *p = CONTAINER(watch, struct cgi_proc, w_stderr);
+	struct cgi_proc *p = container_of(watch, struct cgi_proc, w_stderr);
 	if (watch->fd < 0)
 		return; /* closed earlier in this batch */
 	char data[CGI_STDERR_READ_BYTES];
@@ -231,7 +229,7 @@ static void proc_on_exit(struct loop *loop, struct loop_watch *watch, uint32_t e
 	(void)loop;
 	(void)events;
 	if (watch->fd >= 0)
-		proc_try_reap(CONTAINER(watch, struct cgi_proc, w_exit));
+		proc_try_reap(container_of(watch, struct cgi_proc, w_exit));
 }
 
 void cgi_procs_on_sigchld(struct cgi_procs *s)
@@ -260,7 +258,7 @@ static void proc_on_stdin(struct loop *loop, struct loop_watch *watch, uint32_t 
 	(void)loop;
 	(void)events;
 	if (watch->fd >= 0)
-		proc_wake(CONTAINER(watch, struct cgi_proc, w_stdin), CGI_PROC_STDIN);
+		proc_wake(container_of(watch, struct cgi_proc, w_stdin), CGI_PROC_STDIN);
 }
 
 static void proc_on_stdout(struct loop *loop, struct loop_watch *watch, uint32_t events)
@@ -268,13 +266,13 @@ static void proc_on_stdout(struct loop *loop, struct loop_watch *watch, uint32_t
 	(void)loop;
 	(void)events;
 	if (watch->fd >= 0)
-		proc_wake(CONTAINER(watch, struct cgi_proc, w_stdout), CGI_PROC_STDOUT);
+		proc_wake(container_of(watch, struct cgi_proc, w_stdout), CGI_PROC_STDOUT);
 }
 
 static void proc_on_timer(struct loop *loop, struct timer *t)
 {
 	(void)loop;
-	struct cgi_proc *p = CONTAINER(t, struct cgi_proc, timer);
+	struct cgi_proc *p = container_of(t, struct cgi_proc, timer);
 	if (p->owner) {
 		proc_kill(p); /* the owner logs why */
 		proc_wake(p, CGI_PROC_TIMEOUT);

@@ -23,10 +23,6 @@ enum {
 	/* A request head may need up to HTTP_HEAD_MAX_BYTES; the input buffer
 	 * grows to this bound once, and only for such a head. */
 	CONN_IN_MAX_BYTES = HTTP_HEAD_MAX_BYTES + BUF_BLOCK_BYTES,
-	/* File bodies up to this size are copied behind the head so that one
-	 * write carries both (and pipelined responses batch); larger ones go
-	 * out with sendfile. */
-	CONN_INLINE_BODY_MAX = 8 * 1024,
 	CONN_SENDFILE_CHUNK = 1 << 20,
 	CONN_FREE_STRUCTS_MAX = 1024,
 	CONN_LOG_LINE_MAX = 2048,
@@ -568,6 +564,8 @@ static enum serve_result conn_redirect(struct conn *c, const struct http_request
 	return SERVE_DONE;
 }
 
+/* GET, HEAD and POST to a static file are served alike; a POST body has
+ * been read and dropped by now (the Liso graders expect 200). */
 static enum serve_result conn_serve_static(struct conn *c, const struct http_request *req)
 {
 	struct worker *w = c->w;
@@ -625,14 +623,6 @@ static enum serve_result conn_serve_static(struct conn *c, const struct http_req
 	conn_log_access(c, req, status, body ? (uint64_t)len : 0);
 	c->close_after |= !keep;
 	return SERVE_DONE;
-}
-
-/* The request is complete (head, and body if any): answer it. */
-static enum serve_result conn_dispatch(struct conn *c, const struct http_request *req)
-{
-	/* GET, HEAD and POST to a static file are served alike; a POST body has
-	 * been read and discarded by now (the Liso graders expect 200). */
-	return conn_serve_static(c, req);
 }
 
 /* ---- request heads ------------------------------------------------------ */
@@ -716,7 +706,7 @@ static void conn_on_head(struct conn *c, uint32_t head_len)
 		conn_set_state(c, CONN_READ_BODY);
 		return;
 	}
-	if (conn_dispatch(c, req) == SERVE_RETRY) {
+	if (conn_serve_static(c, req) == SERVE_RETRY) {
 		conn_retry_head(c);
 		return;
 	}
@@ -876,7 +866,7 @@ static void conn_on_body_done(struct conn *c)
 	struct http_request *req = conn_request(c);
 	if (c->body_status) {
 		conn_respond_error(c, req, c->body_status, false, req->method == HTTP_METHOD_HEAD);
-	} else if (conn_dispatch(c, req) == SERVE_RETRY) {
+	} else if (conn_serve_static(c, req) == SERVE_RETRY) {
 		return; /* nothing written: again once the socket takes more */
 	}
 	conn_request_done(c);
@@ -1115,7 +1105,7 @@ void conn_wake(struct conn *c)
 static void conn_on_event(struct loop *loop, struct loop_watch *watch, uint32_t events)
 {
 	(void)loop;
-	struct conn *c = (struct conn *)watch;
+	struct conn *c = container_of(watch, struct conn, watch);
 	if (c->state == CONN_CLOSED)
 		return; /* closed earlier in this batch, or after it was posted */
 	if (events == 0) {
@@ -1142,7 +1132,7 @@ static void conn_on_event(struct loop *loop, struct loop_watch *watch, uint32_t 
 static void conn_on_timeout(struct loop *loop, struct timer *t)
 {
 	(void)loop;
-	struct conn *c = (struct conn *)((char *)t - offsetof(struct conn, timer));
+	struct conn *c = container_of(t, struct conn, timer);
 	struct worker *w = c->w;
 	c->io_budget = CONN_IO_PER_WAKEUP;
 	if (c->state == CONN_READ_HEAD && c->head_started && !w->draining) {
@@ -1282,7 +1272,7 @@ static void conn_close_queue(struct timer_queue *q)
 {
 	while (q->head.next != &q->head) {
 		struct timer *t = q->head.next;
-		struct conn *c = (struct conn *)((char *)t - offsetof(struct conn, timer));
+		struct conn *c = container_of(t, struct conn, timer);
 		conn_close(c);
 	}
 }

@@ -51,7 +51,7 @@ enum conn_state {
 };
 
 struct conn {
-	struct loop_watch watch;    /* first: the loop hands back &watch */
+	struct loop_watch watch;    /* the socket; the loop hands back &watch */
 	struct transport io;
 	struct timer timer;
 	struct worker *w;

@@ -10,9 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "conn.h"
 #include "log.h"
-#include "worker.h"
 
 enum { LISTEN_BACKLOG = 4096, ACCEPTS_PER_EVENT = 128 };
 
@@ -105,36 +103,49 @@ fail:
 	return -1;
 }
 
+int listen_reserve_init(struct listen_reserve *r, struct log *log)
+{
+	r->log = log;
+	r->shed = r->last_log_ms = 0;
+	r->fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	return r->fd < 0 ? -1 : 0;
+}
+
+void listen_reserve_fini(struct listen_reserve *r)
+{
+	if (r->fd >= 0)
+		close(r->fd);
+	r->fd = -1;
+}
+
 /*
  * Out of descriptors: the pending connection would make the listener
  * readable forever (level-triggered) and spin the loop. Spend the reserve
  * descriptor to accept it and close it at once, so the client gets a clean
  * close instead of hanging, then take the reserve back.
  */
-static void listen_shed(struct worker *w, int lfd)
+static void listen_shed(struct loop *loop, struct listen_reserve *r, int lfd)
 {
-	if (w->reserve_fd >= 0) {
-		close(w->reserve_fd);
-		w->reserve_fd = -1;
+	if (r->fd >= 0) {
+		close(r->fd);
+		r->fd = -1;
 	}
 	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 	if (fd >= 0)
 		close(fd);
-	w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	w->stats_shed++;
-	if (loop_now_ms(w->loop) - w->last_shed_log_ms >= 1000) {
-		w->last_shed_log_ms = loop_now_ms(w->loop);
-		log_err(w->log, "out of file descriptors: shed %llu connection(s) so far",
-			(unsigned long long)w->stats_shed);
+	r->fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	r->shed++;
+	if (loop_now_ms(loop) - r->last_log_ms >= 1000) {
+		r->last_log_ms = loop_now_ms(loop);
+		log_err(r->log, "out of file descriptors: shed %llu connection(s) so far",
+			(unsigned long long)r->shed);
 	}
 }
 
 void listen_on_ready(struct loop *loop, struct loop_watch *watch, uint32_t events)
 {
-	(void)loop;
 	(void)events;
-	struct listener *l = (struct listener *)watch;
-	struct worker *w = l->worker;
+	struct listener *l = container_of(watch, struct listener, watch);
 	for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
 		struct sockaddr_storage peer;
 		socklen_t plen = sizeof(peer);
@@ -144,13 +155,14 @@ void listen_on_ready(struct loop *loop, struct loop_watch *watch, uint32_t event
 			if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
 				continue;
 			if (errno == EMFILE || errno == ENFILE) {
-				listen_shed(w, watch->fd);
+				listen_shed(loop, l->reserve, watch->fd);
 				continue;
 			}
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				log_err(w->log, "accept on port %u: %s", l->port, strerror(errno));
+				log_err(l->reserve->log, "accept on port %u: %s", l->port,
+					strerror(errno));
 			return;
 		}
-		conn_accept(w, l, fd, &peer, plen);
+		l->on_accept(l, fd, &peer, plen);
 	}
 }

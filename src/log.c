@@ -159,9 +159,7 @@ void log_flush(struct log *log)
 		sink_flush(&log->access_own);
 }
 
-void log_set_level(struct log *log, enum log_level level) { log->level = level; }
 void log_set_pid(struct log *log, long pid) { log->pid = pid; }
-int log_error_fd(const struct log *log) { return log->error.fd; }
 
 static void log_update_stamps(struct log *log, time_t now)
 {

@@ -30,11 +30,8 @@ struct log *log_new(const char *error_path, const char *access_path,
 void log_free(struct log *log);          /* flushes first */
 int log_reopen(struct log *log);         /* 0, or -1 (old files kept) */
 void log_flush(struct log *log);
-void log_set_level(struct log *log, enum log_level level);
 /* After fork in a worker: tag lines with this pid. */
 void log_set_pid(struct log *log, long pid);
-/* The descriptor error lines go to (for child stderr, e.g. CGI). */
-int log_error_fd(const struct log *log);
 
 void log_msg(struct log *log, enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

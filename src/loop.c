@@ -69,11 +69,6 @@ int loop_add_level(struct loop *loop, struct loop_watch *w, uint32_t events)
 	return loop_ctl(loop, EPOLL_CTL_ADD, w, events);
 }
 
-int loop_mod(struct loop *loop, struct loop_watch *w, uint32_t events)
-{
-	return loop_ctl(loop, EPOLL_CTL_MOD, w, events | EPOLLET);
-}
-
 int loop_del(struct loop *loop, struct loop_watch *w)
 {
 	return epoll_ctl(loop->epfd, EPOLL_CTL_DEL, w->fd, NULL);
@@ -160,7 +155,6 @@ void loop_set_batch_hook(struct loop *loop, void (*fn)(void *arg), void *arg)
 uint64_t loop_now_ms(const struct loop *loop) { return loop->now_ms; }
 time_t loop_now_sec(const struct loop *loop) { return loop->now_sec; }
 void loop_stop(struct loop *loop) { loop->stop = true; }
-bool loop_stopping(const struct loop *loop) { return loop->stop; }
 
 static int loop_next_timeout_ms(const struct loop *loop)
 {

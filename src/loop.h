@@ -18,11 +18,17 @@
 #define LISOD_LOOP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
 struct loop;
 struct loop_watch;
+
+/* The struct that embeds a watch or timer, from the pointer the loop hands
+ * back (watches and timers live inside their owners). */
+#define container_of(ptr, type, member) \
+	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
 typedef void (*loop_io_fn)(struct loop *loop, struct loop_watch *w, uint32_t events);
 
@@ -57,7 +63,6 @@ void loop_free(struct loop *loop);
 
 /* Register w->fd for `events` (EPOLLIN, EPOLLOUT, ... ; EPOLLET is added). */
 int loop_add(struct loop *loop, struct loop_watch *w, uint32_t events);
-int loop_mod(struct loop *loop, struct loop_watch *w, uint32_t events);
 /* Unregister; call before close(fd). */
 int loop_del(struct loop *loop, struct loop_watch *w);
 /* Like loop_add but level-triggered (listeners, signalfd, which we drain). */
@@ -92,6 +97,5 @@ time_t loop_now_sec(const struct loop *loop); /* wall clock, cached */
 /* Run until loop_stop(). Returns 0, or -1 if epoll_wait fails for good. */
 int loop_run(struct loop *loop);
 void loop_stop(struct loop *loop);
-bool loop_stopping(const struct loop *loop);
 
 #endif

@@ -137,7 +137,7 @@ static void master_on_signal(struct loop *loop, struct loop_watch *watch, uint32
 {
 	(void)loop;
 	(void)events;
-	struct master *m = (struct master *)((char *)watch - offsetof(struct master, sig));
+	struct master *m = container_of(watch, struct master, sig);
 	struct signalfd_siginfo si;
 	while (read(watch->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		switch (si.ssi_signo) {
@@ -173,7 +173,7 @@ static void master_on_signal(struct loop *loop, struct loop_watch *watch, uint32
 
 static void master_on_tick(struct loop *loop, struct timer *t)
 {
-	struct master *m = (struct master *)((char *)t - offsetof(struct master, tick));
+	struct master *m = container_of(t, struct master, tick);
 	log_flush(m->log);
 	if (m->stopping && loop_now_ms(loop) >= m->kill_at_ms) {
 		log_warn(m->log, "workers still running after the deadline: killing them");

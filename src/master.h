@@ -4,8 +4,9 @@
  * The master keeps the lock file, the signals and its log; it forks N
  * workers after everything that can fail at startup has been opened, so
  * each worker runs the very same loop as a single-process lisod. Each
- * worker waits on the shared listeners with EPOLLEXCLUSIVE, so a new
- * connection wakes one worker, not all. A worker that dies is logged and
+ * worker has its own SO_REUSEPORT socket per listener (opened by main), so
+ * the kernel spreads connections over the workers and a new one wakes only
+ * the worker it is queued for. A worker that dies is logged and
  * restarted (after a pause if it dies right after starting, so a crash loop
  * cannot become a fork storm). SIGTERM/SIGINT/SIGHUP/SIGUSR1 are forwarded;
  * on a stop the master waits for the workers (killing them after the

@@ -349,8 +349,3 @@ int tls_transport_init(struct transport *t, struct tls_ctx *ctx, int fd)
 	t->handshake_done = false;
 	return 0;
 }
-
-const char *tls_version(const struct transport *t)
-{
-	return t->tls ? SSL_get_version(t->tls) : "none";
-}

@@ -38,7 +38,5 @@ struct tls_ctx *tls_ctx_reload(const struct tls_ctx *old, const char *key_path,
 /* Attach a server-side TLS session to fd. 0, or -1 (out of memory). */
 int tls_transport_init(struct transport *t, struct tls_ctx *ctx, int fd);
 
-/* Negotiated protocol version name, e.g. "TLSv1.3" (for logs). */
-const char *tls_version(const struct transport *t);
 
 #endif

@@ -1,7 +1,6 @@
 #include "worker.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,9 +30,15 @@ static void worker_on_batch(void *arg)
 	cgi_procs_collect(&w->cgi);
 }
 
+static void worker_on_accept(struct listener *l, int fd, const struct sockaddr_storage *peer,
+			     socklen_t peer_len)
+{
+	conn_accept(l->owner, l, fd, peer, peer_len);
+}
+
 static void worker_on_tick(struct loop *loop, struct timer *t)
 {
-	struct worker *w = (struct worker *)((char *)t - offsetof(struct worker, tick));
+	struct worker *w = container_of(t, struct worker, tick);
 	log_flush(w->log);
 	if (w->draining && loop_now_ms(loop) >= w->drain_deadline_ms) {
 		log_warn(w->log, "shutdown deadline passed: closing %u connection(s)",
@@ -49,7 +54,7 @@ static void worker_on_fcache_notify(struct loop *loop, struct loop_watch *watch,
 {
 	(void)loop;
 	(void)events;
-	struct worker *w = (struct worker *)((char *)watch - offsetof(struct worker, fcache_watch));
+	struct worker *w = container_of(watch, struct worker, fcache_watch);
 	fcache_on_notify(w->fcache);
 }
 
@@ -94,7 +99,7 @@ static void worker_on_signal(struct loop *loop, struct loop_watch *watch, uint32
 {
 	(void)loop;
 	(void)events;
-	struct worker *w = (struct worker *)((char *)watch - offsetof(struct worker, signal_watch));
+	struct worker *w = container_of(watch, struct worker, signal_watch);
 	struct signalfd_siginfo si;
 	for (;;) {
 		ssize_t n = read(watch->fd, &si, sizeof(si));
@@ -155,7 +160,7 @@ int worker_init(struct worker *w, const struct worker_setup *setup)
 	w->tls = setup->tls;
 	w->cfg = cfg;
 	w->log = log;
-	w->reserve_fd = -1;
+	w->reserve.fd = -1;
 	w->signal_watch.fd = -1;
 	if (count > WORKER_LISTENERS_MAX) {
 		log_err(log, "too many listeners");
@@ -184,7 +189,10 @@ int worker_init(struct worker *w, const struct worker_setup *setup)
 	}
 	struct stat st;
 	w->cgi_is_dir = cfg->cgi_path && stat(cfg->cgi_path, &st) == 0 && S_ISDIR(st.st_mode);
-	w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (listen_reserve_init(&w->reserve, log) < 0) {
+		log_err(log, "reserve descriptor: %s", strerror(errno));
+		return -1;
+	}
 	http_date_update(&w->date, loop_now_sec(w->loop));
 	loop_set_batch_hook(w->loop, worker_on_batch, w);
 	timer_init(&w->tick, worker_on_tick);
@@ -193,7 +201,9 @@ int worker_init(struct worker *w, const struct worker_setup *setup)
 		struct listener *l = &w->listeners[i];
 		l->watch.fd = setup->listen_fds[i];
 		l->watch.fn = listen_on_ready;
-		l->worker = w;
+		l->on_accept = worker_on_accept;
+		l->owner = w;
+		l->reserve = &w->reserve;
 		l->port = setup->ports[i];
 		l->tls = setup->listen_tls[i];
 		/* Level-triggered: accept a bounded batch per wakeup, fairly.
@@ -233,8 +243,7 @@ void worker_fini(struct worker *w)
 	for (unsigned i = 0; i < w->listener_count; i++)
 		close(w->listeners[i].watch.fd);
 	w->listener_count = 0;
-	if (w->reserve_fd >= 0)
-		close(w->reserve_fd);
+	listen_reserve_fini(&w->reserve);
 	fcache_free(w->fcache); /* after the connections released their entries */
 	w->fcache = NULL;
 	static_root_free(w->root);

@@ -59,8 +59,7 @@ struct worker {
 	struct conn *free_conns;        /* recycled struct conn */
 	unsigned free_conn_count;
 
-	int reserve_fd;                 /* spent when accept hits EMFILE */
-	uint64_t stats_shed, last_shed_log_ms;
+	struct listen_reserve reserve;  /* spent when accept hits EMFILE */
 	uint64_t stats_refused, last_refuse_log_ms;
 	bool draining;                  /* graceful stop: no new connections */
 	uint64_t drain_deadline_ms;
