@@ -46,7 +46,8 @@ static struct timer_queue *conn_phase_queue(const struct conn *c)
 	switch (c->state) {
 	case CONN_TLS_HANDSHAKE: return c->refusing ? &w->q_refuse : &w->q_tls;
 	case CONN_ECHO: return &w->q_idle;
-	case CONN_READ_HEAD: return c->head_started ? &w->q_header : &w->q_idle;
+	case CONN_IDLE: return &w->q_idle;
+	case CONN_READ_HEAD: return &w->q_header;
 	case CONN_READ_BODY: return &w->q_body;
 	case CONN_CGI: return &w->q_cgi;
 	case CONN_WRITE: return &w->q_write;
@@ -332,7 +333,7 @@ static void conn_on_handshake(struct conn *c)
 		return;
 	switch (c->io.ops->handshake(&c->io)) {
 	case IO_OK:
-		conn_set_state(c, CONN_READ_HEAD);
+		conn_set_state(c, CONN_IDLE);
 		return;
 	case IO_AGAIN:
 		/* Retry on the next edge of either direction (OpenSSL says which
@@ -650,7 +651,8 @@ void conn_consume_request(struct conn *c)
 	c->body_done = true;
 	c->body_drain = false;
 	http_scan_reset(&c->scan);
-	c->head_started = false;
+	if (c->state == CONN_READ_HEAD)
+		conn_set_state(c, CONN_IDLE); /* the next head's deadline starts with it */
 }
 
 static bool conn_has_body(const struct http_request *req)
@@ -849,7 +851,7 @@ void conn_request_done(struct conn *c)
 		return;
 	}
 	conn_consume_request(c);
-	conn_set_state(c, CONN_READ_HEAD);
+	conn_set_state(c, CONN_IDLE);
 }
 
 /* The body is complete (or broken): answer the request it belongs to. */
@@ -857,7 +859,7 @@ static void conn_on_body_done(struct conn *c)
 {
 	if (c->body_drain) {
 		conn_consume_request(c);
-		conn_set_state(c, CONN_READ_HEAD);
+		conn_set_state(c, CONN_IDLE);
 		return;
 	}
 	/* RESERVE_WAIT: stay in READ_BODY; the writable edge brings us back. */
@@ -952,21 +954,25 @@ static void conn_head_error(struct conn *c, int status)
 
 enum head_step { HEAD_NEED_MORE, HEAD_ANSWERED, HEAD_STOP };
 
+/* Still in the states that read request heads (the handler goes on). */
+static bool conn_reading_heads(const struct conn *c)
+{
+	return c->state == CONN_IDLE || c->state == CONN_READ_HEAD;
+}
+
 /* Parse one head out of `in` if it is complete and answer it (or start
  * reading its body). HEAD_STOP: the state changed or the conn closed. */
 static enum head_step conn_try_head(struct conn *c)
 {
 	int r = http_head_scan(buf_rptr(&c->in), buf_len(&c->in), &c->scan);
 	if (r == 0) {
-		if (!c->head_started) {
-			c->head_started = true; /* the request-head timeout starts now */
-			conn_arm_timer(c);
-		}
+		if (c->state == CONN_IDLE)
+			conn_set_state(c, CONN_READ_HEAD); /* the head's deadline starts now */
 		return HEAD_NEED_MORE;
 	}
 	if (r < 0) {
 		conn_head_error(c, -r);
-		return c->state == CONN_READ_HEAD ? HEAD_ANSWERED : HEAD_STOP;
+		return conn_reading_heads(c) ? HEAD_ANSWERED : HEAD_STOP;
 	}
 	switch (conn_reserve_out(c, HTTP_RESP_HEAD_MAX_BYTES)) {
 	case RESERVE_OK: break;
@@ -975,7 +981,7 @@ static enum head_step conn_try_head(struct conn *c)
 	case RESERVE_CLOSED: return HEAD_STOP;
 	}
 	conn_on_head(c, (uint32_t)r);
-	return c->state == CONN_READ_HEAD ? HEAD_ANSWERED : HEAD_STOP;
+	return conn_reading_heads(c) ? HEAD_ANSWERED : HEAD_STOP;
 }
 
 /* Over the connection limit: the one answer is 503, then close (spec §3:
@@ -991,7 +997,7 @@ static void conn_on_read_head(struct conn *c)
 {
 	if (c->refusing && !c->close_after) {
 		conn_refuse_answer(c);
-		if (c->state != CONN_READ_HEAD)
+		if (!conn_reading_heads(c))
 			return;
 	}
 	for (;;) {
@@ -1018,7 +1024,7 @@ static void conn_on_read_head(struct conn *c)
 			return;
 		}
 		if (!c->readable) {
-			if (!c->head_started) {
+			if (c->state == CONN_IDLE) {
 				/* Idle from now on: the idle time counts from the last
 				 * answer (O(1): a move to the tail of the idle queue). */
 				conn_arm_timer(c);
@@ -1034,7 +1040,7 @@ static void conn_on_read_head(struct conn *c)
 		}
 		if (!conn_make_head_room(c)) {
 			conn_head_error(c, 431);
-			if (c->state != CONN_READ_HEAD)
+			if (!conn_reading_heads(c))
 				return;
 			continue;
 		}
@@ -1073,7 +1079,7 @@ static void conn_on_write(struct conn *c)
 		conn_finish(c);
 		return;
 	}
-	conn_set_state(c, CONN_READ_HEAD);
+	conn_set_state(c, CONN_IDLE);
 }
 
 /* The single driver: run the handler of the current state until a handler
@@ -1086,6 +1092,7 @@ static void conn_run(struct conn *c)
 		switch (c->state) {
 		case CONN_TLS_HANDSHAKE: conn_on_handshake(c); break;
 		case CONN_ECHO: conn_on_echo(c); break;
+		case CONN_IDLE: /* fall through: the same handler reads heads */
 		case CONN_READ_HEAD: conn_on_read_head(c); break;
 		case CONN_READ_BODY: conn_on_read_body(c); break;
 		case CONN_CGI: conn_on_cgi(c); break;
@@ -1129,46 +1136,66 @@ static void conn_on_event(struct loop *loop, struct loop_watch *watch, uint32_t 
 	conn_wake(c);
 }
 
+/* The head did not arrive in time: 408, then close. */
+static void conn_head_timeout(struct conn *c)
+{
+	log_info(c->w->log, "request head timed out");
+	conn_head_error(c, 408);
+	if (c->state == CONN_CLOSED)
+		return;
+	c->readable = false; /* answer it; read nothing more */
+	conn_run(c);
+}
+
+/* The body stalled (or, per stall, never came): 408, then close. */
+static void conn_body_timeout(struct conn *c)
+{
+	log_info(c->w->log, "request body timed out");
+	c->body_done = true;
+	c->body_status = 408;
+	conn_run(c);
+}
+
+/* The timer of the current phase fired: what that means is decided here,
+ * per state, and nowhere else. */
 static void conn_on_timeout(struct loop *loop, struct timer *t)
 {
 	(void)loop;
 	struct conn *c = container_of(t, struct conn, timer);
-	struct worker *w = c->w;
+	bool draining = c->w->draining;
 	c->io_budget = CONN_IO_PER_WAKEUP;
-	if (c->state == CONN_READ_HEAD && c->head_started && !w->draining) {
-		/* The head did not arrive in time: 408, then close. */
-		log_info(w->log, "request head timed out");
-		c->head_started = false;
-		conn_head_error(c, 408);
-		if (c->state != CONN_CLOSED) {
-			c->readable = false;
-			conn_run(c);
-			if (c->state == CONN_READ_HEAD || c->state == CONN_WRITE)
-				conn_arm_timer(c);
-		}
-		return;
-	}
-	if (c->state == CONN_CGI) {
+	switch (c->state) {
+	case CONN_READ_HEAD:
+		if (draining)
+			break;
+		conn_head_timeout(c);
+		goto rearm;
+	case CONN_READ_BODY:
+		if (draining || c->body_drain)
+			break; /* nothing to answer: the answer went already */
+		conn_body_timeout(c);
+		goto rearm;
+	case CONN_CGI:
 		conn_cgi_timeout(c);
 		conn_run(c);
-		if (c->state != CONN_CLOSED && !timer_armed(&c->timer))
-			conn_arm_timer(c);
-		return;
-	}
-	if (c->state == CONN_READ_BODY && !w->draining && !c->body_drain) {
-		log_info(w->log, "request body timed out");
-		c->body_done = true;
-		c->body_status = 408;
-		conn_run(c);
-		if (c->state != CONN_CLOSED && !timer_armed(&c->timer))
-			conn_arm_timer(c);
-		return;
-	}
-	if (c->state == CONN_WRITE) {
+		goto rearm;
+	case CONN_WRITE:
 		conn_abort(c); /* a stalled reader: drop what it never read */
 		return;
+	case CONN_TLS_HANDSHAKE:
+	case CONN_ECHO:
+	case CONN_IDLE:
+	case CONN_LINGER:
+		break; /* silent close */
+	case CONN_CLOSED:
+		return;
 	}
-	conn_close(c); /* idle keep-alive, linger, drain: silent close */
+	conn_close(c);
+	return;
+rearm:
+	/* Still waiting in a phase whose timer this one was: keep it armed. */
+	if (c->state != CONN_CLOSED && !timer_armed(&c->timer))
+		conn_arm_timer(c);
 }
 
 /* Past the refusal slots too: one best-effort 503 without a connection
@@ -1257,7 +1284,7 @@ void conn_accept(struct worker *w, struct listener *l, int fd,
 	w->conns_active++;
 	/* Optimistic: the request is often there already, so try it now. */
 	c->readable = c->writable = true;
-	enum conn_state first = CONN_READ_HEAD;
+	enum conn_state first = CONN_IDLE;
 	if (l->tls)
 		first = CONN_TLS_HANDSHAKE;
 	else if (w->cfg->mode == CONFIG_MODE_ECHO)

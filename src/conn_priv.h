@@ -41,7 +41,8 @@ struct fcache_entry;
 enum conn_state {
 	CONN_TLS_HANDSHAKE, /* TLS listener: until the handshake completes */
 	CONN_ECHO,       /* --echo: read, write back, with back-pressure */
-	CONN_READ_HEAD,  /* waiting for / parsing request heads (idle included) */
+	CONN_IDLE,       /* between requests: no byte of the next head yet */
+	CONN_READ_HEAD,  /* a head has begun and is not complete (408 applies) */
 	CONN_READ_BODY,  /* reading a request body (to discard it, or the rest
 	                  * of one a CGI program did not read: body_drain) */
 	CONN_CGI,        /* a CGI program runs: body to its stdin, its stdout to us */
@@ -62,7 +63,6 @@ struct conn {
 	bool readable, writable;    /* last edge seen, not yet consumed */
 	bool resume_read, resume_write; /* cleared by a spent budget: set again when posted */
 	uint8_t io_budget;          /* I/O operations left in this wakeup */
-	bool head_started;          /* bytes of a request head are in (408 applies) */
 	bool close_after;           /* last response: close once it is sent */
 	bool peer_eof;
 	bool rdhup;                 /* the peer's FIN was seen: read until 0 */
