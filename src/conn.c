@@ -450,7 +450,7 @@ uint16_t conn_peer_port(const struct conn *c)
 	return ntohs(c->peer.sa.sa_family == AF_INET6 ? c->peer.v6.sin6_port : c->peer.v4.sin_port);
 }
 
-void conn_log_access(struct conn *c, const struct http_request *req, int status,
+static void conn_log_access(struct conn *c, const struct http_request *req, int status,
 			    uint64_t bytes)
 {
 	if (!log_access_enabled(c->w->log))
@@ -474,6 +474,14 @@ void conn_log_access(struct conn *c, const struct http_request *req, int status,
 		a.user_agent_len = req->user_agent.len;
 	}
 	log_access(c->w->log, &a);
+}
+
+void conn_answered(struct conn *c, const struct http_request *req, int status,
+		   uint64_t body_bytes, bool keep_alive)
+{
+	conn_log_access(c, req, status, body_bytes);
+	if (!keep_alive || c->w->draining)
+		c->close_after = true;
 }
 
 enum reserve_result { RESERVE_OK, RESERVE_WAIT, RESERVE_CLOSED };
@@ -518,9 +526,7 @@ void conn_respond_error(struct conn *c, const struct http_request *req, int stat
 		conn_close(c); /* conn_reserve_out made room: cannot happen */
 		return;
 	}
-	conn_log_access(c, req, status, head_only ? 0 : (uint64_t)blen);
-	if (!keep_alive)
-		c->close_after = true;
+	conn_answered(c, req, status, head_only ? 0 : (uint64_t)blen, keep_alive);
 }
 
 /* Queue the body bytes [start, start+len) of entry e: copied behind the head
@@ -560,8 +566,7 @@ static enum serve_result conn_redirect(struct conn *c, const struct http_request
 		conn_close(c); /* room was made: cannot happen */
 		return SERVE_DONE;
 	}
-	conn_log_access(c, req, 301, head_only ? 0 : (uint64_t)blen);
-	c->close_after |= !keep;
+	conn_answered(c, req, 301, head_only ? 0 : (uint64_t)blen, keep);
 	return SERVE_DONE;
 }
 
@@ -597,8 +602,7 @@ static enum serve_result conn_serve_static(struct conn *c, const struct http_req
 			conn_close(c);
 			return SERVE_DONE;
 		}
-		conn_log_access(c, req, 416, head_only ? 0 : (uint64_t)blen);
-		c->close_after |= !keep;
+		conn_answered(c, req, 416, head_only ? 0 : (uint64_t)blen, keep);
 		return SERVE_DONE;
 	}
 	struct http_resp_head h = {
@@ -621,8 +625,7 @@ static enum serve_result conn_serve_static(struct conn *c, const struct http_req
 		conn_queue_body(c, e, start, len);
 	else
 		fcache_release(w->fcache, e);
-	conn_log_access(c, req, status, body ? (uint64_t)len : 0);
-	c->close_after |= !keep;
+	conn_answered(c, req, status, body ? (uint64_t)len : 0, keep);
 	return SERVE_DONE;
 }
 

@@ -199,9 +199,8 @@ static void relay_finish(struct conn *c)
 		log_warn(c->w->log, "CGI %s (pid %ld) sent %llu of its %llu body bytes: connection closed",
 			 cgi_proc_program(g->proc), (long)cgi_proc_pid(g->proc),
 			 (unsigned long long)g->relayed, (unsigned long long)g->declared);
-	if (!g->keep_alive || g->nph || g->excess || short_body)
-		c->close_after = true;
-	conn_log_access(c, conn_request(c), g->status, g->relayed);
+	conn_answered(c, conn_request(c), g->status, g->relayed,
+		      g->keep_alive && !g->nph && !g->excess && !short_body);
 	relay_free(c, false);
 	conn_request_done(c);
 }

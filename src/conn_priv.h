@@ -124,7 +124,10 @@ enum conn_read_more conn_read_more(struct conn *c);
 /* The head at the front of `in`, parsed again (pure: the same result as
  * when it arrived) into the worker's scratch request. */
 struct http_request *conn_request(struct conn *c);
-void conn_log_access(struct conn *c, const struct http_request *req, int status, uint64_t bytes);
+/* The answer to req is queued: the access log line, and whether the
+ * connection goes on after it (keep_alive false: it is the last). */
+void conn_answered(struct conn *c, const struct http_request *req, int status,
+		   uint64_t body_bytes, bool keep_alive);
 void conn_respond_error(struct conn *c, const struct http_request *req, int status,
 			bool keep_alive, bool head_only);
 /* Drop the head at the front of `in` (no body left) and reset the scanner. */
