@@ -226,7 +226,8 @@ void conn_close(struct conn *c)
 	conn_cgi_detach(c, true); /* a client gone mid-CGI: the child is killed */
 	c->io.ops->free(&c->io);
 	/* close() also removes the descriptor from epoll: it has no duplicate. */
-	close(c->watch.fd);
+	if (c->watch.fd >= 0)
+		close(c->watch.fd);
 	c->watch.fd = -1;
 	conn_file_done(c);
 	buf_release(&c->in, &w->pool);
@@ -1231,6 +1232,56 @@ static void conn_recycle(struct worker *w, struct conn *c)
 	w->free_conn_count++;
 }
 
+struct conn *conn_new(struct worker *w, int fd, const struct sockaddr_storage *peer,
+		      socklen_t peer_len, uint16_t local_port)
+{
+	struct conn *c = w->free_conns;
+	if (c) {
+		w->free_conns = c->next;
+		w->free_conn_count--;
+	} else if (!(c = malloc(sizeof(*c)))) {
+		return NULL;
+	}
+	memset(c, 0, sizeof(*c));
+	c->watch.fd = fd;
+	c->watch.fn = conn_on_event;
+	c->w = w;
+	c->file_fd = -1;
+	c->body_done = true;
+	c->local_port = local_port;
+	c->state = CONN_CLOSED; /* not started: conn_start opens the first phase */
+	if (peer)
+		memcpy(&c->peer, peer, peer_len < sizeof(c->peer) ? peer_len : sizeof(c->peer));
+	timer_init(&c->timer, conn_on_timeout);
+	return c;
+}
+
+int conn_start(struct conn *c, const struct transport_ops *ops, void *impl)
+{
+	struct worker *w = c->w;
+	int fd = c->watch.fd;
+	transport_init(&c->io, ops, fd, impl);
+	c->tls = ops->secure;
+	if (fd >= 0 && loop_add(w->loop, &c->watch, EPOLLIN | EPOLLOUT | EPOLLRDHUP) < 0) {
+		log_err(w->log, "epoll_ctl: %s", strerror(errno));
+		c->io.ops->free(&c->io);
+		close(fd);
+		conn_recycle(w, c);
+		return -1;
+	}
+	w->conns_active++;
+	/* Optimistic: the request is often there already, so try it now. */
+	c->readable = c->writable = true;
+	enum conn_state first = CONN_IDLE;
+	if (ops->secure)
+		first = CONN_TLS_HANDSHAKE;
+	else if (w->cfg->mode == CONFIG_MODE_ECHO)
+		first = CONN_ECHO;
+	conn_set_state(c, first);
+	conn_wake(c);
+	return 0;
+}
+
 void conn_accept(struct worker *w, struct listener *l, int fd,
 		 const struct sockaddr_storage *peer, socklen_t peer_len)
 {
@@ -1247,54 +1298,26 @@ void conn_accept(struct worker *w, struct listener *l, int fd,
 			return;
 		}
 	}
-	struct conn *c = w->free_conns;
-	if (c) {
-		w->free_conns = c->next;
-		w->free_conn_count--;
-	} else {
-		c = malloc(sizeof(*c));
-		if (!c) {
-			log_err(w->log, "out of memory accepting a connection");
+	struct conn *c = conn_new(w, fd, peer, peer_len, l->port);
+	if (!c) {
+		log_err(w->log, "out of memory accepting a connection");
+		close(fd);
+		return;
+	}
+	c->refusing = refusing;
+	const struct transport_ops *ops = &transport_plain_ops;
+	void *impl = NULL;
+	if (l->tls) {
+		ops = &tls_transport_ops;
+		impl = tls_session_new(w->tls, fd);
+		if (!impl) {
+			log_err(w->log, "out of memory for a TLS session");
 			close(fd);
+			conn_recycle(w, c);
 			return;
 		}
 	}
-	memset(c, 0, sizeof(*c));
-	c->watch.fd = fd;
-	c->watch.fn = conn_on_event;
-	c->w = w;
-	c->file_fd = -1;
-	c->body_done = true;
-	c->local_port = l->port;
-	c->tls = l->tls;
-	c->refusing = refusing;
-	memcpy(&c->peer, peer, peer_len < sizeof(c->peer) ? peer_len : sizeof(c->peer));
-	timer_init(&c->timer, conn_on_timeout);
-	transport_init_plain(&c->io, fd);
-	if (l->tls && tls_transport_init(&c->io, w->tls, fd) < 0) {
-		log_err(w->log, "out of memory for a TLS session");
-		close(fd);
-		conn_recycle(w, c);
-		return;
-	}
-	if (loop_add(w->loop, &c->watch, EPOLLIN | EPOLLOUT | EPOLLRDHUP) < 0) {
-		log_err(w->log, "epoll_ctl: %s", strerror(errno));
-		c->io.ops->free(&c->io);
-		close(fd);
-		conn_recycle(w, c);
-		return;
-	}
-	w->conns_active++;
-	/* Optimistic: the request is often there already, so try it now. */
-	c->readable = c->writable = true;
-	enum conn_state first = CONN_IDLE;
-	if (l->tls)
-		first = CONN_TLS_HANDSHAKE;
-	else if (w->cfg->mode == CONFIG_MODE_ECHO)
-		first = CONN_ECHO;
-	c->state = CONN_CLOSED; /* so conn_set_state opens a fresh window */
-	conn_set_state(c, first);
-	conn_wake(c);
+	(void)conn_start(c, ops, impl);
 }
 
 /* Close every connection in queue q (each closes and leaves the queue). */

@@ -12,14 +12,28 @@
 #ifndef LISOD_CONN_H
 #define LISOD_CONN_H
 
+#include <stdint.h>
 #include <sys/socket.h>
 
 struct worker;
 struct listener;
+struct conn;
+struct transport_ops;
 
 /* A new socket from a listener: set up and run, or refuse (503 / close). */
 void conn_accept(struct worker *w, struct listener *l, int fd,
 		 const struct sockaddr_storage *peer, socklen_t peer_len);
+
+/* The two halves of conn_accept, so that a connection can be driven over
+ * another transport (the tests' in-memory one). conn_new: a connection for
+ * fd (-1: none; nothing is registered with the loop and the driver
+ * delivers events itself), NULL when out of memory. conn_start: serve over
+ * ops, whose state is impl (TLS: the SSL); it runs the first phase at once
+ * (a TLS handshake, echo, or the wait for a request). -1: it could not be
+ * registered (logged; fd closed, the connection recycled). */
+struct conn *conn_new(struct worker *w, int fd, const struct sockaddr_storage *peer,
+		      socklen_t peer_len, uint16_t local_port);
+int conn_start(struct conn *c, const struct transport_ops *ops, void *impl);
 
 /* Recycle the connections closed during this batch (the loop's batch hook). */
 void conn_reap(struct worker *w);

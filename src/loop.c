@@ -186,22 +186,29 @@ static void loop_fire_timers(struct loop *loop)
 	}
 }
 
+int loop_run_once(struct loop *loop, int timeout_ms)
+{
+	if (loop->posted_head)
+		timeout_ms = 0;
+	int n = epoll_wait(loop->epfd, loop->events, LOOP_EVENTS_PER_WAIT, timeout_ms);
+	if (n < 0 && errno != EINTR)
+		return -1;
+	loop_update_time(loop);
+	for (int i = 0; i < n; i++) {
+		struct loop_watch *w = loop->events[i].data.ptr;
+		w->fn(loop, w, loop->events[i].events);
+	}
+	loop_run_posted(loop);
+	loop_fire_timers(loop);
+	if (loop->batch_fn)
+		loop->batch_fn(loop->batch_arg);
+	return n < 0 ? 0 : n;
+}
+
 int loop_run(struct loop *loop)
 {
-	while (!loop->stop) {
-		int n = epoll_wait(loop->epfd, loop->events, LOOP_EVENTS_PER_WAIT,
-				   loop->posted_head ? 0 : loop_next_timeout_ms(loop));
-		if (n < 0 && errno != EINTR)
+	while (!loop->stop)
+		if (loop_run_once(loop, loop_next_timeout_ms(loop)) < 0)
 			return -1;
-		loop_update_time(loop);
-		for (int i = 0; i < n; i++) {
-			struct loop_watch *w = loop->events[i].data.ptr;
-			w->fn(loop, w, loop->events[i].events);
-		}
-		loop_run_posted(loop);
-		loop_fire_timers(loop);
-		if (loop->batch_fn)
-			loop->batch_fn(loop->batch_arg);
-	}
 	return 0;
 }

@@ -94,6 +94,11 @@ void loop_set_batch_hook(struct loop *loop, void (*fn)(void *arg), void *arg);
 uint64_t loop_now_ms(const struct loop *loop);
 time_t loop_now_sec(const struct loop *loop); /* wall clock, cached */
 
+/* One iteration: wait up to timeout_ms (-1: forever; 0 while anything is
+ * posted) for events, handle them, run what was posted, fire due timers,
+ * call the batch hook. The number of events, or -1 if epoll_wait failed.
+ * (loop_run is this in a loop; tests drive a loop with it.) */
+int loop_run_once(struct loop *loop, int timeout_ms);
 /* Run until loop_stop(). Returns 0, or -1 if epoll_wait fails for good. */
 int loop_run(struct loop *loop);
 void loop_stop(struct loop *loop);

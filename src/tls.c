@@ -197,7 +197,7 @@ struct tls_ctx *tls_ctx_reload(const struct tls_ctx *old, const char *key_path,
 /* Map an SSL_* result to our vocabulary; ret is the OpenSSL return value. */
 static enum io_result tls_result(struct transport *t, int ret)
 {
-	int e = SSL_get_error(t->tls, ret);
+	int e = SSL_get_error(t->impl, ret);
 	switch (e) {
 	case SSL_ERROR_WANT_READ:
 		t->want_write = false;
@@ -222,7 +222,7 @@ static enum io_result tls_read(struct transport *t, void *buf, size_t len, size_
 {
 	*n = 0;
 	errno = 0;
-	int ret = SSL_read_ex(t->tls, buf, len, n);
+	int ret = SSL_read_ex(t->impl, buf, len, n);
 	return ret == 1 ? IO_OK : tls_result(t, ret);
 }
 
@@ -234,7 +234,7 @@ static enum io_result tls_writev(struct transport *t, const struct iovec *iov, i
 	for (int i = 0; i < iovcnt; i++) {
 		size_t done = 0;
 		errno = 0;
-		int ret = SSL_write_ex(t->tls, iov[i].iov_base, iov[i].iov_len, &done);
+		int ret = SSL_write_ex(t->impl, iov[i].iov_base, iov[i].iov_len, &done);
 		if (ret != 1) {
 			enum io_result r = tls_result(t, ret);
 			return *n > 0 && r == IO_AGAIN ? IO_OK : r;
@@ -251,7 +251,7 @@ static enum io_result tls_sendfile_ktls(struct transport *t, int fd, off_t *off,
 					size_t *n)
 {
 	errno = 0;
-	ossl_ssize_t r = SSL_sendfile(t->tls, fd, *off, len, 0);
+	ossl_ssize_t r = SSL_sendfile(t->impl, fd, *off, len, 0);
 	if (r > 0) {
 		*off += (off_t)r;
 		*n = (size_t)r;
@@ -269,7 +269,7 @@ static enum io_result tls_sendfile(struct transport *t, int fd, off_t *off, size
 {
 	char chunk[TLS_SENDFILE_CHUNK];
 	*n = 0;
-	if (BIO_get_ktls_send(SSL_get_wbio(t->tls)))
+	if (BIO_get_ktls_send(SSL_get_wbio(t->impl)))
 		return tls_sendfile_ktls(t, fd, off, len, n);
 	while (*n < len) {
 		size_t want = len - *n < sizeof(chunk) ? len - *n : sizeof(chunk);
@@ -295,7 +295,7 @@ static enum io_result tls_sendfile(struct transport *t, int fd, off_t *off, size
 static enum io_result tls_handshake(struct transport *t)
 {
 	errno = 0;
-	int ret = SSL_do_handshake(t->tls);
+	int ret = SSL_do_handshake(t->impl);
 	if (ret == 1) {
 		t->handshake_done = true;
 		return IO_OK;
@@ -307,7 +307,7 @@ static enum io_result tls_shutdown(struct transport *t)
 {
 	if (t->handshake_done) {
 		errno = 0;
-		int ret = SSL_shutdown(t->tls); /* 0: close_notify sent, peer's not yet seen */
+		int ret = SSL_shutdown(t->impl); /* 0: close_notify sent, peer's not yet seen */
 		if (ret < 0) {
 			enum io_result r = tls_result(t, ret);
 			if (r == IO_AGAIN)
@@ -319,11 +319,12 @@ static enum io_result tls_shutdown(struct transport *t)
 
 static void tls_free(struct transport *t)
 {
-	SSL_free(t->tls);
-	t->tls = NULL;
+	SSL_free(t->impl);
+	t->impl = NULL;
 }
 
-static const struct transport_ops tls_ops = {
+const struct transport_ops tls_transport_ops = {
+	.secure = true,
 	.read = tls_read,
 	.writev = tls_writev,
 	.sendfile = tls_sendfile,
@@ -332,20 +333,15 @@ static const struct transport_ops tls_ops = {
 	.free = tls_free,
 };
 
-int tls_transport_init(struct transport *t, struct tls_ctx *ctx, int fd)
+void *tls_session_new(struct tls_ctx *ctx, int fd)
 {
 	SSL *ssl = SSL_new(ctx->ssl);
 	if (!ssl)
-		return -1;
+		return NULL;
 	if (SSL_set_fd(ssl, fd) != 1) {
 		SSL_free(ssl);
-		return -1;
+		return NULL;
 	}
 	SSL_set_accept_state(ssl);
-	t->ops = &tls_ops;
-	t->fd = fd;
-	t->tls = ssl;
-	t->want_write = false;
-	t->handshake_done = false;
-	return 0;
+	return ssl;
 }

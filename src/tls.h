@@ -6,8 +6,8 @@
  * tickets for resumption. With no key/certificate given it makes a
  * throw-away self-signed certificate for "localhost" in memory.
  *
- * tls_transport_init() gives a connection the TLS implementation of the
- * transport interface (transport.h): non-blocking throughout, SSL_ERROR_WANT_*
+ * tls_transport_ops is the TLS implementation of the transport interface
+ * (transport.h): non-blocking throughout, SSL_ERROR_WANT_*
  * mapped to IO_AGAIN with t->want_write saying which direction unblocks it.
  * Each SSL holds a reference to the ctx it was made from, so swapping the
  * ctx (SIGHUP reload) never disturbs live connections.
@@ -35,8 +35,13 @@ struct tls_ctx *tls_ctx_reload(const struct tls_ctx *old, const char *key_path,
 			       const char *cert_path, bool *self_signed, char *err,
 			       size_t errlen);
 
-/* Attach a server-side TLS session to fd. 0, or -1 (out of memory). */
-int tls_transport_init(struct transport *t, struct tls_ctx *ctx, int fd);
+/* The TLS implementation of the transport interface; its state (impl) is
+ * the SSL of tls_session_new(). */
+extern const struct transport_ops tls_transport_ops;
+
+/* A server-side TLS session on fd, for transport_init(&tls_transport_ops).
+ * NULL: out of memory. */
+void *tls_session_new(struct tls_ctx *ctx, int fd);
 
 
 #endif

@@ -78,6 +78,7 @@ static void plain_free(struct transport *t)
 }
 
 const struct transport_ops transport_plain_ops = {
+	.secure = false,
 	.read = plain_read,
 	.writev = plain_writev,
 	.sendfile = plain_sendfile,

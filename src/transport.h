@@ -20,6 +20,7 @@ enum io_result { IO_OK, IO_AGAIN, IO_EOF, IO_ERROR };
 struct transport;
 
 struct transport_ops {
+	bool secure;        /* TLS: starts with a handshake, reads one record at a time */
 	enum io_result (*read)(struct transport *t, void *buf, size_t len, size_t *n);
 	/* more: a file body follows at once (MSG_MORE: one packet for both). */
 	enum io_result (*writev)(struct transport *t, const struct iovec *iov, int iovcnt,
@@ -37,20 +38,22 @@ struct transport_ops {
 struct transport {
 	const struct transport_ops *ops;
 	int fd;
-	void *tls;          /* SSL * for the TLS transport, else NULL */
+	void *impl;         /* the implementation's state (TLS: the SSL), or NULL */
 	bool want_write;    /* on IO_AGAIN: waiting for writability, not readability */
 	bool handshake_done;
 };
 
 extern const struct transport_ops transport_plain_ops;
 
-static inline void transport_init_plain(struct transport *t, int fd)
+/* Set t up to use ops (with its state impl) on fd. */
+static inline void transport_init(struct transport *t, const struct transport_ops *ops, int fd,
+				  void *impl)
 {
-	t->ops = &transport_plain_ops;
+	t->ops = ops;
 	t->fd = fd;
-	t->tls = NULL;
+	t->impl = impl;
 	t->want_write = false;
-	t->handshake_done = true;
+	t->handshake_done = !ops->secure;
 }
 
 #endif
