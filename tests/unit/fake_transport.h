@@ -40,7 +40,7 @@ struct fake_io {
 	bool shut, freed;
 };
 
-static void fake_reset(struct fake_io *f)
+static inline void fake_reset(struct fake_io *f)
 {
 	free(f->out);
 	memset(f, 0, sizeof(*f));
@@ -48,7 +48,7 @@ static void fake_reset(struct fake_io *f)
 }
 
 /* Queue a chunk the client will send (on fake_release). */
-static void fake_add(struct fake_io *f, const char *p, size_t n)
+static inline void fake_add(struct fake_io *f, const char *p, size_t n)
 {
 	if (f->chunks < FAKE_CHUNKS_MAX) {
 		f->chunk[f->chunks] = p;
@@ -58,7 +58,7 @@ static void fake_add(struct fake_io *f, const char *p, size_t n)
 }
 
 /* The client sends the next queued chunk (or all of them). */
-static void fake_release(struct fake_io *f, bool all)
+static inline void fake_release(struct fake_io *f, bool all)
 {
 	if (f->released < f->chunks)
 		f->released = all ? f->chunks : f->released + 1;
@@ -89,7 +89,7 @@ static enum io_result fake_read(struct transport *t, void *buf, size_t len, size
 	return IO_AGAIN;
 }
 
-static bool fake_put(struct fake_io *f, const void *p, size_t n)
+static inline bool fake_put(struct fake_io *f, const void *p, size_t n)
 {
 	if (f->out_len + n > f->out_cap) {
 		size_t cap = f->out_cap ? f->out_cap : 4096;
@@ -166,7 +166,7 @@ static enum io_result fake_shutdown(struct transport *t)
 	return IO_OK;
 }
 
-static void fake_free(struct transport *t)
+static inline void fake_free(struct transport *t)
 {
 	((struct fake_io *)t->impl)->freed = true;
 }
@@ -190,7 +190,7 @@ struct fake_resp {
 };
 
 /* Find a header's value in a head (case-insensitive name); NULL if absent. */
-static const char *fake_header(const char *head, size_t len, const char *name, size_t *vlen)
+static inline const char *fake_header(const char *head, size_t len, const char *name, size_t *vlen)
 {
 	size_t nl = strlen(name);
 	const char *p = head, *end = head + len;
@@ -218,7 +218,7 @@ static const char *fake_header(const char *head, size_t len, const char *name, s
  * bytes are not a well-formed sequence of answers (a status line, fields,
  * then a body framed by Content-Length or chunked, none for 1xx/204/304 and
  * HEAD). A trailing incomplete answer stops the parse without *bad. */
-static unsigned fake_responses(const struct fake_io *f, struct fake_resp *r, unsigned max,
+static inline unsigned fake_responses(const struct fake_io *f, struct fake_resp *r, unsigned max,
 			       const bool *head_only, bool *bad)
 {
 	size_t pos = 0;
