@@ -13,9 +13,7 @@
 #include "cgi.h"
 #include "fcache.h"
 #include "http_resp.h"
-#include "listen.h"
 #include "log.h"
-#include "static.h"
 #include "tls.h"
 #include "worker.h"
 
@@ -82,7 +80,7 @@ void conn_set_state(struct conn *c, enum conn_state s)
  * when the window that just ended moved fewer than min_rate bytes a second.
  * So a peer that trickles a byte before each stall timeout is cut off
  * after at most two windows, and a steady one never is (spec §6). */
-static bool conn_rate_ok(struct conn *c, uint64_t n, uint32_t window_ms, uint32_t min_rate)
+bool conn_rate_ok(struct conn *c, uint64_t n, uint32_t window_ms, uint32_t min_rate)
 {
 	uint64_t sum = (uint64_t)c->window_bytes + n;
 	c->window_bytes = sum > UINT32_MAX ? UINT32_MAX : (uint32_t)sum;
@@ -485,13 +483,11 @@ void conn_answered(struct conn *c, const struct http_request *req, int status,
 		c->close_after = true;
 }
 
-enum reserve_result { RESERVE_OK, RESERVE_WAIT, RESERVE_CLOSED };
-
 /* Make room in `out` for `need` bytes, flushing earlier responses first,
  * and growing an empty buffer that is too small (one answer bigger than a
  * block: a 301 with a long Location). RESERVE_WAIT: the socket is full,
  * retry when it is writable. */
-static enum reserve_result conn_reserve_out(struct conn *c, uint32_t need)
+enum reserve_result conn_reserve_out(struct conn *c, uint32_t need)
 {
 	if (buf_acquire(&c->out, &c->w->pool) < 0)
 		goto no_memory;
@@ -530,106 +526,6 @@ void conn_respond_error(struct conn *c, const struct http_request *req, int stat
 	conn_answered(c, req, status, head_only ? 0 : (uint64_t)blen, keep_alive);
 }
 
-/* Queue the body bytes [start, start+len) of entry e: copied behind the head
- * when the content is cached and fits (one write carries both, and pipelined
- * responses batch), else sent from the cached descriptor with sendfile. */
-static void conn_queue_body(struct conn *c, struct fcache_entry *e, off_t start, off_t len)
-{
-	if (e->content && (uint64_t)len <= buf_space(&c->out)) {
-		(void)buf_append(&c->out, e->content + start, (uint32_t)len);
-		fcache_release(c->w->fcache, e);
-		return;
-	}
-	c->file_entry = e; /* held until the body is out */
-	c->file_fd = e->file.fd;
-	c->file_off = start;
-	c->file_left = len;
-}
-
-enum serve_result { SERVE_DONE, SERVE_RETRY };
-
-/* A redirect to the slashed directory path. Its Location may be longer
- * than the room left behind pipelined answers: then flush them first and
- * answer later (SERVE_RETRY: nothing was written). */
-static enum serve_result conn_redirect(struct conn *c, const struct http_request *req,
-				       const char *location, bool keep, bool head_only)
-{
-	uint32_t need = HTTP_RESP_ERROR_MAX_BYTES + (uint32_t)strlen(location);
-	switch (conn_reserve_out(c, need)) {
-	case RESERVE_OK: break;
-	case RESERVE_WAIT: return SERVE_RETRY;
-	case RESERVE_CLOSED: return SERVE_DONE;
-	}
-	struct http_resp_head h = { .status = 301, .keep_alive = keep,
-				    .location = HTTP_SLICE_STR(location) };
-	int blen = http_resp_write_page(&c->out, &h, !head_only, worker_date(c->w));
-	if (blen < 0) {
-		conn_close(c); /* room was made: cannot happen */
-		return SERVE_DONE;
-	}
-	conn_answered(c, req, 301, head_only ? 0 : (uint64_t)blen, keep);
-	return SERVE_DONE;
-}
-
-/* GET, HEAD and POST to a static file are served alike; a POST body has
- * been read and dropped by now (the Liso graders expect 200). */
-static enum serve_result conn_serve_static(struct conn *c, const struct http_request *req)
-{
-	struct worker *w = c->w;
-	bool head_only = req->method == HTTP_METHOD_HEAD;
-	bool keep = req->keep_alive && !w->draining;
-	char location[3 * STATIC_PATH_MAX + 2]; /* percent-encoded */
-	struct fcache_entry *e = NULL;
-	int status = fcache_get(w->fcache, req->path.p, req->path.len, loop_now_sec(w->loop), &e,
-				location, sizeof(location));
-	if (status == 301)
-		return conn_redirect(c, req, location, keep, head_only);
-	if (status != 0) {
-		if (status == 500)
-			log_err(w->log, "cannot open %.*s: %s", (int)req->path.len, req->path.p,
-				strerror(errno));
-		conn_respond_error(c, req, status, keep, head_only);
-		return SERVE_DONE;
-	}
-	const struct static_file *f = &e->file;
-	off_t start = 0, len = f->size;
-	status = static_evaluate(f, req, &start, &len);
-	if (status == 416) {
-		struct http_resp_head h = { .status = 416, .keep_alive = keep,
-					    .range_unsatisfied = true, .range_total = f->size };
-		fcache_release(w->fcache, e);
-		int blen = http_resp_write_page(&c->out, &h, !head_only, worker_date(w));
-		if (blen < 0) {
-			conn_close(c);
-			return SERVE_DONE;
-		}
-		conn_answered(c, req, 416, head_only ? 0 : (uint64_t)blen, keep);
-		return SERVE_DONE;
-	}
-	struct http_resp_head h = {
-		.status = status,
-		.keep_alive = keep,
-		.content_length = status == 304 ? -1 : (int64_t)len,
-		.fields = e->fields,
-		.fields_len = e->fields_len,
-		.range_start = start,
-		.range_len = len,
-		.range_total = f->size,
-	};
-	if (http_resp_write_head(&c->out, &h, worker_date(w)) < 0) {
-		fcache_release(w->fcache, e);
-		conn_respond_error(c, req, 500, false, head_only);
-		return SERVE_DONE;
-	}
-	bool body = status != 304 && !head_only && len > 0;
-	if (body)
-		conn_queue_body(c, e, start, len);
-	else
-		fcache_release(w->fcache, e);
-	conn_answered(c, req, status, body ? (uint64_t)len : 0, keep);
-	return SERVE_DONE;
-}
-
 /* ---- request heads ------------------------------------------------------ */
 
 static int conn_parse(struct conn *c, uint32_t head_len, struct http_request *req)
@@ -659,7 +555,7 @@ void conn_consume_request(struct conn *c)
 		conn_set_state(c, CONN_IDLE); /* the next head's deadline starts with it */
 }
 
-static bool conn_has_body(const struct http_request *req)
+bool conn_has_body(const struct http_request *req)
 {
 	return req->chunked || req->content_length > 0;
 }
@@ -712,216 +608,11 @@ static void conn_on_head(struct conn *c, uint32_t head_len)
 		conn_set_state(c, CONN_READ_BODY);
 		return;
 	}
-	if (conn_serve_static(c, req) == SERVE_RETRY) {
+	if (conn_static_serve(c, req) == SERVE_RETRY) {
 		conn_retry_head(c);
 		return;
 	}
 	conn_consume_request(c);
-}
-
-/* ---- request bodies ------------------------------------------------------- */
-
-/* Remove n bytes at offset off of the readable region of `in`. */
-static void conn_drop_in(struct conn *c, uint32_t off, uint32_t n)
-{
-	char *p = buf_rptr(&c->in);
-	uint32_t tail = buf_len(&c->in) - off - n;
-	memmove(p + off, p + off + n, tail);
-	buf_unwind(&c->in, c->in.wpos - n);
-}
-
-void conn_body_begin(struct conn *c, const struct http_request *req)
-{
-	c->body_chunked = req->chunked;
-	c->body_left = req->chunked ? 0 : (uint64_t)(req->content_length > 0 ? req->content_length : 0);
-	c->body_pending = 0;
-	c->body_done = !conn_has_body(req);
-	c->body_drain = false;
-	c->body_status = 0;
-	http_chunked_init(&c->chunked);
-	if (!c->body_done && req->expect_continue && buf_len(&c->in) == c->head_len) {
-		/* The client waits for this before it sends the body (RFC 9110
-		 * §10.1.1); room for it was made with the head's. Best effort: if
-		 * it does not fit, the client sends after its own short wait. */
-		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-		if (buf_acquire(&c->out, &c->w->pool) == 0)
-			(void)buf_append(&c->out, cont, sizeof(cont) - 1);
-	}
-}
-
-void conn_body_consume(struct conn *c, uint32_t n)
-{
-	if (n > c->body_pending)
-		n = c->body_pending;
-	conn_drop_in(c, c->head_len, n);
-	c->body_pending -= n;
-}
-
-static enum conn_body conn_body_fail(struct conn *c, uint16_t status)
-{
-	c->body_status = status;
-	return CONN_BODY_FAILED;
-}
-
-/* Decode the raw bytes that follow the pending ones. */
-static enum conn_body conn_body_decode(struct conn *c)
-{
-	uint32_t start = c->head_len + c->body_pending;
-	uint32_t raw = buf_len(&c->in) - start;
-	if (c->body_done || raw == 0)
-		return c->body_done ? CONN_BODY_DONE : CONN_BODY_AGAIN;
-	if (!c->body_chunked) {
-		uint32_t take = c->body_left < raw ? (uint32_t)c->body_left : raw;
-		c->body_pending += take; /* bytes past the body are the next request */
-		c->body_left -= take;
-		c->body_done = c->body_left == 0;
-		return c->body_done ? CONN_BODY_DONE : CONN_BODY_AGAIN;
-	}
-	size_t in_len = raw, out_len = 0;
-	enum http_chunked_result r =
-		http_chunked_decode(&c->chunked, buf_rptr(&c->in) + start, &in_len, &out_len);
-	/* Data went to the front; drop the framing bytes that were consumed. */
-	conn_drop_in(c, start + (uint32_t)out_len, (uint32_t)(in_len - out_len));
-	c->body_pending += (uint32_t)out_len;
-	if (r == HTTP_CHUNKED_ERROR) {
-		log_info(c->w->log, "malformed chunked request body: %s",
-			 http_chunked_error(&c->chunked));
-		return conn_body_fail(c, 400);
-	}
-	if (c->chunked.total > c->w->cfg->max_body_bytes) {
-		log_info(c->w->log, "chunked request body over the %llu-byte limit",
-			 (unsigned long long)c->w->cfg->max_body_bytes);
-		return conn_body_fail(c, 413);
-	}
-	c->body_done = r == HTTP_CHUNKED_DONE;
-	return c->body_done ? CONN_BODY_DONE : CONN_BODY_AGAIN;
-}
-
-/* Room to read more of the body behind the head and the pending bytes.
- * false: none (the consumer must take pending bytes first) or no memory. */
-static bool conn_body_room(struct conn *c)
-{
-	if (buf_space(&c->in) > 0)
-		return true;
-	buf_compact(&c->in);
-	if (buf_space(&c->in) > 0)
-		return true;
-	if (c->body_pending > 0)
-		return false; /* back-pressure */
-	/* The head alone fills the buffer (a head of exactly a block, say):
-	 * one more block makes room for the body. Bounded: the head is at most
-	 * HTTP_HEAD_MAX_BYTES. */
-	return buf_grow(&c->in, c->in.cap + BUF_BLOCK_BYTES) == 0;
-}
-
-enum conn_body conn_body_take(struct conn *c, bool *progress)
-{
-	if (c->body_status)
-		return CONN_BODY_FAILED;
-	enum conn_body r = conn_body_decode(c);
-	if (r != CONN_BODY_AGAIN || !c->readable || !conn_body_room(c))
-		return r;
-	uint32_t before = buf_len(&c->in);
-	switch (conn_read(c)) {
-	case IO_OK:
-		break;
-	case IO_AGAIN:
-		return r;
-	case IO_EOF:
-	case IO_ERROR:
-		return CONN_BODY_GONE;
-	}
-	*progress = true;
-	if (c->state == CONN_READ_BODY &&
-	    !conn_rate_ok(c, buf_len(&c->in) - before, c->w->cfg->body_timeout_ms,
-			  c->w->cfg->min_body_rate)) {
-		log_info(c->w->log, "request body slower than %u bytes/s", c->w->cfg->min_body_rate);
-		return conn_body_fail(c, 408);
-	}
-	return conn_body_decode(c);
-}
-
-void conn_request_done(struct conn *c)
-{
-	if (c->w->draining)
-		c->close_after = true;
-	conn_body_consume(c, c->body_pending);
-	if (!c->body_done && !c->close_after && !c->body_status) {
-		/* Answered before its body was in (a CGI program that did not
-		 * read it): read the rest and drop it, so it is never parsed as a
-		 * request; close instead if that fails. */
-		c->body_drain = true;
-		conn_set_state(c, CONN_READ_BODY);
-		return;
-	}
-	conn_consume_request(c);
-	conn_set_state(c, CONN_IDLE);
-}
-
-/* The body is complete (or broken): answer the request it belongs to. */
-static void conn_on_body_done(struct conn *c)
-{
-	if (c->body_drain) {
-		conn_consume_request(c);
-		conn_set_state(c, CONN_IDLE);
-		return;
-	}
-	/* RESERVE_WAIT: stay in READ_BODY; the writable edge brings us back. */
-	if (conn_reserve_out(c, HTTP_RESP_HEAD_MAX_BYTES) != RESERVE_OK)
-		return;
-	struct http_request *req = conn_request(c);
-	if (c->body_status) {
-		conn_respond_error(c, req, c->body_status, false, req->method == HTTP_METHOD_HEAD);
-	} else if (conn_serve_static(c, req) == SERVE_RETRY) {
-		return; /* nothing written: again once the socket takes more */
-	}
-	conn_request_done(c);
-}
-
-static void conn_on_read_body(struct conn *c)
-{
-	for (;;) {
-		if (conn_output_pending(c) && conn_flush(c) == FLUSH_ERROR) {
-			conn_close(c);
-			return;
-		}
-		bool progress = false;
-		enum conn_body r = conn_body_take(c, &progress);
-		conn_body_consume(c, c->body_pending); /* read and dropped */
-		if (r == CONN_BODY_GONE || (r == CONN_BODY_FAILED && c->body_drain)) {
-			conn_close(c); /* the answer is out already: nothing to say */
-			return;
-		}
-		if (r != CONN_BODY_AGAIN) {
-			conn_on_body_done(c);
-			return;
-		}
-		if (!progress)
-			return;
-		conn_arm_timer(c); /* the body timeout is per stall, not total */
-	}
-}
-
-/* Once a body is in (CGI phase): read what the client sends next, so that
- * its leaving is noticed. */
-enum conn_read_more conn_read_more(struct conn *c)
-{
-	if (!c->readable)
-		return CONN_READ_NONE;
-	if (buf_space(&c->in) == 0) {
-		buf_compact(&c->in);
-		if (buf_space(&c->in) == 0)
-			/* Full of pipelined requests: a FIN seen by epoll is all we
-			 * can know. */
-			return c->rdhup ? CONN_READ_GONE : CONN_READ_NONE;
-	}
-	switch (conn_read(c)) {
-	case IO_OK: return CONN_READ_GOT;
-	case IO_AGAIN: return CONN_READ_NONE;
-	case IO_EOF:
-	case IO_ERROR: break;
-	}
-	return CONN_READ_GONE;
 }
 
 /* Make room to read more of a request head: compact, then grow once up to

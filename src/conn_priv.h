@@ -1,8 +1,8 @@
 /*
  * conn_priv — struct conn, its states, and the core's services to the
- * phases. Shared by conn.c (the state machine, request heads and bodies,
- * static answers) and conn_cgi.c (the CONN_CGI phase). Not for any other
- * module.
+ * phases. Shared by conn.c (the state machine, I/O, request heads),
+ * conn_body.c (request bodies), conn_static.c (answers from the document
+ * root) and conn_cgi.c (the CONN_CGI phase). Not for any other module.
  *
  * States (enum conn_state) and the single driver conn_run(): every
  * transition goes through conn_set_state(), which also arms the timer of
@@ -103,6 +103,9 @@ struct conn {
 enum flush_result { FLUSH_DONE, FLUSH_AGAIN, FLUSH_ERROR };
 
 void conn_set_state(struct conn *c, enum conn_state s);
+/* Progress of n bytes in a phase with a minimum data rate: false when the
+ * window (one phase timeout long) that just ended moved too little. */
+bool conn_rate_ok(struct conn *c, uint64_t n, uint32_t window_ms, uint32_t min_rate);
 void conn_arm_timer(struct conn *c);
 void conn_close(struct conn *c);
 /* Run the state machine for an event of another descriptor (a CGI pipe):
@@ -121,6 +124,13 @@ enum conn_read_more { CONN_READ_NONE, CONN_READ_GOT, CONN_READ_GONE };
  * readable and there is room; CONN_READ_GONE: it closed or reset. */
 enum conn_read_more conn_read_more(struct conn *c);
 
+enum reserve_result { RESERVE_OK, RESERVE_WAIT, RESERVE_CLOSED };
+/* Make room in `out` for need bytes, flushing earlier answers first (and
+ * growing an empty buffer too small for one answer). WAIT: the socket is
+ * full, retry when writable; CLOSED: the connection was closed. */
+enum reserve_result conn_reserve_out(struct conn *c, uint32_t need);
+
+bool conn_has_body(const struct http_request *req);
 /* The head at the front of `in`, parsed again (pure: the same result as
  * when it arrived) into the worker's scratch request. */
 struct http_request *conn_request(struct conn *c);
@@ -160,6 +170,14 @@ static inline bool conn_body_complete(const struct conn *c) { return c->body_don
 static inline int conn_body_status(const struct conn *c) { return c->body_status; }
 /* The first n pending body bytes were used. */
 void conn_body_consume(struct conn *c, uint32_t n);
+
+/* conn_body.c: the CONN_READ_BODY phase */
+void conn_on_read_body(struct conn *c);
+
+/* conn_static.c: answer from the document root. RETRY: nothing was
+ * written, try again once earlier answers are out (a long Location). */
+enum serve_result { SERVE_DONE, SERVE_RETRY };
+enum serve_result conn_static_serve(struct conn *c, const struct http_request *req);
 
 /* conn_cgi.c: the CONN_CGI phase */
 void conn_cgi_start(struct conn *c, const struct http_request *req);
