@@ -784,24 +784,137 @@ static inline bool chunk_text(unsigned char ch)
 	return http_ctype[ch] & CT_FIELD;
 }
 
+/* A failed step: record why. */
+static enum chunked_state chunk_fail(enum chunked_error *err, enum chunked_error why)
+{
+	*err = why;
+	return CH_ERROR;
+}
+
+/* One byte of a size line (size, BWS, extensions, its CRLF) or of the CRLF
+ * after chunk data: the next state, or CH_ERROR with *err. */
+static enum chunked_state chunk_size_byte(struct http_chunked *c, enum chunked_state st,
+					  unsigned char ch, enum chunked_error *err)
+{
+	int h;
+
+	switch (st) {
+	case CH_SIZE_START:
+		h = hex_value(ch);
+		if (h < 0)
+			return chunk_fail(err, ch == '\n' ? CHERR_BARE_LF : CHERR_SIZE_NOT_HEX);
+		c->chunk_left = (uint64_t)h;
+		c->size_digits = h ? 1 : 0;
+		c->aux = 1;
+		return CH_SIZE;
+	case CH_SIZE:
+		if (ch == '\r')
+			return CH_SIZE_LF;
+		if (++c->aux > CHUNK_LINE_MAX_BYTES)
+			return chunk_fail(err, CHERR_SIZE_LINE_TOO_LONG);
+		h = hex_value(ch);
+		if (h >= 0) {
+			if (c->size_digits == 0 && h == 0)
+				return CH_SIZE; /* leading zero */
+			if (c->size_digits >= CHUNK_SIZE_DIGITS_MAX)
+				return chunk_fail(err, CHERR_SIZE_TOO_BIG);
+			c->size_digits++;
+			c->chunk_left = (c->chunk_left << 4) | (uint64_t)h;
+			return CH_SIZE;
+		}
+		if (ch == ';')
+			return CH_EXT;
+		if (ch == ' ' || ch == '\t')
+			return CH_SIZE_WS;
+		return chunk_fail(err, ch == '\n' ? CHERR_BARE_LF : CHERR_SIZE_BAD_CHAR);
+	case CH_SIZE_WS:
+		if (++c->aux > CHUNK_LINE_MAX_BYTES)
+			return chunk_fail(err, CHERR_SIZE_LINE_TOO_LONG);
+		if (ch == ';')
+			return CH_EXT;
+		if (ch != ' ' && ch != '\t')
+			return chunk_fail(err, ch == '\n' ? CHERR_BARE_LF : CHERR_SIZE_BAD_CHAR);
+		return CH_SIZE_WS;
+	case CH_EXT:
+		if (ch == '\r')
+			return CH_SIZE_LF;
+		if (++c->aux > CHUNK_LINE_MAX_BYTES)
+			return chunk_fail(err, CHERR_SIZE_LINE_TOO_LONG);
+		if (!chunk_text(ch))
+			return chunk_fail(err, ch == '\n' ? CHERR_BARE_LF : CHERR_EXT_BAD_CHAR);
+		return CH_EXT;
+	case CH_SIZE_LF:
+		if (ch != '\n')
+			return chunk_fail(err, CHERR_BARE_CR);
+		c->aux = 0;
+		return c->chunk_left ? CH_DATA : CH_TRAILER_START;
+	case CH_DATA_CR:
+		return ch == '\r' ? CH_DATA_LF : chunk_fail(err, CHERR_DATA_NO_CRLF);
+	case CH_DATA_LF:
+		return ch == '\n' ? CH_SIZE_START : chunk_fail(err, CHERR_DATA_NO_CRLF);
+	default:
+		return chunk_fail(err, CHERR_NONE); /* unreachable: not a size state */
+	}
+}
+
+/* One byte of the trailer section (its lines, skipped; the final CRLF). */
+static enum chunked_state chunk_trailer_byte(struct http_chunked *c, enum chunked_state st,
+					     unsigned char ch, enum chunked_error *err)
+{
+	/* chunk_left counts the trailer section's bytes */
+	if (++c->chunk_left > TRAILER_MAX_BYTES)
+		return chunk_fail(err, CHERR_TRAILERS_TOO_LONG);
+	switch (st) {
+	case CH_TRAILER_START:
+		if (ch == '\r')
+			return CH_FINAL_LF;
+		if (!ct_is((char)ch, CT_TCHAR))
+			return chunk_fail(err, ch == '\n' ? CHERR_BARE_LF : CHERR_TRAILER_BAD_NAME);
+		c->aux = 1;
+		return CH_TRAILER_NAME;
+	case CH_TRAILER_NAME:
+	case CH_TRAILER_VALUE:
+		if (ch == '\r') {
+			if (st == CH_TRAILER_NAME)
+				return chunk_fail(err, CHERR_TRAILER_BAD_NAME); /* no colon */
+			return CH_TRAILER_LF;
+		}
+		if (++c->aux > TRAILER_LINE_MAX_BYTES)
+			return chunk_fail(err, CHERR_TRAILER_LINE_TOO_LONG);
+		if (st == CH_TRAILER_NAME) {
+			if (ch == ':')
+				return CH_TRAILER_VALUE;
+			if (!ct_is((char)ch, CT_TCHAR))
+				return chunk_fail(err, ch == '\n' ? CHERR_BARE_LF
+								  : CHERR_TRAILER_BAD_NAME);
+			return CH_TRAILER_NAME;
+		}
+		if (!chunk_text(ch))
+			return chunk_fail(err, ch == '\n' ? CHERR_BARE_LF : CHERR_TRAILER_BAD_CHAR);
+		return CH_TRAILER_VALUE;
+	case CH_TRAILER_LF:
+		return ch == '\n' ? CH_TRAILER_START : chunk_fail(err, CHERR_BARE_CR);
+	case CH_FINAL_LF:
+		return ch == '\n' ? CH_DONE : chunk_fail(err, CHERR_BARE_CR);
+	default:
+		return chunk_fail(err, CHERR_NONE); /* unreachable: not a trailer state */
+	}
+}
+
 enum http_chunked_result http_chunked_decode(struct http_chunked *c, char *in,
 					     size_t *in_len, size_t *out_len)
 {
 	size_t n = *in_len, r = 0, w = 0;
 	enum chunked_state st = (enum chunked_state)c->state;
 	enum chunked_error err = CHERR_NONE;
-	enum http_chunked_result res = HTTP_CHUNKED_AGAIN;
 
 	if (st == CH_DONE || st == CH_ERROR) {
 		*in_len = 0;
 		return st == CH_DONE ? HTTP_CHUNKED_DONE : HTTP_CHUNKED_ERROR;
 	}
-
-	while (r < n) {
-		unsigned char ch = (unsigned char)in[r];
-		int h;
-
+	while (r < n && st != CH_DONE && st != CH_ERROR) {
 		if (st == CH_DATA) {
+			/* Data bytes move to the front in one copy per chunk. */
 			size_t take = n - r;
 
 			if (take > c->chunk_left)
@@ -815,187 +928,19 @@ enum http_chunked_result http_chunked_decode(struct http_chunked *c, char *in,
 				st = CH_DATA_CR;
 			continue;
 		}
-		if (st >= CH_TRAILER_START && st <= CH_FINAL_LF) {
-			/* chunk_left counts the trailer section's bytes */
-			if (++c->chunk_left > TRAILER_MAX_BYTES) {
-				err = CHERR_TRAILERS_TOO_LONG;
-				goto fail;
-			}
-		}
-
-		switch (st) {
-		case CH_SIZE_START:
-			h = hex_value(ch);
-			if (h < 0) {
-				err = ch == '\n' ? CHERR_BARE_LF : CHERR_SIZE_NOT_HEX;
-				goto fail;
-			}
-			c->chunk_left = (uint64_t)h;
-			c->size_digits = h ? 1 : 0;
-			c->aux = 1;
-			st = CH_SIZE;
-			break;
-
-		case CH_SIZE:
-			if (ch == '\r') {
-				st = CH_SIZE_LF;
-				break;
-			}
-			if (++c->aux > CHUNK_LINE_MAX_BYTES) {
-				err = CHERR_SIZE_LINE_TOO_LONG;
-				goto fail;
-			}
-			h = hex_value(ch);
-			if (h >= 0) {
-				if (c->size_digits == 0 && h == 0)
-					break; /* leading zero */
-				if (c->size_digits >= CHUNK_SIZE_DIGITS_MAX) {
-					err = CHERR_SIZE_TOO_BIG;
-					goto fail;
-				}
-				c->size_digits++;
-				c->chunk_left = (c->chunk_left << 4) | (uint64_t)h;
-			} else if (ch == ';') {
-				st = CH_EXT;
-			} else if (ch == ' ' || ch == '\t') {
-				st = CH_SIZE_WS;
-			} else {
-				err = ch == '\n' ? CHERR_BARE_LF : CHERR_SIZE_BAD_CHAR;
-				goto fail;
-			}
-			break;
-
-		case CH_SIZE_WS:
-			if (++c->aux > CHUNK_LINE_MAX_BYTES) {
-				err = CHERR_SIZE_LINE_TOO_LONG;
-				goto fail;
-			}
-			if (ch == ';') {
-				st = CH_EXT;
-			} else if (ch != ' ' && ch != '\t') {
-				err = ch == '\n' ? CHERR_BARE_LF : CHERR_SIZE_BAD_CHAR;
-				goto fail;
-			}
-			break;
-
-		case CH_EXT:
-			if (ch == '\r') {
-				st = CH_SIZE_LF;
-				break;
-			}
-			if (++c->aux > CHUNK_LINE_MAX_BYTES) {
-				err = CHERR_SIZE_LINE_TOO_LONG;
-				goto fail;
-			}
-			if (!chunk_text(ch)) {
-				err = ch == '\n' ? CHERR_BARE_LF : CHERR_EXT_BAD_CHAR;
-				goto fail;
-			}
-			break;
-
-		case CH_SIZE_LF:
-			if (ch != '\n') {
-				err = CHERR_BARE_CR;
-				goto fail;
-			}
-			c->aux = 0;
-			st = c->chunk_left ? CH_DATA : CH_TRAILER_START;
-			break;
-
-		case CH_DATA_CR:
-			if (ch != '\r') {
-				err = CHERR_DATA_NO_CRLF;
-				goto fail;
-			}
-			st = CH_DATA_LF;
-			break;
-
-		case CH_DATA_LF:
-			if (ch != '\n') {
-				err = CHERR_DATA_NO_CRLF;
-				goto fail;
-			}
-			st = CH_SIZE_START;
-			break;
-
-		case CH_TRAILER_START:
-			if (ch == '\r') {
-				st = CH_FINAL_LF;
-				break;
-			}
-			if (!ct_is((char)ch, CT_TCHAR)) {
-				err = ch == '\n' ? CHERR_BARE_LF : CHERR_TRAILER_BAD_NAME;
-				goto fail;
-			}
-			c->aux = 1;
-			st = CH_TRAILER_NAME;
-			break;
-
-		case CH_TRAILER_NAME:
-		case CH_TRAILER_VALUE:
-			if (ch == '\r') {
-				if (st == CH_TRAILER_NAME) {
-					err = CHERR_TRAILER_BAD_NAME; /* no colon */
-					goto fail;
-				}
-				st = CH_TRAILER_LF;
-				break;
-			}
-			if (++c->aux > TRAILER_LINE_MAX_BYTES) {
-				err = CHERR_TRAILER_LINE_TOO_LONG;
-				goto fail;
-			}
-			if (st == CH_TRAILER_NAME) {
-				if (ch == ':')
-					st = CH_TRAILER_VALUE;
-				else if (!ct_is((char)ch, CT_TCHAR)) {
-					err = ch == '\n' ? CHERR_BARE_LF
-							 : CHERR_TRAILER_BAD_NAME;
-					goto fail;
-				}
-			} else if (!chunk_text(ch)) {
-				err = ch == '\n' ? CHERR_BARE_LF : CHERR_TRAILER_BAD_CHAR;
-				goto fail;
-			}
-			break;
-
-		case CH_TRAILER_LF:
-			if (ch != '\n') {
-				err = CHERR_BARE_CR;
-				goto fail;
-			}
-			st = CH_TRAILER_START;
-			break;
-
-		case CH_FINAL_LF:
-			if (ch != '\n') {
-				err = CHERR_BARE_CR;
-				goto fail;
-			}
-			r++;
-			st = CH_DONE;
-			res = HTTP_CHUNKED_DONE;
-			goto out;
-
-		case CH_DATA:
-		case CH_DONE:
-		case CH_ERROR:
-		default:
-			err = CHERR_NONE; /* unreachable: handled above */
-			goto fail;
-		}
-		r++;
+		unsigned char ch = (unsigned char)in[r];
+		st = st >= CH_TRAILER_START ? chunk_trailer_byte(c, st, ch, &err)
+					    : chunk_size_byte(c, st, ch, &err);
+		if (st != CH_ERROR)
+			r++; /* the failing byte is not consumed */
 	}
-	goto out;
-
-fail:
-	st = CH_ERROR;
-	c->aux = err;
-	res = HTTP_CHUNKED_ERROR;
-out:
+	if (st == CH_ERROR)
+		c->aux = err;
 	c->state = (uint8_t)st;
 	c->total += w;
 	*out_len += w;
 	*in_len = r;
-	return res;
+	if (st == CH_DONE)
+		return HTTP_CHUNKED_DONE;
+	return st == CH_ERROR ? HTTP_CHUNKED_ERROR : HTTP_CHUNKED_AGAIN;
 }
