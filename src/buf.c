@@ -104,6 +104,8 @@ void buf_unwind(struct buf *b, uint32_t wpos)
 
 int buf_append(struct buf *b, const void *src, uint32_t n)
 {
+	if (n == 0)
+		return 0; /* (b may have no storage: no memcpy to NULL) */
 	if (n > buf_space(b))
 		return -1;
 	memcpy(b->data + b->wpos, src, n);

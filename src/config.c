@@ -106,8 +106,8 @@ void config_usage(FILE *f)
 
 static int parse_u64(const char *s, uint64_t max, uint64_t *out)
 {
-	if (!s || !*s || *s == '-' || *s == '+')
-		return -1;
+	if (!s || *s < '0' || *s > '9')
+		return -1; /* digits only: no sign, no white space (strtoull takes both) */
 	char *end;
 	errno = 0;
 	unsigned long long v = strtoull(s, &end, 10);
@@ -307,7 +307,7 @@ enum config_result config_parse(struct config *cfg, int argc, char **argv, FILE 
 	bool foreground = false;
 	int host_choice = -1; /* --require-host not given */
 	opterr = 0;
-	optind = 1;
+	optind = 0; /* glibc's full reset: 1 would resume inside an old "-ab" cluster */
 	int opt;
 	while ((opt = getopt_long(argc, argv, "+:hVf", long_options, NULL)) != -1) {
 		if (opt == 'h') {
@@ -318,8 +318,15 @@ enum config_result config_parse(struct config *cfg, int argc, char **argv, FILE 
 			fprintf(out, "%s %s (%s)\n", LISOD_NAME, LISOD_VERSION, LISOD_SERVER_HEADER);
 			return CONFIG_EXIT_OK;
 		}
-		if (opt == '?')
-			return usage_error(err, "unknown option", argv[optind - 1]);
+		if (opt == '?') {
+			/* An unknown short option inside a cluster ("-xf") is not
+			 * argv[optind - 1]: getopt names it in optopt. For a long
+			 * option optopt is 0 or the option's own value. */
+			bool unknown_short = optopt > 0 && optopt < 256 && !strchr("hVf", optopt);
+			char shortopt[3] = { '-', (char)optopt, '\0' };
+			return usage_error(err, "unknown option",
+					   unknown_short ? shortopt : argv[optind - 1]);
+		}
 		if (opt == ':')
 			return usage_error(err, "missing value for", argv[optind - 1]);
 		const char *problem = config_apply(cfg, opt, optarg, &foreground, &host_choice);

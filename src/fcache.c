@@ -130,6 +130,8 @@ static void lru_touch(struct fcache *fc, struct fcache_entry *e)
 	lru_push_front(fc, e);
 }
 
+/* The fields and, for a small file, its content. -1: the fields do not fit;
+ * 1: the file changed while read (no content; serve it uncached). */
 static int entry_fill(struct fcache_entry *e)
 {
 	char lm[40];
@@ -150,7 +152,7 @@ static int entry_fill(struct fcache_entry *e)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
-			return -1; /* changed under us: serve it uncached this time */
+			return 1; /* changed under us: serve it uncached this time */
 		done += (size_t)r;
 	}
 	e->content = content;
@@ -179,10 +181,13 @@ static int entry_new(struct fcache *fc, const char *raw, size_t len, uint32_t ha
 	e->key_len = (uint16_t)len;
 	memcpy(e->key, raw, len);
 	e->key[len] = '\0';
-	if (entry_fill(e) < 0) {
+	int filled = entry_fill(e);
+	if (filled < 0) {
 		entry_destroy(e);
 		return 500;
 	}
+	if (filled > 0)
+		e->stale = 1; /* the file is changing: this one request, uncached */
 	*out = e;
 	return 0;
 }
@@ -273,7 +278,7 @@ int fcache_get(struct fcache *fc, const char *raw, size_t len, time_t now,
 		return status;
 	e->users = 1;
 	*out = e;
-	if (len > FCACHE_KEY_MAX || fc->max == 0) {
+	if (len > FCACHE_KEY_MAX || fc->max == 0 || e->stale) {
 		e->stale = 1; /* uncached: freed on release */
 		return 0;
 	}

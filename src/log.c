@@ -51,7 +51,13 @@ static int sink_init(struct log_sink *s, const char *path)
 			return -1;
 	}
 	s->fd = sink_open(s);
-	return s->fd < 0 ? -1 : 0;
+	if (s->fd >= 0)
+		return 0;
+	int saved = errno;
+	free(s->path); /* a failed sink owns nothing */
+	s->path = NULL;
+	errno = saved;
+	return -1;
 }
 
 static void sink_flush(struct log_sink *s)

@@ -35,6 +35,8 @@ int uri_encode_path(const char *path, char *out, size_t cap)
 			out[w++] = hex[c & 15];
 		}
 	}
+	if (w >= cap)
+		return -1; /* no room for the NUL (an empty path into nothing) */
 	out[w] = '\0';
 	return 0;
 }

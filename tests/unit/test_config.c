@@ -52,7 +52,7 @@ struct run {
 
 /*
  * glibc's getopt keeps a pointer into the last argv string it scanned, and
- * config_parse's `optind = 1` does not clear it (see the known bug below), so
+ * config_parse's `optind = 0` clears it now (test_fixed_parse_after_stop_inside_cluster), so
  * a parse after another whose argv was freed would read freed memory. The
  * harness therefore resets getopt fully (optind = 0) before each parse, then
  * leaves optind at a wrong value: config_parse must reset it itself.
@@ -499,7 +499,7 @@ static const struct bad_case BAD_CASES[] = {
 	{ __LINE__, { "--bogus", NULL }, "unknown option '--bogus'" },
 	{ __LINE__, { "--bogus=1", NULL }, "unknown option '--bogus=1'" },
 	{ __LINE__, { "-x", NULL }, "unknown option '-x'" },
-	{ __LINE__, { "-fx", NULL }, "unknown option '-fx'" },
+	{ __LINE__, { "-fx", NULL }, "unknown option '-x'" },
 	{ __LINE__, { "--help=x", NULL }, "unknown option '--help=x'" },
 	{ __LINE__, { "--version=1", NULL }, "unknown option '--version=1'" },
 	{ __LINE__, { "--daemon=yes", NULL }, "unknown option '--daemon=yes'" },
@@ -735,33 +735,18 @@ static void test_parse_after_early_stop(void **state)
 	}
 }
 
-/* ---- known bugs ------------------------------------------------------------------------------
- * Each test below fails against today's src/ and is skipped unless
- * LISOD_KNOWN_BUGS=1 is set, so that `make unit` stays green while the bug is
- * reported (not fixed here: src/ belongs to other branches). */
-
-static bool known_bug(const char *what)
-{
-	const char *e = getenv("LISOD_KNOWN_BUGS");
-	if (e && strcmp(e, "1") == 0)
-		return false;
-	print_message("KNOWN BUG (skipped; LISOD_KNOWN_BUGS=1 runs it): %s\n", what);
-	skip();
-	return true;
-}
+/* ---- bugs these tests found (fixed; each test failed before its fix) ---- */
 
 /*
- * KNOWN BUG: an unknown short option that is not the last of its cluster is
+ * Was a bug (found by this test): an unknown short option that is not the last of its cluster is
  * reported as argv[optind - 1], which is still the previous argument: `lisod
  * -xf` says "unknown option 'lisod'" (argv[0]), `lisod --http-port 1 -xf`
  * says "unknown option '1'". getopt has not advanced optind past a cluster
  * it is inside; the bad character is in optopt. Reproduce: ./lisod -xf
  */
-static void test_known_bug_unknown_short_option_in_cluster(void **state)
+static void test_fixed_unknown_short_option_in_cluster(void **state)
 {
 	(void)state;
-	if (known_bug("`lisod -xf` reports \"unknown option 'lisod'\""))
-		return;
 	struct run r;
 	static const char *const args[] = { "-xf", NULL };
 	run_parse(&r, args);
@@ -772,7 +757,7 @@ static void test_known_bug_unknown_short_option_in_cluster(void **state)
 }
 
 /*
- * KNOWN BUG: config_parse resets getopt with optind = 1, which in glibc does
+ * Was a bug (found by this test): config_parse resets getopt with optind = 1, which in glibc does
  * not reset its scan position inside a cluster of short options. A parse
  * that returned in the middle of one (`-Vx`, `-hf`: --version/--help return
  * at once) leaves glibc pointing at the rest of that old argv string, and the
@@ -785,11 +770,9 @@ static void test_known_bug_unknown_short_option_in_cluster(void **state)
  * per process, so this bites tests and any future re-parse (a reload), not
  * the server today.
  */
-static void test_known_bug_parse_after_stop_inside_cluster(void **state)
+static void test_fixed_parse_after_stop_inside_cluster(void **state)
 {
 	(void)state;
-	if (known_bug("config_parse after one that stopped inside \"-Vx\" continues the old cluster"))
-		return;
 	struct run r;
 	static const char *const first[] = { "-Vx", NULL };
 	run_parse(&r, first);
@@ -807,17 +790,15 @@ static void test_known_bug_parse_after_stop_inside_cluster(void **state)
 }
 
 /*
- * KNOWN BUG (minor): numbers with leading white space are accepted although
+ * Was a bug (minor, found by this test): numbers with leading white space are accepted although
  * a sign is refused: strtoull skips spaces, and parse_u64 checks only the
  * first byte for '-' and '+'. So `--http-port ' 80'` and `--workers '\t2'`
  * parse, while `--http-port +80` is "invalid HTTP port". parse_u64 should
  * require a digit first.
  */
-static void test_known_bug_leading_space_accepted(void **state)
+static void test_fixed_leading_space_accepted(void **state)
 {
 	(void)state;
-	if (known_bug("`--http-port ' 80'` is accepted (strtoull skips white space)"))
-		return;
 	uint16_t port = 4242;
 	assert_int_equal(parse_port(" 80", &port), -1);
 	assert_int_equal(parse_port("\t80", &port), -1);
@@ -836,9 +817,9 @@ int main(void)
 		cmocka_unit_test(test_duration_table),
 		cmocka_unit_test(test_port_table),
 		cmocka_unit_test(test_parse_after_early_stop),
-		cmocka_unit_test(test_known_bug_unknown_short_option_in_cluster),
-		cmocka_unit_test(test_known_bug_parse_after_stop_inside_cluster),
-		cmocka_unit_test(test_known_bug_leading_space_accepted),
+		cmocka_unit_test(test_fixed_unknown_short_option_in_cluster),
+		cmocka_unit_test(test_fixed_parse_after_stop_inside_cluster),
+		cmocka_unit_test(test_fixed_leading_space_accepted),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

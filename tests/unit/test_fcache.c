@@ -350,7 +350,7 @@ static void test_entry_contents(void **state)
 		free(bytes);
 		/* The pre-formatted fields are exactly these. */
 		char lm[40], want[FCACHE_FIELDS_MAX];
-		size_t n = static_http_date(e->file.mtime, lm, sizeof(lm));
+		size_t n = http_date_format(e->file.mtime, lm, sizeof(lm));
 		snprintf(want, sizeof(want),
 			 "Content-Type: %s\r\nLast-Modified: %.*s\r\nETag: %s\r\nAccept-Ranges: bytes\r\n",
 			 c->mime, (int)n, lm, e->file.etag);
@@ -858,23 +858,10 @@ static void test_notify_idle(void **state)
 	assert_false(notify(f, 0));
 }
 
-/* ---- known bugs ----------------------------------------------------------------------------
- * Each test below fails against today's src/ and is skipped unless
- * LISOD_KNOWN_BUGS=1 is set, so that `make unit` stays green while the bug is
- * reported (not fixed here: src/ belongs to other branches). */
-
-static bool known_bug(const char *what)
-{
-	const char *e = getenv("LISOD_KNOWN_BUGS");
-	if (e && strcmp(e, "1") == 0)
-		return false;
-	print_message("KNOWN BUG (skipped; LISOD_KNOWN_BUGS=1 runs it): %s\n", what);
-	skip();
-	return true;
-}
+/* ---- bugs these tests found (fixed; each test failed before its fix) ---- */
 
 /*
- * KNOWN BUG: a small file that shrinks between static_open's fstat and
+ * Was a bug (found by this test): a small file that shrinks between static_open's fstat and
  * entry_fill's pread (a deploy that truncates and rewrites it, an editor's
  * save) makes fcache_get return 500, which the server sends and logs as
  * "cannot open ...: <unrelated errno>". entry_fill's comment says "changed
@@ -882,11 +869,9 @@ static bool known_bug(const char *what)
  * into 500. Simulated here by truncating the file inside the first pread.
  * Expected: the request is served (status 0; the next request reopens).
  */
-static void test_known_bug_file_shrinks_while_read(void **state)
+static void test_fixed_file_shrinks_while_read(void **state)
 {
 	struct fix *f = *state;
-	if (known_bug("a small file truncated while fcache reads it gives 500"))
-		return;
 	struct fcache_entry *e = NULL;
 	char p[512];
 	path_of(f, "/small.txt", p, sizeof(p));
@@ -916,7 +901,7 @@ int main(void)
 		T(test_long_paths_uncached),
 		T(test_status_table),
 		T(test_notify_idle),
-		T(test_known_bug_file_shrinks_while_read),
+		T(test_fixed_file_shrinks_while_read),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

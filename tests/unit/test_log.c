@@ -629,7 +629,7 @@ static void test_error_lines(void **state)
 	got = slurp(path, NULL);
 	assert_null(strstr(got, "shown"));
 	free(got);
-	log_set_level(log, LOG_LVL_DEBUG);
+	log->level = LOG_LVL_DEBUG; /* (no setter: nothing else changes it) */
 	log_debug(log, "now shown");
 	/* A message longer than a line is cut and still ends the line. */
 	static char longmsg[3 * LOG_LINE_MAX];
@@ -685,7 +685,7 @@ static void test_reopen_after_rename(void **state)
 	dir_file(d, "rot.log.1", rotated, sizeof(rotated));
 	struct log *log = log_new(path, NULL, LOG_LVL_INFO);
 	assert_non_null(log);
-	int fd = log_error_fd(log);
+	int fd = log->error.fd;
 	access_n(log, 1);
 	log_flush(log);
 	/* Rotation: the file is renamed; until the reopen, lines (buffered or
@@ -693,7 +693,7 @@ static void test_reopen_after_rename(void **state)
 	assert_int_equal(rename(path, rotated), 0);
 	access_n(log, 2);
 	assert_int_equal(log_reopen(log), 0);
-	assert_int_equal(log_error_fd(log), fd); /* same descriptor (CGI children hold it) */
+	assert_int_equal(log->error.fd, fd); /* same descriptor (CGI children hold it) */
 	access_n(log, 3);
 	log_err(log, "after reopen");
 	log_flush(log);
@@ -783,23 +783,10 @@ static void test_new_failure(void **state)
 	log_free(NULL);
 }
 
-/* ---- known bugs ---------------------------------------------------------------
- * Each test below fails against today's src/ and is skipped unless
- * LISOD_KNOWN_BUGS=1 is set, so that `make unit` stays green while the bug is
- * reported (not fixed here: src/ belongs to other branches). */
-
-static bool known_bug(const char *what)
-{
-	const char *e = getenv("LISOD_KNOWN_BUGS");
-	if (e && strcmp(e, "1") == 0)
-		return false;
-	print_message("KNOWN BUG (skipped; LISOD_KNOWN_BUGS=1 runs it): %s\n", what);
-	skip();
-	return true;
-}
+/* ---- bugs these tests found (fixed; each test failed before its fix) ---- */
 
 /*
- * KNOWN BUG: log_new(error_path, access_path, ...) with an access log that
+ * Was a bug (found by this test): log_new(error_path, access_path, ...) with an access log that
  * cannot be opened leaks the strdup'd access path: sink_init() has stored it
  * in log->access_own.path when open() fails, but log->access still points at
  * log->error, so log_free() never closes access_own. LeakSanitizer (the asan
@@ -807,11 +794,9 @@ static bool known_bug(const char *what)
  * test passes. Harmless in practice (a failing log_new stops the server at
  * startup), but the failure path should release what it took.
  */
-static void test_known_bug_access_log_open_failure_leaks(void **state)
+static void test_fixed_access_log_open_failure_leaks(void **state)
 {
 	const struct dir *d = *state;
-	if (known_bug("log_new leaks the access log's path when that log cannot be opened"))
-		return;
 	char ok[128], missing[128];
 	dir_file(d, "ok.log", ok, sizeof(ok));
 	dir_file(d, "missing-dir/x.log", missing, sizeof(missing));
@@ -839,7 +824,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reopen_failure_keeps_old, dir_setup,
 						dir_teardown),
 		cmocka_unit_test_setup_teardown(test_new_failure, dir_setup, dir_teardown),
-		cmocka_unit_test_setup_teardown(test_known_bug_access_log_open_failure_leaks,
+		cmocka_unit_test_setup_teardown(test_fixed_access_log_open_failure_leaks,
 						dir_setup, dir_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
