@@ -138,7 +138,8 @@ run: deps-build
 	$(MAKE) lisod
 	./lisod
 
-bench: lisod
+bench: deps-build
+	$(MAKE) lisod
 	bench/run
 
 # Installs what a profile needs when we can (root on Debian), otherwise names
