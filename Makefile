@@ -11,6 +11,9 @@
 #                   make soak-asan: the same against the ASan+UBSan build)
 #   make run        build and start lisod in the foreground with its defaults
 #   make bench      side-by-side benchmark (bench/run)
+# Each target first asks scripts/deps.sh for its profile of packages (check,
+# asan, valgrind, fuzz, soak, build; ci for .ci/run): installed as root on
+# Debian, otherwise named in one line. `make deps-PROFILE` runs one alone.
 
 CC       ?= cc
 PYTHON   ?= /usr/bin/python3
@@ -48,7 +51,9 @@ LDFLAGS_ALL := $(VFLAGS) $(LDFLAGS)
 LIB_OBJS  := $(LIB_SRCS:src/%.c=$(B)/%.o)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/%)
 
-.PHONY: all check unit integ fuzz-regress asan valgrind fuzz soak soak-asan run bench clean deps
+.PHONY: all check unit integ fuzz-regress asan valgrind fuzz fuzz-run soak soak-asan run bench clean deps
+DEPS_PROFILES := build check asan valgrind fuzz soak ci
+.PHONY: $(DEPS_PROFILES:%=deps-%)
 all: lisod
 
 ifeq ($(VARIANT),release)
@@ -90,14 +95,17 @@ fuzz-regress: $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=$(B)/replay_%)
 integ: lisod $(B)/lisod
 	LISOD=$(abspath $(B)/lisod) $(PYTHON) -m pytest -q tests/integ $(PYTEST_ARGS)
 
-check: deps
+# The dependencies are checked (and installed) before the sub-make reads this
+# file again: pkg-config's flags are only known once it is installed.
+check: deps-check
 	$(MAKE) lisod
 	$(MAKE) unit fuzz-regress integ
 
-asan: deps
+asan: deps-asan
 	$(MAKE) VARIANT=asan unit fuzz-regress integ
 
-valgrind: deps lisod
+valgrind: deps-valgrind
+	$(MAKE) lisod
 	LISOD_VALGRIND=1 LISOD=$(abspath build/release/lisod) $(PYTHON) -m pytest -q \
 	  tests/integ -m valgrind $(PYTEST_ARGS)
 
@@ -107,33 +115,40 @@ $(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRCS)
 	clang $(CSTD) -g -O1 -fsanitize=fuzzer,address,undefined $(SSL_CFLAGS) -Isrc \
 	  -o $@ $< $(LIB_SRCS) $(SSL_LIBS)
 
-fuzz: $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=$(FUZZ_B)/fuzz_%)
+fuzz: deps-fuzz
+	$(MAKE) fuzz-run
+
+fuzz-run: $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=$(FUZZ_B)/fuzz_%)
 	@set -e; for f in $^; do n=$${f##*/fuzz_}; mkdir -p build/fuzz/corpus-$$n; \
 	  $$f -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/http.dict \
 	    -artifact_prefix=build/fuzz/ build/fuzz/corpus-$$n tests/fuzz/corpus/$$n; done
 
 # The soak script's own --help lists its options (clients, workers, --skip ...).
-soak: lisod
+soak: deps-soak
+	$(MAKE) lisod
 	LISOD=$(abspath $(or $(LISOD),lisod)) $(PYTHON) tests/soak/soak.py \
 	  --seconds $(SOAK_SECONDS) $(SOAK_ARGS)
 
-soak-asan:
+soak-asan: deps-soak
 	$(MAKE) VARIANT=asan lisod
 	LISOD=$(abspath build/asan/lisod) $(PYTHON) tests/soak/soak.py \
 	  --seconds $(SOAK_SECONDS) $(SOAK_ARGS)
 
-run:
-	@scripts/deps.sh build
+run: deps-build
 	$(MAKE) lisod
 	./lisod
 
-bench: lisod
+bench: deps-build
+	$(MAKE) lisod
 	bench/run
 
-# Installs what the build and the tests need when we can (root on Debian),
-# otherwise names the missing packages in one line.
-deps:
-	@scripts/deps.sh test
+# Installs what a profile needs when we can (root on Debian), otherwise names
+# the missing packages in one line. `make deps` is `make deps-check`.
+deps: deps-check
+
+# CC matters to the asan profile only (clang needs libclang-rt).
+$(DEPS_PROFILES:%=deps-%): deps-%:
+	@CC="$(CC)" scripts/deps.sh $*
 
 clean:
 	rm -rf build lisod
