@@ -16,7 +16,8 @@ enum {
 	OPT_MAX_CGI, OPT_MAX_BODY, OPT_HEADER_TIMEOUT, OPT_BODY_TIMEOUT, OPT_IDLE_TIMEOUT,
 	OPT_TLS_TIMEOUT, OPT_CGI_TIMEOUT, OPT_WRITE_TIMEOUT, OPT_SHUTDOWN_TIMEOUT,
 	OPT_LOG_LEVEL, OPT_DAEMON, OPT_CGI_MAX_TIME, OPT_MIN_BODY_RATE, OPT_MIN_SEND_RATE,
-	OPT_REQUIRE_HOST,
+	OPT_REQUIRE_HOST, OPT_PROXY_PROTOCOL, OPT_HEALTH_PATH, OPT_STATUS_PATH, OPT_STATUS_ALLOW,
+	OPT_DRAIN_DELAY,
 };
 
 static const struct option long_options[] = {
@@ -51,6 +52,11 @@ static const struct option long_options[] = {
 	{ "min-body-rate", required_argument, NULL, OPT_MIN_BODY_RATE },
 	{ "min-send-rate", required_argument, NULL, OPT_MIN_SEND_RATE },
 	{ "require-host", required_argument, NULL, OPT_REQUIRE_HOST },
+	{ "proxy-protocol", required_argument, NULL, OPT_PROXY_PROTOCOL },
+	{ "health-path", required_argument, NULL, OPT_HEALTH_PATH },
+	{ "status-path", required_argument, NULL, OPT_STATUS_PATH },
+	{ "status-allow", required_argument, NULL, OPT_STATUS_ALLOW },
+	{ "drain-delay", required_argument, NULL, OPT_DRAIN_DELAY },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ NULL, 0, NULL, 0 },
 };
@@ -99,6 +105,15 @@ void config_usage(FILE *f)
 	      "      --min-send-rate B    a client must read answers at B bytes/s, judged\n"
 	      "                           over each write-timeout window (default 500; 0: off)\n"
 	      "      --shutdown-timeout T graceful stop deadline (default 10s)\n"
+	      "      --drain-delay T      on SIGTERM, keep serving this long first, answering\n"
+	      "                           the health path 503 (default 0: stop accepting at once)\n"
+	      "      --proxy-protocol NETS  connections from NETS (CIDR list, e.g.\n"
+	      "                           10.0.0.0/8,::1) start with a PROXY v1/v2 header whose\n"
+	      "                           address is the client's; others are closed\n"
+	      "      --health-path PATH   answer PATH with 200 (503 while stopping), unlogged\n"
+	      "      --status-path PATH   connections, requests, bytes, CGI per worker (text;\n"
+	      "                           JSON for Accept: application/json)\n"
+	      "      --status-allow NETS  who may read the status (default 127.0.0.0/8,::1)\n"
 	      "      --log-level LEVEL    error, warn, info (default) or debug\n"
 	      "Times are seconds, or milliseconds with an 'ms' suffix.\n",
 	      f);
@@ -170,6 +185,8 @@ static void config_defaults(struct config *cfg)
 	cfg->min_send_rate = 500;
 	cfg->log_level = LOG_LVL_INFO;
 	cfg->require_host = true;
+	char err[64];
+	(void)proxy_trust_parse("127.0.0.0/8,::1", &cfg->status_allow, err, sizeof(err));
 }
 
 /* The long name of an option (the first one listed for it). */
@@ -276,6 +293,23 @@ static const char *config_apply(struct config *cfg, int opt, const char *arg, bo
 		*host_choice = b;
 		return NULL;
 	}
+	case OPT_PROXY_PROTOCOL:
+	case OPT_STATUS_ALLOW: {
+		char why[96];
+		cfg->proxy_protocol |= opt == OPT_PROXY_PROTOCOL;
+		struct proxy_trust *t = opt == OPT_PROXY_PROTOCOL ? &cfg->proxy_trust
+								 : &cfg->status_allow;
+		return proxy_trust_parse(arg, t, why, sizeof(why)) < 0
+			       ? "expected networks ADDRESS[/BITS],... (at most 16)" : NULL;
+	}
+	case OPT_HEALTH_PATH:
+	case OPT_STATUS_PATH:
+		if (arg[0] != '/' || strpbrk(arg, "?# "))
+			return "expected a path like /healthz";
+		*(opt == OPT_HEALTH_PATH ? &cfg->health_path : &cfg->status_path) = arg;
+		return NULL;
+	case OPT_DRAIN_DELAY:
+		return parse_duration_ms(arg, &cfg->drain_delay_ms) ? "invalid time" : NULL;
 	case OPT_LOG_LEVEL:
 		cfg->log_level = parse_level(arg);
 		return cfg->log_level < 0 ? "invalid log level" : NULL;

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "proxy_proto.h"
+
 #define LISOD_NAME "lisod"
 #define LISOD_VERSION "1.0.0"
 #define LISOD_SERVER_HEADER "Liso/1.0"
@@ -42,6 +44,12 @@ struct config {
 	unsigned min_send_rate;    /* bytes/s a client must read answers at; 0: off */
 	bool require_host;         /* HTTP/1.1 without Host is 400 (RFC 9112 §3.2);
 	                            * default on, off in the 8-argument Liso form */
+	bool proxy_protocol;       /* connections start with a PROXY header ... */
+	struct proxy_trust proxy_trust; /* ... and come from these networks only */
+	const char *health_path;   /* NULL: none; 200, or 503 once stopping */
+	const char *status_path;   /* NULL: none */
+	struct proxy_trust status_allow; /* who may read the status */
+	unsigned drain_delay_ms;   /* on SIGTERM: keep serving (health 503) this long */
 	int log_level;             /* enum log_level */
 };
 

@@ -42,6 +42,7 @@ static struct timer_queue *conn_phase_queue(const struct conn *c)
 {
 	struct worker *w = c->w;
 	switch (c->state) {
+	case CONN_PROXY: return &w->q_header;
 	case CONN_TLS_HANDSHAKE: return c->refusing ? &w->q_refuse : &w->q_tls;
 	case CONN_ECHO: return &w->q_idle;
 	case CONN_IDLE: return &w->q_idle;
@@ -50,7 +51,8 @@ static struct timer_queue *conn_phase_queue(const struct conn *c)
 	case CONN_CGI: return &w->q_cgi;
 	case CONN_WRITE: return &w->q_write;
 	case CONN_LINGER: return &w->q_linger;
-	case CONN_CLOSED: break;
+	case CONN_CLOSED:
+	case CONN_STATE_COUNT: break;
 	}
 	return NULL;
 }
@@ -64,9 +66,20 @@ void conn_arm_timer(struct conn *c)
 		timer_disarm(&c->timer);
 }
 
+/* The status endpoint's count of connections by state. */
+static void conn_count_state(struct conn *c, enum conn_state from, enum conn_state to)
+{
+	uint32_t *by_state = c->w->stats->by_state;
+	if (from != CONN_CLOSED)
+		by_state[from]--;
+	if (to != CONN_CLOSED)
+		by_state[to]++;
+}
+
 void conn_set_state(struct conn *c, enum conn_state s)
 {
 	if (s != c->state) {
+		conn_count_state(c, c->state, s);
 		/* A new phase starts a new minimum-rate window. */
 		c->window_start_ms = (uint32_t)loop_now_ms(c->w->loop);
 		c->window_bytes = 0;
@@ -230,6 +243,7 @@ void conn_close(struct conn *c)
 	conn_file_done(c);
 	buf_release(&c->in, &w->pool);
 	buf_release(&c->out, &w->pool);
+	conn_count_state(c, c->state, CONN_CLOSED);
 	c->state = CONN_CLOSED;
 	c->next = w->closing;
 	w->closing = c;
@@ -324,7 +338,60 @@ static void conn_on_linger(struct conn *c)
 	}
 }
 
-/* ---- TLS handshake --------------------------------------------------- */
+/* ---- before HTTP: the PROXY header, the TLS handshake ------------------- */
+
+/* HTTP's first state (or echo's) once what precedes it is done. */
+static enum conn_state conn_first_state(const struct conn *c)
+{
+	if (c->tls)
+		return CONN_TLS_HANDSHAKE;
+	return c->w->cfg->mode == CONFIG_MODE_ECHO ? CONN_ECHO : CONN_IDLE;
+}
+
+/* --proxy-protocol: the balancer's header comes before anything else (the
+ * TLS handshake too). It is peeked at, then read to its exact length, so
+ * not one byte of what follows leaves the socket: TLS reads it itself. An
+ * incomplete header waits for the next edge (new bytes make one even while
+ * the old ones are unread); the head timeout bounds the wait. */
+static void conn_on_proxy(struct conn *c)
+{
+	if (!c->readable)
+		return;
+	if (!conn_budget_take(c)) {
+		c->readable = false;
+		c->resume_read = true;
+		return;
+	}
+	uint8_t buf[PROXY_MAX_BYTES];
+	ssize_t n;
+	do
+		n = recv(c->watch.fd, buf, sizeof(buf), MSG_PEEK);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		c->readable = false;
+		return;
+	}
+	if (n <= 0) {
+		conn_close(c);
+		return;
+	}
+	struct proxy_header h;
+	int len = proxy_parse(buf, (size_t)n, &h);
+	if (len == 0) {
+		c->readable = false;
+		return;
+	}
+	if (len < 0 || recv(c->watch.fd, buf, (size_t)len, 0) != len) {
+		char addr[INET6_ADDRSTRLEN];
+		conn_peer_name(c, addr, sizeof(addr));
+		log_info(c->w->log, "%s: no valid PROXY header: closed", addr);
+		conn_close(c);
+		return;
+	}
+	if (h.has_addr) /* the client's address, everywhere from now on */
+		memcpy(&c->peer, &h.src, h.src_len < sizeof(c->peer) ? h.src_len : sizeof(c->peer));
+	conn_set_state(c, conn_first_state(c));
+}
 
 static void conn_on_handshake(struct conn *c)
 {
@@ -479,7 +546,9 @@ void conn_answered(struct conn *c, const struct http_request *req, int status,
 		   uint64_t body_bytes, bool keep_alive)
 {
 	conn_log_access(c, req, status, body_bytes);
-	if (!keep_alive || c->w->draining)
+	c->w->stats->requests++;
+	c->w->stats->bytes_out += body_bytes;
+	if (!keep_alive || !worker_keeps_alive(c->w))
 		c->close_after = true;
 }
 
@@ -516,7 +585,7 @@ no_memory:
 void conn_respond_error(struct conn *c, const struct http_request *req, int status,
 			bool keep_alive, bool head_only)
 {
-	if (c->w->draining)
+	if (!worker_keeps_alive(c->w))
 		keep_alive = false;
 	int blen = http_resp_write_error(&c->out, status, keep_alive, !head_only, worker_date(c->w));
 	if (blen < 0) {
@@ -588,6 +657,11 @@ static void conn_on_head(struct conn *c, uint32_t head_len)
 		conn_respond_error(c, req, status, keep, head_only);
 		conn_consume_request(c);
 		return;
+	}
+	switch (conn_endpoint(c, req)) {
+	case ENDPOINT_NONE: break;
+	case ENDPOINT_DONE: conn_consume_request(c); return;
+	case ENDPOINT_RETRY: conn_retry_head(c); return;
 	}
 	/* Routed on the decoded, normalised path, like static files: /%63gi/x,
 	 * //cgi/x and /./cgi/x are CGI too, so a CGI directory inside the
@@ -785,6 +859,7 @@ static void conn_run(struct conn *c)
 	do {
 		old = c->state;
 		switch (c->state) {
+		case CONN_PROXY: conn_on_proxy(c); break;
 		case CONN_TLS_HANDSHAKE: conn_on_handshake(c); break;
 		case CONN_ECHO: conn_on_echo(c); break;
 		case CONN_IDLE: /* fall through: the same handler reads heads */
@@ -793,7 +868,8 @@ static void conn_run(struct conn *c)
 		case CONN_CGI: conn_on_cgi(c); break;
 		case CONN_WRITE: conn_on_write(c); break;
 		case CONN_LINGER: conn_on_linger(c); break;
-		case CONN_CLOSED: return;
+		case CONN_CLOSED:
+		case CONN_STATE_COUNT: return;
 		}
 	} while (c->state != old);
 }
@@ -877,12 +953,14 @@ static void conn_on_timeout(struct loop *loop, struct timer *t)
 	case CONN_WRITE:
 		conn_abort(c); /* a stalled reader: drop what it never read */
 		return;
+	case CONN_PROXY:
 	case CONN_TLS_HANDSHAKE:
 	case CONN_ECHO:
 	case CONN_IDLE:
 	case CONN_LINGER:
 		break; /* silent close */
 	case CONN_CLOSED:
+	case CONN_STATE_COUNT:
 		return;
 	}
 	conn_close(c);
@@ -961,14 +1039,10 @@ int conn_start(struct conn *c, const struct transport_ops *ops, void *impl)
 		return -1;
 	}
 	w->conns_active++;
+	w->stats->accepted++;
 	/* Optimistic: the request is often there already, so try it now. */
 	c->readable = c->writable = true;
-	enum conn_state first = CONN_IDLE;
-	if (ops->secure)
-		first = CONN_TLS_HANDSHAKE;
-	else if (w->cfg->mode == CONFIG_MODE_ECHO)
-		first = CONN_ECHO;
-	conn_set_state(c, first);
+	conn_set_state(c, w->cfg->proxy_protocol ? CONN_PROXY : conn_first_state(c));
 	conn_wake(c);
 	return 0;
 }
@@ -988,6 +1062,12 @@ void conn_accept(struct worker *w, struct listener *l, int fd,
 			conn_refuse_now(w, fd, l->tls);
 			return;
 		}
+	}
+	if (w->cfg->proxy_protocol &&
+	    !proxy_trust_match(&w->cfg->proxy_trust, (const struct sockaddr *)peer)) {
+		/* Anyone else could claim any address in a PROXY header. */
+		close(fd);
+		return;
 	}
 	struct conn *c = conn_new(w, fd, peer, peer_len, l->port);
 	if (!c) {

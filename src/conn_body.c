@@ -136,7 +136,7 @@ enum conn_body conn_body_take(struct conn *c, bool *progress)
 
 void conn_request_done(struct conn *c)
 {
-	if (c->w->draining)
+	if (!worker_keeps_alive(c->w))
 		c->close_after = true;
 	conn_body_consume(c, c->body_pending);
 	if (!c->body_done && !c->close_after && !c->body_status) {

@@ -292,7 +292,7 @@ static bool relay_start_response(struct conn *c, struct conn_cgi *g, size_t head
 	g->keep_alive = g->req_keep && (g->has_length || g->chunked || bodiless_status);
 	if (bodiless_status)
 		h.has_content_length = false; /* RFC 9110 §8.6: never for 204 */
-	bool announce = g->keep_alive && !c->w->draining;
+	bool announce = g->keep_alive && worker_keeps_alive(c->w);
 	if (cgi_head_write(&c->out, &h, announce, g->chunked, worker_date(c->w)) < 0)
 		return false;
 	g->keep_alive = announce;

@@ -39,6 +39,7 @@ struct conn_cgi;
 struct fcache_entry;
 
 enum conn_state {
+	CONN_PROXY,      /* --proxy-protocol: reading the balancer's PROXY header */
 	CONN_TLS_HANDSHAKE, /* TLS listener: until the handshake completes */
 	CONN_ECHO,       /* --echo: read, write back, with back-pressure */
 	CONN_IDLE,       /* between requests: no byte of the next head yet */
@@ -49,6 +50,7 @@ enum conn_state {
 	CONN_WRITE,      /* flushing responses the socket would not take yet */
 	CONN_LINGER,     /* response sent, write side shut: drain input, then close */
 	CONN_CLOSED,     /* released; struct waits to be recycled */
+	CONN_STATE_COUNT
 };
 
 struct conn {
@@ -178,6 +180,11 @@ void conn_on_read_body(struct conn *c);
  * written, try again once earlier answers are out (a long Location). */
 enum serve_result { SERVE_DONE, SERVE_RETRY };
 enum serve_result conn_static_serve(struct conn *c, const struct http_request *req);
+
+/* conn_endpoints.c: the health and status paths. NONE: not one of ours;
+ * RETRY: nothing written, again once earlier answers are out. */
+enum endpoint_result { ENDPOINT_NONE, ENDPOINT_DONE, ENDPOINT_RETRY };
+enum endpoint_result conn_endpoint(struct conn *c, const struct http_request *req);
 
 /* conn_cgi.c: the CONN_CGI phase */
 void conn_cgi_start(struct conn *c, const struct http_request *req);

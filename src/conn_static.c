@@ -60,7 +60,7 @@ enum serve_result conn_static_serve(struct conn *c, const struct http_request *r
 {
 	struct worker *w = c->w;
 	bool head_only = req->method == HTTP_METHOD_HEAD;
-	bool keep = req->keep_alive && !w->draining;
+	bool keep = req->keep_alive && worker_keeps_alive(w);
 	char location[3 * STATIC_PATH_MAX + 2]; /* percent-encoded */
 	struct fcache_entry *e = NULL;
 	int status = fcache_get(w->fcache, req->path.p, req->path.len, loop_now_sec(w->loop), &e,

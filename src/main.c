@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -205,6 +206,22 @@ static void close_listeners(struct startup *s)
 	s->ws.listener_count = 0;
 }
 
+/* The status endpoint's counters: one slot per worker, in memory every
+ * worker shares (mapped before the fork), so any worker can answer with
+ * all of them. */
+static int share_stats(struct startup *s)
+{
+	size_t bytes = sizeof(struct worker_stats) * s->cfg.workers;
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		log_err(s->log, "mmap for the status counters: %s", strerror(errno));
+		return -1;
+	}
+	s->ws.stats_all = p;
+	s->ws.stats_count = s->cfg.workers;
+	return 0;
+}
+
 static void log_banner(const struct startup *s)
 {
 	const struct config *cfg = &s->cfg;
@@ -281,6 +298,8 @@ int main(int argc, char **argv)
 	log_banner(&s);
 	s.ws.cfg = &s.cfg;
 	s.ws.log = s.log;
+	if (share_stats(&s) < 0)
+		goto out;
 	if (s.cfg.workers > 1) {
 		rc = master_run(&s.ws, s.cfg.workers, s.slot_fds, s.notify_fd);
 		log_info(s.log, "stopped");

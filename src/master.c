@@ -39,6 +39,7 @@ static void worker_main(struct master *m, unsigned slot)
 	loop_free(m->loop); /* the master's epoll set is not ours */
 	log_set_pid(m->log, (long)getpid());
 	struct worker_setup ws = *m->ws;
+	ws.stats_slot = slot;
 	for (unsigned w = 0; w < m->count; w++)
 		for (unsigned i = 0; i < ws.listener_count; i++) {
 			int fd = m->slot_fds[w * WORKER_LISTENERS_MAX + i];

@@ -28,6 +28,7 @@ static void worker_on_batch(void *arg)
 	struct worker *w = arg;
 	conn_reap(w);
 	cgi_procs_collect(&w->cgi);
+	w->stats->cgi_running = w->cgi.count;
 }
 
 static void worker_on_accept(struct listener *l, int fd, const struct sockaddr_storage *peer,
@@ -36,10 +37,14 @@ static void worker_on_accept(struct listener *l, int fd, const struct sockaddr_s
 	conn_accept(l->owner, l, fd, peer, peer_len);
 }
 
+static void worker_stop_accepting(struct worker *w);
+
 static void worker_on_tick(struct loop *loop, struct timer *t)
 {
 	struct worker *w = container_of(t, struct worker, tick);
 	log_flush(w->log);
+	if (w->drain_announced && !w->draining && loop_now_ms(loop) >= w->drain_listen_until_ms)
+		worker_stop_accepting(w);
 	if (w->draining && loop_now_ms(loop) >= w->drain_deadline_ms) {
 		log_warn(w->log, "shutdown deadline passed: closing %u connection(s)",
 			 w->conns_active);
@@ -58,10 +63,10 @@ static void worker_on_fcache_notify(struct loop *loop, struct loop_watch *watch,
 	fcache_on_notify(w->fcache);
 }
 
-void worker_drain(struct worker *w)
+/* The second half of a graceful stop: no new connections; those in flight
+ * finish (up to the shutdown timeout), idle ones close now. */
+static void worker_stop_accepting(struct worker *w)
 {
-	if (w->draining)
-		return;
 	w->draining = true;
 	w->drain_deadline_ms = loop_now_ms(w->loop) + w->cfg->shutdown_timeout_ms;
 	for (unsigned i = 0; i < w->listener_count; i++) {
@@ -73,6 +78,21 @@ void worker_drain(struct worker *w)
 	conn_close_idle(w);
 	if (w->conns_active == 0)
 		loop_stop(w->loop);
+}
+
+void worker_drain(struct worker *w)
+{
+	if (w->draining || w->drain_announced)
+		return;
+	if (w->cfg->drain_delay_ms == 0) {
+		worker_stop_accepting(w);
+		return;
+	}
+	/* --drain-delay: say it first (the health path answers 503, answers
+	 * stop keeping their connections) while still accepting, so a load
+	 * balancer stops sending before the listeners close. */
+	w->drain_announced = true;
+	w->drain_listen_until_ms = loop_now_ms(w->loop) + w->cfg->drain_delay_ms;
 }
 
 /* New connections get the new key and certificate; live ones keep theirs
@@ -161,6 +181,11 @@ int worker_init(struct worker *w, const struct worker_setup *setup)
 	w->cfg = cfg;
 	w->log = log;
 	w->reserve.fd = -1;
+	w->stats_all = setup->stats_all ? setup->stats_all : &w->own_stats;
+	w->stats_count = setup->stats_all ? setup->stats_count : 1;
+	w->stats = &w->stats_all[setup->stats_all ? setup->stats_slot : 0];
+	memset(w->stats, 0, sizeof(*w->stats));
+	w->stats->pid = (int32_t)getpid();
 	w->signal_watch.fd = -1;
 	if (count > WORKER_LISTENERS_MAX) {
 		log_err(log, "too many listeners");

@@ -26,7 +26,18 @@ struct static_root;
 struct tls_ctx;
 struct fcache;
 
-enum { WORKER_LISTENERS_MAX = 4 };
+enum { WORKER_LISTENERS_MAX = 4, WORKER_STATES_MAX = 16 };
+
+/* What one worker counts for the status endpoint. The counters of every
+ * worker live in one block of memory shared by all of them (mapped before
+ * the fork); each worker writes only its own, without locks, and the
+ * status answer sums them as they are at that moment. */
+struct worker_stats {
+	int32_t pid;
+	uint32_t by_state[WORKER_STATES_MAX]; /* connections, by enum conn_state */
+	uint32_t cgi_running;
+	uint64_t accepted, requests, bytes_out;
+};
 
 struct worker {
 	const struct config *cfg;
@@ -48,6 +59,13 @@ struct worker {
 	struct timer_queue q_refuse;    /* over the limit: handshake, then 503 */
 	struct timer_queue q_tick;
 	struct timer tick;              /* once a second: log flush, shutdown check */
+
+	struct worker_stats *stats;     /* this worker's slot of stats_all */
+	struct worker_stats *stats_all; /* every worker's, stats_count of them */
+	unsigned stats_count;
+	struct worker_stats own_stats;  /* when nobody shares (tests) */
+	bool drain_announced;           /* stopping soon: health 503, no keep-alive */
+	uint64_t drain_listen_until_ms; /* --drain-delay: accept until then */
 
 	struct http_date_cache date;
 	struct http_request req;        /* scratch: valid during one call chain */
@@ -76,7 +94,15 @@ struct worker_setup {
 	bool listen_tls[WORKER_LISTENERS_MAX];
 	unsigned listener_count;
 	int sigfd;                      /* >= 0: this worker handles signals */
+	struct worker_stats *stats_all; /* shared counters, or NULL (own ones) */
+	unsigned stats_count, stats_slot;
 };
+
+/* May the answer being built keep its connection? Not once stopping. */
+static inline bool worker_keeps_alive(const struct worker *w)
+{
+	return !w->draining && !w->drain_announced;
+}
 
 /* The Date header for a response built now: the cache is refreshed from
  * the loop's clock (read once per iteration) when the second changed, so a
