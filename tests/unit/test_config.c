@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 
 #include "config.c"
 
@@ -106,7 +107,7 @@ static void run_free(struct run *r)
 
 /* ---- fields -------------------------------------------------------------------- */
 
-enum ftype { F_BOOL, F_U16, F_UNS, F_U64, F_INT, F_STR, F_MODE };
+enum ftype { F_BOOL, F_U16, F_UNS, F_U64, F_INT, F_STR, F_MODE, F_NETS };
 
 struct field {
 	const char *name;
@@ -127,6 +128,8 @@ static const struct field FIELDS[] = {
 	FLD(cgi_timeout_ms, F_UNS), FLD(write_timeout_ms, F_UNS),
 	FLD(shutdown_timeout_ms, F_UNS), FLD(cgi_max_time_ms, F_UNS),
 	FLD(min_body_rate, F_UNS), FLD(min_send_rate, F_UNS), FLD(require_host, F_BOOL),
+	FLD(proxy_protocol, F_BOOL), FLD(proxy_trust, F_NETS), FLD(health_path, F_STR),
+	FLD(status_path, F_STR), FLD(status_allow, F_NETS), FLD(drain_delay_ms, F_UNS),
 	FLD(log_level, F_INT),
 };
 
@@ -138,7 +141,9 @@ static const char DEFAULTS[] =
 	"max_body_bytes=67108864 header_timeout_ms=20000 body_timeout_ms=20000 "
 	"idle_timeout_ms=60000 tls_handshake_timeout_ms=10000 cgi_timeout_ms=30000 "
 	"write_timeout_ms=60000 shutdown_timeout_ms=10000 cgi_max_time_ms=600000 "
-	"min_body_rate=500 min_send_rate=500 require_host=yes log_level=2";
+	"min_body_rate=500 min_send_rate=500 require_host=yes proxy_protocol=no proxy_trust=- "
+	"health_path=NULL status_path=NULL status_allow=127.0.0.0/8,::1/128 drain_delay_ms=0 "
+	"log_level=2";
 
 /* Field value as text, as the rows write it. */
 static void field_text(const struct config *cfg, const struct field *f, char *out, size_t cap)
@@ -157,6 +162,20 @@ static void field_text(const struct config *cfg, const struct field *f, char *ou
 	case F_STR: {
 		const char *s = *(const char *const *)p;
 		snprintf(out, cap, "%s", s ? s : "NULL");
+		break;
+	}
+	case F_NETS: { /* "a/bits,b/bits", or "-" for none */
+		const struct proxy_trust *t = (const struct proxy_trust *)p;
+		size_t o = 0;
+		out[0] = '\0';
+		for (unsigned i = 0; i < t->count && i < PROXY_TRUST_MAX; i++) {
+			char a[INET6_ADDRSTRLEN];
+			inet_ntop(t->net[i].family, t->net[i].addr, a, sizeof(a));
+			o += (size_t)snprintf(out + o, cap - o, "%s%s/%u", i ? "," : "", a,
+					      t->net[i].prefix);
+		}
+		if (o == 0)
+			snprintf(out, cap, "-");
 		break;
 	}
 	}
@@ -238,7 +257,8 @@ static void test_field_table_complete(void **state)
 	/* Largest gap between a field's size and the next offset: padding only. */
 	static const size_t sizes[] = { [F_BOOL] = sizeof(bool), [F_U16] = 2, [F_UNS] = 4,
 					[F_U64] = 8, [F_INT] = 4, [F_STR] = sizeof(char *),
-					[F_MODE] = sizeof(enum config_mode) };
+					[F_MODE] = sizeof(enum config_mode),
+					[F_NETS] = sizeof(struct proxy_trust) };
 	for (size_t i = 0; i < ARRAY_LEN(FIELDS); i++) {
 		size_t end = sizeof(struct config);
 		for (size_t j = 0; j < ARRAY_LEN(FIELDS); j++)
@@ -320,6 +340,13 @@ static const struct good_case GOOD_CASES[] = {
 	  "min_send_rate=4294967295" },
 	/* --require-host, both forms and every spelling. */
 	{ __LINE__, "--require-host no", { "--require-host", "no", NULL }, "require_host=no" },
+	{ __LINE__, "--proxy-protocol", { "--proxy-protocol", "10.0.0.0/8,::1", NULL },
+	  "proxy_protocol=yes proxy_trust=10.0.0.0/8,::1/128" },
+	{ __LINE__, "--health-path", { "--health-path", "/healthz", NULL }, "health_path=/healthz" },
+	{ __LINE__, "--status-path and --status-allow",
+	  { "--status-path", "/status", "--status-allow", "192.168.0.0/16", NULL },
+	  "status_path=/status status_allow=192.168.0.0/16" },
+	{ __LINE__, "--drain-delay", { "--drain-delay", "5", NULL }, "drain_delay_ms=5000" },
 	{ __LINE__, "--require-host=no", { "--require-host=no", NULL }, "require_host=no" },
 	{ __LINE__, "--require-host yes", { "--require-host", "yes", NULL }, "require_host=yes" },
 	{ __LINE__, "--require-host=yes", { "--require-host=yes", NULL }, "require_host=yes" },
@@ -497,6 +524,15 @@ struct bad_case {
 
 static const struct bad_case BAD_CASES[] = {
 	{ __LINE__, { "--bogus", NULL }, "unknown option '--bogus'" },
+	{ __LINE__, { "--proxy-protocol", "10.0.0.1/8", NULL },
+	  "expected networks ADDRESS[/BITS],... (at most 16) for --proxy-protocol: '10.0.0.1/8'" },
+	{ __LINE__, { "--status-allow", "everyone", NULL },
+	  "expected networks ADDRESS[/BITS],... (at most 16) for --status-allow: 'everyone'" },
+	{ __LINE__, { "--health-path", "healthz", NULL },
+	  "expected a path like /healthz for --health-path: 'healthz'" },
+	{ __LINE__, { "--status-path", "/s?x", NULL },
+	  "expected a path like /healthz for --status-path: '/s?x'" },
+	{ __LINE__, { "--drain-delay", "soon", NULL }, "invalid time for --drain-delay: 'soon'" },
 	{ __LINE__, { "--bogus=1", NULL }, "unknown option '--bogus=1'" },
 	{ __LINE__, { "-x", NULL }, "unknown option '-x'" },
 	{ __LINE__, { "-fx", NULL }, "unknown option '-x'" },
