@@ -160,8 +160,14 @@ static void relay_free(struct conn *c, bool kill_it)
 
 void conn_cgi_detach(struct conn *c, bool kill_it)
 {
-	if (c->cgi)
-		relay_free(c, kill_it);
+	struct conn_cgi *g = c->cgi;
+	if (!g)
+		return;
+	/* The connection closes mid-answer (the client left, or it reads too
+	 * slowly): the access log still gets the line for what was sent. */
+	if (g->head_done)
+		conn_answered(c, conn_request(c), g->status, g->relayed, false);
+	relay_free(c, kill_it);
 }
 
 /* The program failed (or the request body did) before or while answering.
