@@ -32,10 +32,28 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "slow: long stress tests")
 
 
+def _bindable_like_lisod(port):
+    """Can lisod bind this port? It binds [::] dual-stack with SO_REUSEADDR;
+    an ephemeral port that a recent client connection left in TIME_WAIT
+    (one without SO_REUSEADDR: most clients) refuses that bind."""
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            s.bind(("::", port))
+        return True
+    except OSError:
+        return False
+
+
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    for _ in range(200):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if _bindable_like_lisod(port):
+            return port
+    raise RuntimeError("no port that a dual-stack listener can bind")
 
 
 def wait_port(port, proc, timeout=10.0):

@@ -300,6 +300,9 @@ backend be
                     stats["failed"] += 1
                     stats["errors"].append(repr(e))
             finally:
+                # a reset, not a FIN: thousands of these connections must not
+                # leave TIME_WAIT sockets on ports later tests want to bind
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
                 s.close()
 
     try:

@@ -58,6 +58,7 @@ sys.dont_write_bytecode = True
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "integ"))
 import httputil  # noqa: E402
+from conftest import free_port  # noqa: E402  (a port a dual-stack listener can bind)
 import tlsutil  # noqa: E402
 
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
@@ -974,12 +975,6 @@ def run_load(seconds, args, label):
 # --------------------------------------------------------------------------
 # the server and its resources
 # --------------------------------------------------------------------------
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def proc_stat(pid):
     try:
         data = Path(f"/proc/{pid}/stat").read_text()
