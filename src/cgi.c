@@ -47,11 +47,13 @@ static bool name_ok(const char *name, size_t len)
  * such a path is merely normalised for nothing.) */
 static bool needs_normalising(const char *path, size_t len)
 {
-	if (memchr(path, '%', len))
-		return true;
-	for (size_t i = 0; i + 1 < len; i++)
-		if (path[i] == '/' && (path[i + 1] == '/' || path[i + 1] == '.'))
+	/* One pass (this runs for every request). */
+	for (size_t i = 0; i < len; i++) {
+		if (path[i] == '%')
 			return true;
+		if (path[i] == '/' && i + 1 < len && (path[i + 1] == '/' || path[i + 1] == '.'))
+			return true;
+	}
 	return false;
 }
 

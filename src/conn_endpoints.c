@@ -214,6 +214,8 @@ static enum endpoint_result answer_status(struct conn *c, const struct http_requ
 enum endpoint_result conn_endpoint(struct conn *c, const struct http_request *req)
 {
 	const struct config *cfg = c->w->cfg;
+	if (!cfg->health_path && !cfg->status_path)
+		return ENDPOINT_NONE; /* the common case costs two loads */
 	if (conn_has_body(req))
 		return ENDPOINT_NONE; /* ours take no body: served (404) like any path */
 	if (path_is(req, cfg->health_path)) {
