@@ -15,8 +15,9 @@
 #                   under PREFIX (/usr/local), staged in DESTDIR if given;
 #                   make uninstall removes exactly those files again
 # Each target first asks scripts/deps.sh for its profile of packages (check,
-# asan, valgrind, fuzz, soak, build; ci for .ci/run): installed as root on
-# Debian, otherwise named in one line. `make deps-PROFILE` runs one alone.
+# asan, valgrind, fuzz, soak, build; deb for packaging/ci-deb.sh; ci for
+# .ci/run): installed as root on Debian, otherwise named in one line.
+# `make deps-PROFILE` runs one alone.
 
 CC       ?= cc
 PYTHON   ?= /usr/bin/python3
@@ -56,7 +57,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/%)
 
 .PHONY: all check unit integ fuzz-regress asan valgrind fuzz fuzz-run soak soak-asan run bench clean deps
 .PHONY: install uninstall
-DEPS_PROFILES := build check asan valgrind fuzz soak ci
+DEPS_PROFILES := build check asan valgrind fuzz soak deb ci
 .PHONY: $(DEPS_PROFILES:%=deps-%)
 all: lisod
 
