@@ -9,7 +9,7 @@
 # seeded site gone). .ci/run calls it; it can be run by hand.
 #
 # It installs and purges the package lisod, so it refuses to run where lisod
-# is installed or /var/www/lisod exists. The lisod user is left by purge, as
+# is installed or /var/www/lisod exists (in CI, CI=true, it clears them). The lisod user is left by purge, as
 # Debian does; this script deletes it again when it was not there before, so
 # every run sees the package create it.
 #   KEEP=1 packaging/ci-deb.sh    keep the work directory (the .deb files)
@@ -23,6 +23,14 @@ die() { printf 'ci-deb: FAIL: %s\n' "$*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "run as root (dpkg -i, adduser)"
 scripts/deps.sh deb
 
+# In CI (CI=true) the machine serves nothing: what an interrupted earlier
+# run left is cleared. By hand, a lisod package or site here is someone's.
+if [ "${CI:-}" = true ]; then
+	if dpkg-query -W -f='${Status}' lisod 2>/dev/null | grep -qv 'not-installed'; then
+		echo "ci-deb: purging a lisod package left here"; dpkg --purge lisod
+	fi
+	[ ! -e /var/www/lisod ] || { echo "ci-deb: removing a /var/www/lisod left here"; rm -rf /var/www/lisod; }
+fi
 if dpkg-query -W -f='${Status}' lisod 2>/dev/null | grep -qv 'not-installed'; then
 	die "the package lisod is installed here already (dpkg --purge lisod first)"
 fi
