@@ -89,14 +89,14 @@ changes="$work/lisod_${version}_${arch}.changes"
 dpkg-deb --info "$deb" | sed -n '/Package:/,/Description:/p'
 dpkg-deb --contents "$deb" | awk '{print $1, $2, $6}'
 
-say "lintian (errors fail; warnings, infos and pedantic tags are printed)"
+say "lintian (errors fail; warnings, infos, pedantic tags and overrides are printed)"
 # As nobody: lintian warns when it runs as root.
 lint_rc=0
 setpriv --reuid=nobody --regid=nogroup --clear-groups env HOME="$work" \
-	lintian --info --display-info --pedantic --fail-on error "$changes" \
+	lintian --info --display-info --pedantic --show-overrides --fail-on error "$changes" \
 	>"$work/lintian.txt" 2>&1 || lint_rc=$?
 cat "$work/lintian.txt"
-echo "(lintian exit $lint_rc; $(grep -c '^E:' "$work/lintian.txt" || true) error(s), $(grep -c '^W:' "$work/lintian.txt" || true) warning(s), $(grep -c '^[IP]:' "$work/lintian.txt" || true) info/pedantic)"
+echo "(lintian exit $lint_rc; $(grep -c '^E:' "$work/lintian.txt" || true) error(s), $(grep -c '^W:' "$work/lintian.txt" || true) warning(s), $(grep -c '^[IPO]:' "$work/lintian.txt" || true) info/pedantic/overridden)"
 [ "$lint_rc" = 0 ] || die "lintian reports errors"
 
 say "dpkg -i"
