@@ -11,9 +11,13 @@
 #                   make soak-asan: the same against the ASan+UBSan build)
 #   make run        build and start lisod in the foreground with its defaults
 #   make bench      side-by-side benchmark (bench/run)
+#   make install    the binary, man page, docs, example site and systemd units
+#                   under PREFIX (/usr/local), staged in DESTDIR if given;
+#                   make uninstall removes exactly those files again
 # Each target first asks scripts/deps.sh for its profile of packages (check,
-# asan, valgrind, fuzz, soak, build; ci for .ci/run): installed as root on
-# Debian, otherwise named in one line. `make deps-PROFILE` runs one alone.
+# asan, valgrind, fuzz, soak, build; deb for packaging/ci-deb.sh; ci for
+# .ci/run): installed as root on Debian, otherwise named in one line.
+# `make deps-PROFILE` runs one alone.
 
 CC       ?= cc
 PYTHON   ?= /usr/bin/python3
@@ -45,14 +49,15 @@ else ifeq ($(VARIANT),debug)
 else
   VFLAGS := -O2 -g
 endif
-CFLAGS_ALL := $(CSTD) $(WARN) $(VFLAGS) $(SSL_CFLAGS) $(CFLAGS)
+CFLAGS_ALL := $(CSTD) $(WARN) $(VFLAGS) $(SSL_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 LDFLAGS_ALL := $(VFLAGS) $(LDFLAGS)
 
 LIB_OBJS  := $(LIB_SRCS:src/%.c=$(B)/%.o)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/%)
 
 .PHONY: all check unit integ fuzz-regress asan valgrind fuzz fuzz-run soak soak-asan run bench clean deps
-DEPS_PROFILES := build check asan valgrind fuzz soak ci
+.PHONY: install uninstall
+DEPS_PROFILES := build check asan valgrind fuzz soak deb ci
 .PHONY: $(DEPS_PROFILES:%=deps-%)
 all: lisod
 
@@ -152,5 +157,55 @@ $(DEPS_PROFILES:%=deps-%): deps-%:
 
 clean:
 	rm -rf build lisod
+
+# ---- install / uninstall (GNU conventions) ----------------------------------
+# Every directory can be overridden on the command line; DESTDIR stages the
+# whole tree elsewhere (packages: DESTDIR=debian/lisod PREFIX=/usr). Nothing
+# outside these files is written: no /etc, no /var, no user, no enabling of
+# units (the Debian package does those, see debian/ and docs/operations.md).
+# The installed binary does not find the installed site by itself (its default
+# root is the www/ beside the executable, else ./www): the units pass --root.
+PREFIX      ?= /usr/local
+EXEC_PREFIX ?= $(PREFIX)
+BINDIR      ?= $(EXEC_PREFIX)/bin
+SBINDIR     ?= $(EXEC_PREFIX)/sbin
+DATAROOTDIR ?= $(PREFIX)/share
+DATADIR     ?= $(DATAROOTDIR)
+MANDIR      ?= $(DATAROOTDIR)/man
+DOCDIR      ?= $(DATAROOTDIR)/doc/lisod
+# systemd searches /usr/local/lib/systemd/system as well as /usr/lib/...;
+# Debian 12's own packages use /lib/systemd/system (debian/rules says so).
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+INSTALL     ?= install
+
+SITEDIR    := $(DATADIR)/lisod/www
+DOC_FILES  := README.md $(sort $(wildcard docs/*.md))
+# The example site is flat (files only): install -m 0644 refuses a directory.
+SITE_FILES := $(sort $(wildcard www/*))
+UNIT_FILES := packaging/lisod.service packaging/lisod.socket packaging/lisod-https.socket
+
+# The units name /usr/sbin/lisod (what the package installs, and what
+# systemd-analyze verifies); another SBINDIR is written into the copies.
+install: lisod
+	$(INSTALL) -d -m 0755 $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
+	  $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SITEDIR) $(DESTDIR)$(SYSTEMDUNITDIR)
+	$(INSTALL) -m 0755 lisod $(DESTDIR)$(SBINDIR)/lisod
+	$(INSTALL) -m 0644 docs/lisod.8 $(DESTDIR)$(MANDIR)/man8/lisod.8
+	$(INSTALL) -m 0644 $(DOC_FILES) $(DESTDIR)$(DOCDIR)/
+	$(INSTALL) -m 0644 $(SITE_FILES) $(DESTDIR)$(SITEDIR)/
+	@set -e; for u in $(UNIT_FILES); do d=$(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/}; \
+	  echo "  UNIT    $$d"; sed 's|/usr/sbin/lisod|$(SBINDIR)/lisod|g' $$u > $$d.tmp; \
+	  chmod 0644 $$d.tmp; mv -f $$d.tmp $$d; done
+
+# Removes the files install wrote, then lisod's own directories if they are
+# empty (rmdir: a file someone added keeps its directory). Shared directories
+# (sbin, man8, the unit directory, ...) stay: install may not have made them.
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/lisod $(DESTDIR)$(MANDIR)/man8/lisod.8
+	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOC_FILES)))
+	rm -f $(addprefix $(DESTDIR)$(SITEDIR)/,$(notdir $(SITE_FILES)))
+	rm -f $(addprefix $(DESTDIR)$(SYSTEMDUNITDIR)/,$(notdir $(UNIT_FILES)))
+	@for d in $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SITEDIR) $(DESTDIR)$(DATADIR)/lisod; do \
+	  if [ -d $$d ]; then rmdir --ignore-fail-on-non-empty $$d; fi; done
 
 -include $(wildcard $(B)/*.d)

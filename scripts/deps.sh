@@ -22,6 +22,11 @@
 #   fuzz      make fuzz: build, clang, libclang-rt-14-dev (libFuzzer, ASan)
 #   soak      make soak: build, python3, and the openssl CLI and curl that
 #             tests/integ/tlsutil.py (imported by the soak) needs
+#   deb       packaging/ci-deb.sh: build, the unit tests' cmocka (dh_auto_test
+#             runs them), debhelper, dpkg-dev, build-essential
+#             (dpkg-checkbuilddeps wants it), lintian, and python3 (a free
+#             port) and curl (a request) for the installed server; adduser
+#             for the package. No fakeroot: Rules-Requires-Root: no.
 #   ci        .ci/run: all of the above (it also builds lisod with clang)
 set -eu
 
@@ -29,6 +34,7 @@ build="gcc libc6-dev make pkg-config libssl-dev"
 unit="libcmocka-dev"
 integ="python3 python3-pytest python3-flask curl openssl apache2-utils util-linux haproxy"
 clang="clang libclang-rt-14-dev"
+deb="debhelper dpkg-dev build-essential lintian python3 curl adduser"
 
 profile=${1:-check}
 case $profile in
@@ -40,8 +46,9 @@ asan)		want="$build $unit $integ"
 valgrind)	want="$build $integ valgrind" ;;
 fuzz)		want="$build $clang" ;;
 soak)		want="$build python3 openssl curl" ;;
-ci)		want="$build $unit $integ $clang valgrind" ;;
-*)	echo "usage: scripts/deps.sh [build|check|asan|valgrind|fuzz|soak|ci]" >&2
+deb)		want="$build $unit $deb" ;;
+ci)		want="$build $unit $integ $clang valgrind $deb" ;;
+*)	echo "usage: scripts/deps.sh [build|check|asan|valgrind|fuzz|soak|deb|ci]" >&2
 	exit 2 ;;
 esac
 
