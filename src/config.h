@@ -43,6 +43,9 @@ struct config {
 	bool require_host;         /* HTTP/1.1 without Host is 400 (RFC 9112 §3.2);
 	                            * default on, off in the 8-argument Liso form */
 	int log_level;             /* enum log_level */
+	const char *user;          /* --user NAME[:GROUP]; NULL: keep our ids */
+	bool cgi_as_root;          /* --cgi-as-root: allow CGI programs as uid 0 */
+	bool test_config;          /* -t: check everything, report, exit */
 };
 
 enum config_result { CONFIG_OK, CONFIG_EXIT_OK, CONFIG_EXIT_USAGE };

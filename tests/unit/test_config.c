@@ -127,7 +127,8 @@ static const struct field FIELDS[] = {
 	FLD(cgi_timeout_ms, F_UNS), FLD(write_timeout_ms, F_UNS),
 	FLD(shutdown_timeout_ms, F_UNS), FLD(cgi_max_time_ms, F_UNS),
 	FLD(min_body_rate, F_UNS), FLD(min_send_rate, F_UNS), FLD(require_host, F_BOOL),
-	FLD(log_level, F_INT),
+	FLD(log_level, F_INT), FLD(user, F_STR), FLD(cgi_as_root, F_BOOL),
+	FLD(test_config, F_BOOL),
 };
 
 /* The defaults, in the same notation as the rows. */
@@ -138,7 +139,8 @@ static const char DEFAULTS[] =
 	"max_body_bytes=67108864 header_timeout_ms=20000 body_timeout_ms=20000 "
 	"idle_timeout_ms=60000 tls_handshake_timeout_ms=10000 cgi_timeout_ms=30000 "
 	"write_timeout_ms=60000 shutdown_timeout_ms=10000 cgi_max_time_ms=600000 "
-	"min_body_rate=500 min_send_rate=500 require_host=yes log_level=2";
+	"min_body_rate=500 min_send_rate=500 require_host=yes log_level=2 user=NULL "
+	"cgi_as_root=no test_config=no";
 
 /* Field value as text, as the rows write it. */
 static void field_text(const struct config *cfg, const struct field *f, char *out, size_t cap)
@@ -356,6 +358,15 @@ static const struct good_case GOOD_CASES[] = {
 	{ __LINE__, "8 arguments override options before them",
 	  { "--http-port", "1", "--root", "/x", LISO8, NULL },
 	  "daemonize=yes require_host=no " LISO8_FIELDS },
+	/* Privileges and -t. */
+	{ __LINE__, "--user", { "--user", "nobody", NULL }, "user=nobody" },
+	{ __LINE__, "--user NAME:GROUP", { "--user=www-data:adm", NULL }, "user=www-data:adm" },
+	{ __LINE__, "--cgi-as-root", { "--cgi-as-root", NULL }, "cgi_as_root=yes" },
+	{ __LINE__, "-t", { "-t", NULL }, "test_config=yes" },
+	{ __LINE__, "--test-config", { "--test-config", NULL }, "test_config=yes" },
+	{ __LINE__, "-t in a cluster", { "-ft", NULL }, "test_config=yes" },
+	{ __LINE__, "-t with the 8 arguments: still their daemon setting", { "-t", LISO8, NULL },
+	  "test_config=yes daemonize=yes require_host=no " LISO8_FIELDS },
 	/* Order. */
 	{ __LINE__, "the last of a repeated option wins",
 	  { "--http-port", "1", "--http-port=2", NULL }, "http_port=2" },
@@ -509,6 +520,10 @@ static const struct bad_case BAD_CASES[] = {
 	{ __LINE__, { "--root", NULL }, "missing value for '--root'" },
 	{ __LINE__, { "--log-level", NULL }, "missing value for '--log-level'" },
 	{ __LINE__, { "--require-host", NULL }, "missing value for '--require-host'" },
+	{ __LINE__, { "--user", NULL }, "missing value for '--user'" },
+	{ __LINE__, { "--user", "", NULL }, "empty user for --user: ''" },
+	{ __LINE__, { "--test-config=1", NULL }, "unknown option '--test-config=1'" },
+	{ __LINE__, { "--cgi-as-root=yes", NULL }, "unknown option '--cgi-as-root=yes'" },
 	/* Ports. */
 	{ __LINE__, { "--http-port", "abc", NULL }, "invalid HTTP port for --http-port: 'abc'" },
 	{ __LINE__, { "--http-port", "65536", NULL }, "invalid HTTP port for --http-port: '65536'" },
