@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +94,11 @@ static int check_socket(int fd, uint16_t *port, char *why, size_t cap)
 
 static int set_flags(int fd)
 {
+	/* As on our own listeners (listen.c): every accepted socket inherits
+	 * TCP_NODELAY, whatever the .socket unit said (NoDelay=). */
+	int one = 1;
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+		return -1;
 	int fl = fcntl(fd, F_GETFL);
 	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
 		return -1;
@@ -155,7 +161,7 @@ int sdlisten_adopt(struct sdlisten *s, char *err, size_t errlen)
 			goto out;
 		}
 		if (set_flags(sock->fd) < 0) {
-			snprintf(err, errlen, "socket activation: fd %d (%s): fcntl: %s", sock->fd,
+			snprintf(err, errlen, "socket activation: fd %d (%s): %s", sock->fd,
 				 name, strerror(errno));
 			rc = -1;
 			goto out;

@@ -13,7 +13,7 @@
  * addresses).
  *
  * sdlisten_adopt() makes each socket non-blocking and close-on-exec (no CGI
- * program may inherit one) and unsets LISTEN_PID, LISTEN_FDS and
+ * program may inherit one), sets TCP_NODELAY as on our own listeners, and unsets LISTEN_PID, LISTEN_FDS and
  * LISTEN_FDNAMES, whatever they held, so no child believes they are its.
  * Variables meant for another pid are ignored (as sd_listen_fds does) and
  * reported in `ignored`.

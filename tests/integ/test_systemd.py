@@ -29,7 +29,7 @@ import pytest
 from conftest import AS_ROOT, LISOD, free_port, wait_port
 from httputil import fetch, http_get
 from svcutil import (SLOW, NotifySocket, Proc, children, field, https_get, kinds,
-                     listening_inodes, socket_inodes, wait_children, wait_for)
+                     listening_inodes, remote_socket, socket_inodes, wait_children, wait_for)
 from tlsutil import make_cert
 
 
@@ -149,7 +149,12 @@ def test_socket_activation_http_and_https(procs, site, workers):
     inherited = socket_inodes(p.pid)
     assert listening_inodes(http_p) == {inherited[3]}
     assert listening_inodes(https_p) == {inherited[4]}
-    # Adopted: non-blocking and close-on-exec.
+    # Adopted: non-blocking, close-on-exec, and TCP_NODELAY like our own
+    # listeners (accepted sockets inherit it; systemd-socket-activate does not
+    # set it).
+    for fd in (3, 4):
+        with remote_socket(p.pid, fd) as s:
+            assert s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY), f"fd {fd}"
     for fd in (3, 4):
         flags = fd_flags(p.pid, fd)
         assert flags & os.O_NONBLOCK, f"fd {fd} flags {flags:o}"
