@@ -15,6 +15,8 @@
  *                     as PEM, key_len + len: see tls_ctx_export), then
  *                     CHAN_ERROR_LOG and CHAN_ACCESS_LOG (the reopened log
  *                     files, see log_adopt)
+ *                     CHAN_STOP    stop gracefully (as SIGTERM does; a master
+ *                     without CAP_KILL cannot signal workers of another uid)
  *
  * Errors: -1 with errno, like the syscalls underneath.
  */
@@ -25,7 +27,7 @@
 
 struct tls_pem;
 
-enum chan_type { CHAN_UP = 1, CHAN_FAIL, CHAN_DONE, CHAN_HANDOVER };
+enum chan_type { CHAN_UP = 1, CHAN_FAIL, CHAN_DONE, CHAN_HANDOVER, CHAN_STOP };
 enum { CHAN_TLS = 1, CHAN_ERROR_LOG = 2, CHAN_ACCESS_LOG = 4 };
 enum { CHAN_TEXT_MAX = 400, CHAN_FDS_MAX = 3 };
 

@@ -203,8 +203,21 @@ static void master_spawn(struct master *m, unsigned slot)
 static void master_forward(struct master *m, int sig)
 {
 	for (unsigned i = 0; i < m->count; i++)
-		if (m->slots[i].pid > 0)
-			kill(m->slots[i].pid, sig);
+		if (m->slots[i].pid > 0 && kill(m->slots[i].pid, sig) < 0 && errno == EPERM)
+			log_err(m->log, "cannot signal worker %ld: %s (is CAP_KILL missing?)",
+				(long)m->slots[i].pid, strerror(errno));
+}
+
+/* A stop goes over the channels too: it needs no permission to signal. */
+static void master_stop_workers(struct master *m)
+{
+	struct chan_msg msg;
+	memset(&msg, 0, sizeof(msg));
+	msg.type = CHAN_STOP;
+	for (unsigned i = 0; i < m->count; i++)
+		if (m->slots[i].pid > 0 && m->slots[i].chan.fd >= 0)
+			(void)chan_send(m->slots[i].chan.fd, &msg, NULL, 0);
+	master_forward(m, SIGTERM);
 }
 
 static unsigned master_alive(const struct master *m)
@@ -452,7 +465,7 @@ static void master_on_signal(struct loop *loop, struct loop_watch *watch, uint32
 				m->kill_at_ms = loop_now_ms(m->loop) +
 						m->ws->cfg->shutdown_timeout_ms + 2000;
 			}
-			master_forward(m, SIGTERM);
+			master_stop_workers(m);
 			if (master_alive(m) == 0)
 				loop_stop(m->loop);
 			break;

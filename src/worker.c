@@ -183,6 +183,11 @@ static void worker_on_chan(struct loop *loop, struct loop_watch *watch, uint32_t
 			worker_take_handover(w, &m, fds, nfds);
 			continue;
 		}
+		if (m.type == CHAN_STOP && !w->draining) {
+			log_info(w->log, "the master stops us: stopping gracefully (%u "
+				 "connection(s) open)", w->conns_active);
+			worker_drain(w);
+		}
 		for (unsigned k = 0; k < nfds; k++)
 			close(fds[k]);
 	}

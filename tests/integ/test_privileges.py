@@ -352,3 +352,29 @@ def test_logs_reopen_after_the_drop(start_server, tree, workers, sig):
     assert "before-rotation" in old and "after-rotation" not in old, old[-2000:]
     if workers > 1:
         assert log.stat().st_uid == 0  # made by the master
+
+
+def test_stop_without_cap_kill(tree):
+    """A master without CAP_KILL (a systemd CapabilityBoundingSet= that
+    forgot it) cannot signal workers of another uid: the stop goes over the
+    workers' channels too, and everything exits 0."""
+    port = free_port()
+    caps = "-all,+setuid,+setgid,+net_bind_service"
+    p = Proc(["setpriv", f"--bounding-set={caps}", "--inh-caps=-all", LISOD, "--user",
+              "nobody", "--workers", "2", "--http-port", str(port), "--https-port", "0",
+              "--root", str(tree), "--log", str(tree / "lisod.log")], tree)
+    try:
+        wait_port(port, p.proc)
+        kids = wait_children(p.pid, 2)
+        assert kids, children(p.pid)
+        t0 = time.monotonic()
+        p.proc.send_signal(signal.SIGTERM)
+        assert p.wait(10) == 0, p.stderr()
+        assert time.monotonic() - t0 < 5 * SLOW
+        for pid in kids:
+            assert wait_for(lambda: not os.path.exists(f"/proc/{pid}"), 5), f"{pid} left"
+        log = (tree / "lisod.log").read_text()
+        assert "is CAP_KILL missing?" in log, log
+    finally:
+        p.stop()
+    p.assert_clean()
