@@ -311,7 +311,11 @@ static void master_on_chan(struct loop *loop, struct loop_watch *watch, uint32_t
 			}
 			break;
 		case CHAN_FAIL:
+			/* Before readiness it fails the start (master_reap says
+			 * it); after, a restarted worker's reason goes to the log. */
 			snprintf(m->fail_text, sizeof(m->fail_text), "%s", msg.text);
+			if (m->ready)
+				log_err(m->log, "worker %ld: %s", (long)s->pid, msg.text);
 			break;
 		default:
 			break;
