@@ -332,10 +332,10 @@ static void master_reap(struct master *m)
 			struct master_slot *s = &m->slots[i];
 			if (s->pid != pid)
 				continue;
-			s->pid = 0;
 			/* What it said before it died (CHAN_FAIL) may still wait. */
 			if (s->chan.fd >= 0)
 				master_on_chan(m->loop, &s->chan, 0);
+			s->pid = 0;
 			master_close_chan(m, s);
 			if (s->pending) {
 				s->pending = false;
