@@ -306,10 +306,12 @@ static void log_warnings(const struct startup *s)
 
 static void log_report(void *arg, enum configtest_kind kind, const char *text)
 {
-	struct log *log = arg;
-	if (kind == CONFIGTEST_PROBLEM)
+	const struct startup *s = arg;
+	/* A problem stops the start: the operator sees it on stderr (once,
+	 * when the log is stderr). */
+	if (kind == CONFIGTEST_PROBLEM && s->cfg.log_path)
 		fprintf(stderr, "lisod: %s\n", text);
-	log_msg(log, kind == CONFIGTEST_PROBLEM ? LOG_LVL_ERR : LOG_LVL_WARN, "%s", text);
+	log_msg(s->log, kind == CONFIGTEST_PROBLEM ? LOG_LVL_ERR : LOG_LVL_WARN, "%s", text);
 }
 
 /* A single process serves as --user: it drops here, after everything root
@@ -319,9 +321,9 @@ static int drop_single(struct startup *s)
 	char err[512];
 	if (priv_drop(&s->user, err, sizeof(err)) < 0) {
 		log_err(s->log, "%s", err);
-		return fail("%s", err);
+		return s->cfg.log_path ? fail("%s", err) : -1; /* (a log on stderr has it) */
 	}
-	if (configtest_as_user(&s->cfg, s->user.name, true, true, log_report, s->log) > 0)
+	if (configtest_as_user(&s->cfg, s->user.name, true, true, log_report, s) > 0)
 		return -1;
 	return 0;
 }
