@@ -296,9 +296,11 @@ static void log_warnings(const struct startup *s)
 		log_warn(s->log, "%s", s->notify_warning);
 	if (s->act.ignored)
 		log_warn(s->log, "LISTEN_FDS is set for another process (LISTEN_PID): ignored");
-	if (s->have_user)
-		log_info(s->log, "serving as user %s, group %s%s", s->user.name, s->user.group,
-			 s->cfg.workers > 1 ? " (the master keeps root)" : "");
+	if (s->have_user && s->cfg.workers > 1)
+		log_info(s->log, "serving as user %s, group %s (the master keeps root)",
+			 s->user.name, s->user.group);
+	else if (s->have_user)
+		; /* said once the drop took (drop_single) */
 	else if (geteuid() == 0)
 		log_warn(s->log, "running as root without --user: the workers%s run as root",
 			 s->cfg.cgi_path ? " and CGI programs" : "");
@@ -323,6 +325,7 @@ static int drop_single(struct startup *s)
 		log_err(s->log, "%s", err);
 		return s->cfg.log_path ? fail("%s", err) : -1; /* (a log on stderr has it) */
 	}
+	log_info(s->log, "serving as user %s, group %s", s->user.name, s->user.group);
 	if (configtest_as_user(&s->cfg, s->user.name, true, true, log_report, s) > 0)
 		return -1;
 	return 0;
