@@ -296,12 +296,11 @@ static void log_warnings(const struct startup *s)
 		log_warn(s->log, "%s", s->notify_warning);
 	if (s->act.ignored)
 		log_warn(s->log, "LISTEN_FDS is set for another process (LISTEN_PID): ignored");
+	/* A single process says it serves as the user once the drop took. */
 	if (s->have_user && s->cfg.workers > 1)
 		log_info(s->log, "serving as user %s, group %s (the master keeps root)",
 			 s->user.name, s->user.group);
-	else if (s->have_user)
-		; /* said once the drop took (drop_single) */
-	else if (geteuid() == 0)
+	if (!s->have_user && geteuid() == 0)
 		log_warn(s->log, "running as root without --user: the workers%s run as root",
 			 s->cfg.cgi_path ? " and CGI programs" : "");
 }
