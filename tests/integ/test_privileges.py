@@ -180,8 +180,12 @@ def test_daemon_with_user(workdir):
     private = workdir / "private"
     private.mkdir(mode=0o700)
     port, argv = liso(private)
-    r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                       timeout=10 * SLOW)
+    try:
+        r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                           timeout=10 * SLOW)
+    finally:
+        if lock.exists() and lock.read_text():
+            stop_daemon(lock)  # only if it wrongly kept running
     assert r.returncode == 1, r
     assert "is not readable by user nobody" in r.stderr, r.stderr
     assert not listening_inodes(port)
@@ -209,6 +213,19 @@ def test_daemon_with_user(workdir):
 
 # ---- CGI as root ------------------------------------------------------------------
 
+def stop_daemon(lock):
+    """A daemon that started although it should not have: stop it by the pid
+    in its lock file (it names the lock on its command line)."""
+    try:
+        pid = int(lock.read_text().split()[0])
+        cmdline = open(f"/proc/{pid}/cmdline", "rb").read().decode(errors="replace")
+    except (OSError, ValueError, IndexError):
+        return
+    if str(lock) in cmdline:
+        os.kill(pid, signal.SIGTERM)
+        wait_for(lambda: not os.path.exists(f"/proc/{pid}"), 10)
+
+
 REFUSED = "lisod: refusing to run CGI programs as root: give --user NAME (or --cgi-as-root)\n"
 
 
@@ -232,11 +249,14 @@ def test_cgi_as_root_is_refused_in_the_liso_form(tree):
     lock = tree / "lisod.lock"
     for name in ("k", "c"):
         (tree / name).write_text("")
-    code, err = run_lisod([str(port), "0", str(tree / "l.log"), str(lock), str(tree),
-                           str(tree / "status.sh"), str(tree / "k"), str(tree / "c")])
-    assert code == 1 and err == REFUSED, (code, err)
-    assert not listening_inodes(port)
-    assert not lock.exists(), "the lock file was made before the refusal"
+    try:
+        code, err = run_lisod([str(port), "0", str(tree / "l.log"), str(lock), str(tree),
+                               str(tree / "status.sh"), str(tree / "k"), str(tree / "c")])
+        assert code == 1 and err == REFUSED, (code, err)
+        assert not listening_inodes(port)
+        assert not lock.exists(), "the lock file was made before the refusal"
+    finally:
+        stop_daemon(lock)
 
 
 def test_cgi_as_root_when_asked(start_server, tree):
