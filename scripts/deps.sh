@@ -13,7 +13,8 @@
 #             certificates, s_client), ab (test_http_load.py) and util-linux
 #             (setpriv: root runs a server as nobody; prlimit: test_limits.py;
 #             setsid: tests/integ/cgi/holder), HAProxy (test_balancer.py's
-#             rolling restart). The fuzz-corpus replay is
+#             rolling restart), systemd (systemd-socket-activate:
+#             test_systemd.py; no running systemd needed). The fuzz-corpus replay is
 #             built with the normal compiler: nothing more.
 #   asan      make asan: check; gcc brings its own ASan/UBSan runtimes
 #             (libasan8, libubsan1 through libgcc-12-dev); when CC is clang,
@@ -32,7 +33,7 @@ set -eu
 
 build="gcc libc6-dev make pkg-config libssl-dev"
 unit="libcmocka-dev"
-integ="python3 python3-pytest python3-flask curl openssl apache2-utils util-linux haproxy"
+integ="python3 python3-pytest python3-flask curl openssl apache2-utils util-linux haproxy systemd"
 clang="clang libclang-rt-14-dev"
 deb="debhelper dpkg-dev build-essential lintian python3 curl adduser"
 

@@ -17,7 +17,7 @@ enum {
 	OPT_TLS_TIMEOUT, OPT_CGI_TIMEOUT, OPT_WRITE_TIMEOUT, OPT_SHUTDOWN_TIMEOUT,
 	OPT_LOG_LEVEL, OPT_DAEMON, OPT_CGI_MAX_TIME, OPT_MIN_BODY_RATE, OPT_MIN_SEND_RATE,
 	OPT_REQUIRE_HOST, OPT_PROXY_PROTOCOL, OPT_HEALTH_PATH, OPT_STATUS_PATH, OPT_STATUS_ALLOW,
-	OPT_DRAIN_DELAY,
+	OPT_DRAIN_DELAY, OPT_USER, OPT_CGI_AS_ROOT,
 };
 
 static const struct option long_options[] = {
@@ -58,6 +58,9 @@ static const struct option long_options[] = {
 	{ "status-allow", required_argument, NULL, OPT_STATUS_ALLOW },
 	{ "drain-delay", required_argument, NULL, OPT_DRAIN_DELAY },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "user", required_argument, NULL, OPT_USER },
+	{ "cgi-as-root", no_argument, NULL, OPT_CGI_AS_ROOT },
+	{ "test-config", no_argument, NULL, 't' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -115,6 +118,12 @@ void config_usage(FILE *f)
 	      "                           JSON for Accept: application/json)\n"
 	      "      --status-allow NETS  who may read the status (default 127.0.0.0/8,::1)\n"
 	      "      --log-level LEVEL    error, warn, info (default) or debug\n"
+	      "      --user NAME[:GROUP]  after binding the ports and opening the key, logs and\n"
+	      "                           lock, serve as this user (workers and CGI programs;\n"
+	      "                           with --workers > 1 the master keeps root)\n"
+	      "      --cgi-as-root        allow CGI programs to run as root (refused otherwise)\n"
+	      "  -t, --test-config        check the configuration (files, key, ports, user, lock,\n"
+	      "                           logs), print every problem, exit 0 or 1\n"
 	      "Times are seconds, or milliseconds with an 'ms' suffix.\n",
 	      f);
 }
@@ -237,6 +246,11 @@ static const char *config_apply(struct config *cfg, int opt, const char *arg, bo
 	switch (opt) {
 	case 'f': *foreground = true; return NULL;
 	case OPT_DAEMON: cfg->daemonize = true; return NULL;
+	case 't': cfg->test_config = true; return NULL;
+	case OPT_USER:
+		cfg->user = arg;
+		return *arg ? NULL : "empty user";
+	case OPT_CGI_AS_ROOT: cfg->cgi_as_root = true; return NULL;
 	case OPT_ECHO:
 		cfg->mode = CONFIG_MODE_ECHO;
 		return parse_port(arg, &cfg->echo_port) < 0 || cfg->echo_port == 0
@@ -343,7 +357,7 @@ enum config_result config_parse(struct config *cfg, int argc, char **argv, FILE 
 	opterr = 0;
 	optind = 0; /* glibc's full reset: 1 would resume inside an old "-ab" cluster */
 	int opt;
-	while ((opt = getopt_long(argc, argv, "+:hVf", long_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+:hVft", long_options, NULL)) != -1) {
 		if (opt == 'h') {
 			config_usage(out);
 			return CONFIG_EXIT_OK;
@@ -356,7 +370,7 @@ enum config_result config_parse(struct config *cfg, int argc, char **argv, FILE 
 			/* An unknown short option inside a cluster ("-xf") is not
 			 * argv[optind - 1]: getopt names it in optopt. For a long
 			 * option optopt is 0 or the option's own value. */
-			bool unknown_short = optopt > 0 && optopt < 256 && !strchr("hVf", optopt);
+			bool unknown_short = optopt > 0 && optopt < 256 && !strchr("hVft", optopt);
 			char shortopt[3] = { '-', (char)optopt, '\0' };
 			return usage_error(err, "unknown option",
 					   unknown_short ? shortopt : argv[optind - 1]);

@@ -51,6 +51,9 @@ struct config {
 	struct proxy_trust status_allow; /* who may read the status */
 	unsigned drain_delay_ms;   /* on SIGTERM: keep serving (health 503) this long */
 	int log_level;             /* enum log_level */
+	const char *user;          /* --user NAME[:GROUP]; NULL: keep our ids */
+	bool cgi_as_root;          /* --cgi-as-root: allow CGI programs as uid 0 */
+	bool test_config;          /* -t: check everything, report, exit */
 };
 
 enum config_result { CONFIG_OK, CONFIG_EXIT_OK, CONFIG_EXIT_USAGE };

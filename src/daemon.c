@@ -73,22 +73,44 @@ static int detach_stdio(void)
 	return rc;
 }
 
-int daemon_ready(int notify_fd)
+int daemon_detach(void)
 {
+	int err_fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+	if (err_fd < 0) {
+		fprintf(stderr, "lisod: dup: %s\n", strerror(errno));
+		return -1;
+	}
 	/* Let go of the launcher's stdio first: once it has read our byte it
 	 * exits, and a shell reading its output must see EOF then. */
 	if (detach_stdio() < 0) {
-		close(notify_fd);
+		close(err_fd);
 		return -1;
 	}
+	return err_fd;
+}
+
+int daemon_notify(int notify_fd, int err_fd)
+{
 	ssize_t n;
 	do
 		n = write(notify_fd, "R", 1);
 	while (n < 0 && errno == EINTR);
 	close(notify_fd);
+	if (err_fd >= 0)
+		close(err_fd);
 	/* A launcher that cannot be told (it was killed) has reported failure:
 	 * then nothing may keep running. */
 	return n == 1 ? 0 : -1;
+}
+
+int daemon_ready(int notify_fd)
+{
+	int err_fd = daemon_detach();
+	if (err_fd < 0) {
+		close(notify_fd);
+		return -1;
+	}
+	return daemon_notify(notify_fd, err_fd);
 }
 
 int lockfile_acquire(const char *path, char *err, size_t errlen)
@@ -122,4 +144,47 @@ int lockfile_acquire(const char *path, char *err, size_t errlen)
 		return -1;
 	}
 	return fd;
+}
+
+int lockfile_probe(const char *path, char *holder, size_t holder_len, char *err, size_t errlen)
+{
+	holder[0] = '\0';
+	int fd = open(path, O_RDWR | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0 && errno == ENOENT) {
+		/* lockfile_acquire would create it: can it? */
+		char dir[4096];
+		snprintf(dir, sizeof(dir), "%s", path);
+		char *slash = strrchr(dir, '/');
+		if (!slash)
+			snprintf(dir, sizeof(dir), ".");
+		else if (slash == dir)
+			dir[1] = '\0';
+		else
+			*slash = '\0';
+		if (access(dir, W_OK | X_OK) == 0)
+			return 0;
+		snprintf(err, errlen, "cannot create lock file %s: %s: %s", path, dir,
+			 strerror(errno));
+		return -1;
+	}
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot open lock file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	int rc = 0;
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+		flock(fd, LOCK_UN); /* free: let go at once, write nothing */
+	} else if (errno == EWOULDBLOCK) {
+		ssize_t n = pread(fd, holder, holder_len - 1, 0);
+		holder[n > 0 ? n : 0] = '\0';
+		holder[strcspn(holder, "\r\n")] = '\0';
+		if (!holder[0])
+			snprintf(holder, holder_len, "?");
+		rc = 1;
+	} else {
+		snprintf(err, errlen, "cannot lock %s: %s", path, strerror(errno));
+		rc = -1;
+	}
+	close(fd);
+	return rc;
 }

@@ -24,10 +24,25 @@ int daemon_start(void);
  * stderr; the launcher is not told, so it exits 1 when we do) or the
  * launcher could not be told (it is gone): either way the caller stops. */
 int daemon_ready(int notify_fd);
+/* daemon_ready() in two steps, for a daemon that forks between them (the
+ * master: its workers must inherit /dev/null, yet it tells the launcher
+ * only once they are up). daemon_detach() points stdin/stdout/stderr at
+ * /dev/null and returns a close-on-exec copy of the launcher's stderr for
+ * the last startup errors (a child forked meanwhile closes it and notify_fd
+ * at once), or -1 (message on stderr: stop). daemon_notify() tells the
+ * launcher and closes both; -1 if it could not be told. */
+int daemon_detach(void);
+int daemon_notify(int notify_fd, int err_fd);
 
 /* Open and lock path, then write our pid. Returns the fd to keep open
  * (the lock lives as long as it), or -1: the message, naming the pid that
  * holds the lock when that is the cause, is written to err. */
 int lockfile_acquire(const char *path, char *err, size_t errlen);
+/* For -t: 0 if the lock is free (or the file does not exist and could be
+ * created), 1 if a running server holds it (its pid text in holder), -1 if
+ * it cannot be used (message in err). Writes and creates nothing, and
+ * holds the lock for no longer than a flock/unlock pair. */
+int lockfile_probe(const char *path, char *holder, size_t holder_len, char *err,
+		   size_t errlen);
 
 #endif

@@ -7,6 +7,7 @@
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -50,7 +51,9 @@ static int parse_addr(const char *addr, uint16_t port, struct sockaddr_storage *
 	return -1;
 }
 
-int listen_open(const char *addr, uint16_t port, bool reuseport, char *err, size_t errlen)
+/* A socket bound to addr:port with our options, not yet listening. */
+static int listen_bound(const char *addr, uint16_t port, bool reuseport, char *err,
+			size_t errlen)
 {
 	struct sockaddr_storage ss;
 	socklen_t sslen;
@@ -93,14 +96,41 @@ int listen_open(const char *addr, uint16_t port, bool reuseport, char *err, size
 		snprintf(err, errlen, "cannot bind %s port %u: %s", shown, port, strerror(errno));
 		goto fail;
 	}
-	if (listen(fd, LISTEN_BACKLOG) < 0)
-		goto fail_errno;
 	return fd;
 fail_errno:
 	snprintf(err, errlen, "listening socket on port %u: %s", port, strerror(errno));
-fail:
+fail:;
+	int saved = errno; /* -t tells EADDRINUSE from the rest */
 	close(fd);
+	errno = saved;
 	return -1;
+}
+
+int listen_open(const char *addr, uint16_t port, bool reuseport, char *err, size_t errlen)
+{
+	int fd = listen_bound(addr, port, reuseport, err, errlen);
+	if (fd < 0)
+		return -1;
+	if (listen(fd, LISTEN_BACKLOG) < 0) {
+		snprintf(err, errlen, "listening socket on port %u: %s", port, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int listen_check(const char *addr, uint16_t port, char *err, size_t errlen)
+{
+	int fd = listen_bound(addr, port, false, err, errlen);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+int listen_watch(struct loop *loop, struct listener *l)
+{
+	return loop_add_level(loop, &l->watch, EPOLLIN | (l->shared ? EPOLLEXCLUSIVE : 0));
 }
 
 int listen_reserve_init(struct listen_reserve *r, struct log *log)
@@ -142,10 +172,30 @@ static void listen_shed(struct loop *loop, struct listen_reserve *r, int lfd)
 	}
 }
 
+/*
+ * A socket shared by several workers is watched with EPOLLEXCLUSIVE: a new
+ * connection wakes one worker waiting in epoll_wait, not all of them. But
+ * the kernel tries the waiters in the order they were registered, so the
+ * first worker that is idle takes every connection under light load. A
+ * worker that has just accepted therefore registers again, which puts it
+ * at the back of the socket's wait queue: idle workers take turns.
+ */
+static void listen_requeue(struct loop *loop, struct listener *l)
+{
+	if (loop_del(loop, &l->watch) == 0 && listen_watch(loop, l) == 0)
+		return;
+	log_err(l->reserve->log, "re-registering the listener on port %u: %s", l->port,
+		strerror(errno));
+	/* Never lose the listener: without EPOLLEXCLUSIVE it still works. */
+	if (loop_add_level(loop, &l->watch, EPOLLIN) == 0)
+		l->shared = false;
+}
+
 void listen_on_ready(struct loop *loop, struct loop_watch *watch, uint32_t events)
 {
 	(void)events;
 	struct listener *l = container_of(watch, struct listener, watch);
+	int accepted = 0;
 	for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
 		struct sockaddr_storage peer;
 		socklen_t plen = sizeof(peer);
@@ -161,8 +211,11 @@ void listen_on_ready(struct loop *loop, struct loop_watch *watch, uint32_t event
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
 				log_err(l->reserve->log, "accept on port %u: %s", l->port,
 					strerror(errno));
-			return;
+			break;
 		}
+		accepted++;
 		l->on_accept(l, fd, &peer, plen);
 	}
+	if (l->shared && accepted > 0)
+		listen_requeue(loop, l);
 }

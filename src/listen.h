@@ -38,6 +38,7 @@ struct listener {
 	struct loop_watch watch;  /* fd: the listening socket */
 	uint16_t port;
 	bool tls;
+	bool shared;              /* one socket for every worker (socket activation) */
 	listen_accept_fn on_accept;
 	void *owner;              /* for on_accept */
 	struct listen_reserve *reserve;
@@ -49,6 +50,16 @@ void listen_reserve_fini(struct listen_reserve *r);
 
 /* Create, bind and listen. Returns the fd, or -1 with a message in err. */
 int listen_open(const char *addr, uint16_t port, bool reuseport, char *err, size_t errlen);
+
+/* Bind like listen_open() (without SO_REUSEPORT, so a running server's
+ * sockets cannot be joined) and close at once, never listening: does the
+ * port look free to us? For -t. 0, or -1 with a message in err. */
+int listen_check(const char *addr, uint16_t port, char *err, size_t errlen);
+
+/* Put the listener's watch on the loop: level-triggered, and with
+ * EPOLLEXCLUSIVE when the socket is shared by several workers (see
+ * listen.c for how they take turns). 0, or -1 with errno. */
+int listen_watch(struct loop *loop, struct listener *l);
 
 /* The loop callback of a listener's watch (level-triggered): accept up to
  * a bounded batch of pending connections and hand each to on_accept. */

@@ -158,6 +158,30 @@ int log_reopen(struct log *log)
 	return rc;
 }
 
+void log_files(const struct log *log, int *error_fd, int *access_fd)
+{
+	*error_fd = log->error.path ? log->error.fd : -1;
+	*access_fd = log->access == &log->access_own && log->access_own.path
+			     ? log->access_own.fd : -1;
+}
+
+static int sink_adopt(struct log_sink *s, int fd)
+{
+	if (fd < 0 || !s->path)
+		return 0;
+	sink_flush(s);
+	/* dup2 keeps the descriptor number, as sink_reopen does. */
+	return dup2(fd, s->fd) < 0 ? -1 : 0;
+}
+
+int log_adopt(struct log *log, int error_fd, int access_fd)
+{
+	int rc = sink_adopt(&log->error, error_fd);
+	if (log->access == &log->access_own && sink_adopt(&log->access_own, access_fd) < 0)
+		rc = -1;
+	return rc;
+}
+
 void log_flush(struct log *log)
 {
 	sink_flush(&log->error);

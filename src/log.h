@@ -30,6 +30,14 @@ struct log *log_new(const char *error_path, const char *access_path,
 void log_free(struct log *log);          /* flushes first */
 int log_reopen(struct log *log);         /* 0, or -1 (old files kept) */
 void log_flush(struct log *log);
+/* The descriptors of the log's files, to hand to another process after
+ * log_reopen() (a master to its workers): -1 for a log on stderr, no
+ * access log, or access lines going to the error log. Still ours. */
+void log_files(const struct log *log, int *error_fd, int *access_fd);
+/* Write to these files from now on (what log_files() gave in another
+ * process): each is flushed and dup2'd over the old descriptor; -1 leaves
+ * that log as it is. The caller closes its fds. 0, or -1 (errno). */
+int log_adopt(struct log *log, int error_fd, int access_fd);
 /* After fork in a worker: tag lines with this pid. */
 void log_set_pid(struct log *log, long pid);
 

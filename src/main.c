@@ -1,10 +1,13 @@
 /*
- * main — the startup sequence: arguments, daemon, lock file, listeners,
- * logs, signals; then one worker runs the event loop.
+ * main — the startup sequence: arguments, what systemd handed over
+ * (listeners, the notify socket), the --user, daemon, lock file, TLS
+ * context, listeners, signals, logs; then the drop to --user and one
+ * worker runs the event loop, or a master forks N workers (which drop).
  *
  * Everything that can fail for a reason the operator must fix (a bad
- * argument, a port in use, an unreadable root or key, a held lock) fails
- * here, before the launcher of a daemon reports success.
+ * argument, a port in use, an unreadable root or key, a held lock, an
+ * unknown user) fails here, before the launcher of a daemon reports
+ * success. `lisod -t` makes the same checks (configtest.c) and stops.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,10 +25,14 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "configtest.h"
 #include "daemon.h"
 #include "listen.h"
 #include "log.h"
 #include "master.h"
+#include "priv.h"
+#include "sdlisten.h"
+#include "sdnotify.h"
 #include "tls.h"
 #include "worker.h"
 
@@ -34,12 +41,19 @@ struct startup {
 	char root_buf[PATH_MAX];
 	struct worker_setup ws;  /* listeners, TLS ctx, signalfd, log */
 	/* With N > 1 workers, each listener is N SO_REUSEPORT sockets, one per
-	 * worker: slot_fds[w * WORKER_LISTENERS_MAX + i] (slot 0 is ws's). */
+	 * worker: slot_fds[w * WORKER_LISTENERS_MAX + i] (slot 0 is ws's); a
+	 * socket from systemd is one, shared: the same fd in every slot. */
 	int *slot_fds;
 	bool self_signed;
 	int lock_fd;
 	int notify_fd;
 	struct log *log;
+	struct sdnotify notify;   /* $NOTIFY_SOCKET */
+	struct sdlisten act;      /* listeners from systemd ($LISTEN_FDS) */
+	struct priv_user user;    /* --user */
+	bool have_user;
+	char notify_warning[256]; /* a bad $NOTIFY_SOCKET, for the log */
+	char status[160];         /* STATUS= for systemd */
 };
 
 /* The bundled www/ beside the executable, else ./www. */
@@ -97,6 +111,8 @@ static int add_listener(struct startup *s, uint16_t port, bool tls)
 	char err[256];
 	struct worker_setup *ws = &s->ws;
 	unsigned i = ws->listener_count, workers = s->cfg.workers;
+	if (i == WORKER_LISTENERS_MAX)
+		return fail("too many listeners (at most %d)", WORKER_LISTENERS_MAX);
 	/* One socket per worker: the kernel spreads connections evenly over
 	 * SO_REUSEPORT sockets, where a shared socket lets the busiest worker
 	 * take them all (measured: 64 of 64 with EPOLLEXCLUSIVE). */
@@ -109,6 +125,23 @@ static int add_listener(struct startup *s, uint16_t port, bool tls)
 	ws->listen_fds[i] = s->slot_fds[i];
 	ws->ports[i] = port;
 	ws->listen_tls[i] = tls;
+	ws->listener_count = i + 1;
+	return 0;
+}
+
+/* A socket systemd opened: one for every worker (see listen.c). */
+static int add_inherited(struct startup *s, const struct sdlisten_socket *sock)
+{
+	struct worker_setup *ws = &s->ws;
+	unsigned i = ws->listener_count;
+	if (i == WORKER_LISTENERS_MAX)
+		return fail("too many listeners (at most %d)", WORKER_LISTENERS_MAX);
+	for (unsigned w = 0; w < s->cfg.workers; w++)
+		s->slot_fds[w * WORKER_LISTENERS_MAX + i] = sock->fd;
+	ws->listen_fds[i] = sock->fd;
+	ws->ports[i] = sock->port;
+	ws->listen_tls[i] = sock->tls;
+	ws->listen_shared[i] = s->cfg.workers > 1;
 	ws->listener_count++;
 	return 0;
 }
@@ -119,11 +152,18 @@ static int open_listeners(struct startup *s)
 	s->slot_fds = malloc(sizeof(int) * WORKER_LISTENERS_MAX * cfg->workers);
 	if (!s->slot_fds)
 		return fail("%s", "out of memory");
-	if (cfg->mode == CONFIG_MODE_ECHO)
+	if (cfg->mode == CONFIG_MODE_ECHO) {
+		if (s->act.count)
+			return fail("%s", "socket activation is not supported with --echo");
 		return add_listener(s, cfg->echo_port, false);
-	if (cfg->http_port && add_listener(s, cfg->http_port, false) < 0)
+	}
+	/* The kinds systemd handed over are its; we bind only the others. */
+	for (unsigned i = 0; i < s->act.count; i++)
+		if (add_inherited(s, &s->act.sockets[i]) < 0)
+			return -1;
+	if (cfg->http_port && !s->act.http && add_listener(s, cfg->http_port, false) < 0)
 		return -1;
-	if (cfg->https_port && add_listener(s, cfg->https_port, true) < 0)
+	if (cfg->https_port && !s->act.https && add_listener(s, cfg->https_port, true) < 0)
 		return -1;
 	if (s->ws.listener_count == 0)
 		return fail("%s", "no listener: both ports are 0");
@@ -163,11 +203,21 @@ static int check_paths(const struct config *cfg)
 	return 0;
 }
 
+static bool need_tls(const struct startup *s)
+{
+	return s->cfg.mode == CONFIG_MODE_HTTP &&
+	       (s->act.https || (s->cfg.https_port && !s->act.https));
+}
+
 /* Everything before the event loop; on failure the message is on stderr. */
 static int startup(struct startup *s)
 {
 	if (check_paths(&s->cfg) < 0)
 		return -1;
+	if (s->cfg.mode == CONFIG_MODE_HTTP && s->cfg.cgi_path && !s->cfg.cgi_as_root &&
+	    priv_serving_uid(s->have_user ? &s->user : NULL) == 0)
+		return fail("%s", "refusing to run CGI programs as root: give --user NAME "
+			    "(or --cgi-as-root)");
 	if (s->cfg.daemonize) {
 		s->notify_fd = daemon_start();
 		if (s->notify_fd < 0)
@@ -180,7 +230,7 @@ static int startup(struct startup *s)
 			return fail("%s", err);
 	}
 	raise_fd_limit();
-	if (s->cfg.mode == CONFIG_MODE_HTTP && s->cfg.https_port) {
+	if (need_tls(s)) {
 		char err[512];
 		s->ws.tls = tls_ctx_new(s->cfg.key_path, s->cfg.cert_path, &s->self_signed, err,
 					sizeof(err));
@@ -201,8 +251,11 @@ static int startup(struct startup *s)
 static void close_listeners(struct startup *s)
 {
 	for (unsigned w = 0; w < s->cfg.workers; w++)
-		for (unsigned i = 0; i < s->ws.listener_count; i++)
-			close(s->slot_fds[w * WORKER_LISTENERS_MAX + i]);
+		for (unsigned i = 0; i < s->ws.listener_count; i++) {
+			int fd = s->slot_fds[w * WORKER_LISTENERS_MAX + i];
+			if (w == 0 || fd != s->slot_fds[i]) /* a shared socket once */
+				close(fd);
+		}
 	s->ws.listener_count = 0;
 }
 
@@ -222,19 +275,76 @@ static int share_stats(struct startup *s)
 	return 0;
 }
 
-static void log_banner(const struct startup *s)
+static void log_banner(struct startup *s)
 {
 	const struct config *cfg = &s->cfg;
+	const struct worker_setup *ws = &s->ws;
 	log_info(s->log, "%s %s starting, pid %ld", LISOD_NAME, LISOD_VERSION, (long)getpid());
 	if (cfg->mode == CONFIG_MODE_ECHO) {
 		log_info(s->log, "echo server on port %u", cfg->echo_port);
+		snprintf(s->status, sizeof(s->status), "echo server on port %u", cfg->echo_port);
 		return;
 	}
-	log_info(s->log, "HTTP on port %u, document root %s", cfg->http_port, cfg->root);
-	if (cfg->https_port)
-		log_info(s->log, "HTTPS on port %u with %s", cfg->https_port,
-			 s->self_signed ? "a self-signed certificate for localhost made at startup"
-					: cfg->cert_path);
+	int n = snprintf(s->status, sizeof(s->status), "serving on");
+	for (unsigned i = 0; i < ws->listener_count; i++) {
+		bool inherited = i < s->act.count;
+		if (!ws->listen_tls[i])
+			log_info(s->log, "HTTP on port %u%s, document root %s", ws->ports[i],
+				 inherited ? " (socket from systemd)" : "", cfg->root);
+		else
+			log_info(s->log, "HTTPS on port %u%s with %s", ws->ports[i],
+				 inherited ? " (socket from systemd)" : "",
+				 s->self_signed ? "a self-signed certificate for localhost made at "
+						  "startup"
+						: cfg->cert_path);
+		if (n > 0 && (size_t)n < sizeof(s->status))
+			n += snprintf(s->status + n, sizeof(s->status) - (size_t)n, "%s %u",
+				      i ? "," : "", ws->ports[i]);
+	}
+	if (n > 0 && (size_t)n < sizeof(s->status))
+		snprintf(s->status + n, sizeof(s->status) - (size_t)n, "; %u worker%s",
+			 cfg->workers, cfg->workers == 1 ? "" : "s");
+}
+
+/* What the operator should know about our privileges and systemd. */
+static void log_warnings(const struct startup *s)
+{
+	if (s->notify_warning[0])
+		log_warn(s->log, "%s", s->notify_warning);
+	if (s->act.ignored)
+		log_warn(s->log, "LISTEN_FDS is set for another process (LISTEN_PID): ignored");
+	/* A single process says it serves as the user once the drop took. */
+	if (s->have_user && s->cfg.workers > 1)
+		log_info(s->log, "serving as user %s, group %s (the master keeps root)",
+			 s->user.name, s->user.group);
+	if (!s->have_user && geteuid() == 0)
+		log_warn(s->log, "running as root without --user: the workers%s run as root",
+			 s->cfg.cgi_path ? " and CGI programs" : "");
+}
+
+static void log_report(void *arg, enum configtest_kind kind, const char *text)
+{
+	const struct startup *s = arg;
+	/* A problem stops the start: the operator sees it on stderr (once,
+	 * when the log is stderr). */
+	if (kind == CONFIGTEST_PROBLEM && s->cfg.log_path)
+		fprintf(stderr, "lisod: %s\n", text);
+	log_msg(s->log, kind == CONFIGTEST_PROBLEM ? LOG_LVL_ERR : LOG_LVL_WARN, "%s", text);
+}
+
+/* A single process serves as --user: it drops here, after everything root
+ * had to open, and checks what it can still reach. */
+static int drop_single(struct startup *s)
+{
+	char err[512];
+	if (priv_drop(&s->user, err, sizeof(err)) < 0) {
+		log_err(s->log, "%s", err);
+		return s->cfg.log_path ? fail("%s", err) : -1; /* (a log on stderr has it) */
+	}
+	log_info(s->log, "serving as user %s, group %s", s->user.name, s->user.group);
+	if (configtest_as_user(&s->cfg, s->user.name, true, true, log_report, s) > 0)
+		return -1;
+	return 0;
 }
 
 /* A daemon's launcher waits for this (see daemon.h); -1: it could not be
@@ -289,22 +399,54 @@ int main(int argc, char **argv)
 	}
 	if (s.cfg.mode == CONFIG_MODE_ECHO)
 		s.cfg.workers = 1;
+	if (s.cfg.test_config)
+		return configtest_run(&s.cfg);
 	int rc = 1;
+	char err[512];
+	/* What systemd handed over is ours before anything can fork or exec
+	 * (LISTEN_PID is this process; the variables go from the environment). */
+	if (sdnotify_init(&s.notify, s.notify_warning, sizeof(s.notify_warning)) < 0)
+		fprintf(stderr, "lisod: warning: %s\n", s.notify_warning);
+	s.notify.main_pid = s.cfg.daemonize; /* the daemon is not what systemd started */
+	if (sdlisten_adopt(&s.act, err, sizeof(err)) < 0) {
+		fail("%s", err);
+		return 1;
+	}
+	if (s.cfg.user) {
+		if (priv_lookup(s.cfg.user, &s.user, err, sizeof(err)) < 0) {
+			fail("%s", err);
+			return 1;
+		}
+		s.have_user = true;
+	}
 	if (startup(&s) < 0) {
 		/* Free what it got, so a sanitizer build reports real leaks only. */
 		tls_ctx_free(s.ws.tls);
 		goto out;
 	}
 	log_banner(&s);
+	log_warnings(&s);
 	s.ws.cfg = &s.cfg;
 	s.ws.log = s.log;
 	if (share_stats(&s) < 0)
 		goto out;
+	s.ws.status = s.status;
 	if (s.cfg.workers > 1) {
-		rc = master_run(&s.ws, s.cfg.workers, s.slot_fds, s.notify_fd);
+		struct master_opts mo = {
+			.workers = s.cfg.workers, .slot_fds = s.slot_fds, .notify_fd = s.notify_fd,
+			.user = s.have_user ? &s.user : NULL, .notify = &s.notify,
+			.status = s.status,
+		};
+		s.notify_fd = -1; /* the master's now */
+		rc = master_run(&s.ws, &mo);
 		log_info(s.log, "stopped");
 		tls_ctx_free(s.ws.tls);
 		close_listeners(&s);
+		goto out;
+	}
+	s.ws.notify = &s.notify;
+	if (s.have_user && drop_single(&s) < 0) {
+		tls_ctx_free(s.ws.tls);
 		goto out;
 	}
 	struct worker w;
@@ -314,6 +456,8 @@ int main(int argc, char **argv)
 		if (s.notify_fd >= 0)
 			fail("cannot start: see the log %s", s.cfg.log_path);
 	} else if (report_ready(&s) == 0) {
+		if (sdnotify_ready(&s.notify, s.status) < 0)
+			log_warn(s.log, "notifying systemd: %s", strerror(errno));
 		rc = worker_run(&w);
 		log_info(s.log, "stopped");
 	}
@@ -325,5 +469,9 @@ out:
 		close(s.ws.sigfd);
 	if (s.lock_fd >= 0)
 		close(s.lock_fd);
+	if (s.notify_fd >= 0)
+		close(s.notify_fd);
+	if (s.have_user)
+		priv_user_fini(&s.user);
 	return rc;
 }

@@ -1,6 +1,7 @@
 #include "tls.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -125,8 +127,8 @@ static int load_files(SSL_CTX *ssl, const char *key_path, const char *cert_path,
 	return 0;
 }
 
-struct tls_ctx *tls_ctx_new(const char *key_path, const char *cert_path, bool *self_signed_out,
-			    char *err, size_t errlen)
+/* A context with our settings and no key yet. */
+static struct tls_ctx *ctx_base(char *err, size_t errlen)
 {
 	struct tls_ctx *ctx = calloc(1, sizeof(*ctx));
 	if (!ctx) {
@@ -136,7 +138,8 @@ struct tls_ctx *tls_ctx_new(const char *key_path, const char *cert_path, bool *s
 	ctx->ssl = SSL_CTX_new(TLS_server_method());
 	if (!ctx->ssl) {
 		tls_error(err, errlen, "SSL_CTX_new");
-		goto fail;
+		free(ctx);
+		return NULL;
 	}
 	SSL_CTX *s = ctx->ssl;
 	SSL_CTX_set_min_proto_version(s, TLS1_2_VERSION);
@@ -155,9 +158,18 @@ struct tls_ctx *tls_ctx_new(const char *key_path, const char *cert_path, bool *s
 	static const unsigned char sid_ctx[] = "lisod";
 	SSL_CTX_set_session_id_context(s, sid_ctx, sizeof(sid_ctx) - 1);
 	SSL_CTX_set_alpn_select_cb(s, alpn_select, NULL);
+	return ctx;
+}
+
+struct tls_ctx *tls_ctx_new(const char *key_path, const char *cert_path, bool *self_signed_out,
+			    char *err, size_t errlen)
+{
+	struct tls_ctx *ctx = ctx_base(err, errlen);
+	if (!ctx)
+		return NULL;
 	bool generated = !key_path;
-	if (generated ? self_signed(s, err, errlen) < 0
-		      : load_files(s, key_path, cert_path, err, errlen) < 0)
+	if (generated ? self_signed(ctx->ssl, err, errlen) < 0
+		      : load_files(ctx->ssl, key_path, cert_path, err, errlen) < 0)
 		goto fail;
 	if (self_signed_out)
 		*self_signed_out = generated;
@@ -175,6 +187,21 @@ void tls_ctx_free(struct tls_ctx *ctx)
 	free(ctx);
 }
 
+/* Give ctx the session-ticket keys of old. 0, or -1 with err set. */
+static int copy_ticket_keys(struct tls_ctx *ctx, const struct tls_ctx *old, char *err,
+			    size_t errlen)
+{
+	unsigned char keys[80]; /* name, HMAC and AES keys, as OpenSSL stores them */
+	int rc = 0;
+	if (SSL_CTX_get_tlsext_ticket_keys(old->ssl, keys, sizeof(keys)) != 1 ||
+	    SSL_CTX_set_tlsext_ticket_keys(ctx->ssl, keys, sizeof(keys)) != 1) {
+		tls_error(err, errlen, "session ticket keys");
+		rc = -1;
+	}
+	OPENSSL_cleanse(keys, sizeof(keys));
+	return rc;
+}
+
 struct tls_ctx *tls_ctx_reload(const struct tls_ctx *old, const char *key_path,
 			       const char *cert_path, bool *self_signed, char *err,
 			       size_t errlen)
@@ -182,16 +209,116 @@ struct tls_ctx *tls_ctx_reload(const struct tls_ctx *old, const char *key_path,
 	struct tls_ctx *ctx = tls_ctx_new(key_path, cert_path, self_signed, err, errlen);
 	if (!ctx)
 		return NULL;
-	unsigned char keys[80]; /* name, HMAC and AES keys, as OpenSSL stores them */
-	if (SSL_CTX_get_tlsext_ticket_keys(old->ssl, keys, sizeof(keys)) != 1 ||
-	    SSL_CTX_set_tlsext_ticket_keys(ctx->ssl, keys, sizeof(keys)) != 1) {
-		tls_error(err, errlen, "session ticket keys");
-		OPENSSL_cleanse(keys, sizeof(keys));
+	if (copy_ticket_keys(ctx, old, err, errlen) < 0) {
 		tls_ctx_free(ctx);
 		return NULL;
 	}
-	OPENSSL_cleanse(keys, sizeof(keys));
 	return ctx;
+}
+
+int tls_ctx_export(const struct tls_ctx *ctx, struct tls_pem *pem, char *err, size_t errlen)
+{
+	memset(pem, 0, sizeof(*pem));
+	EVP_PKEY *key = SSL_CTX_get0_privatekey(ctx->ssl);
+	X509 *cert = SSL_CTX_get0_certificate(ctx->ssl);
+	STACK_OF(X509) *chain = NULL;
+	/* Secure memory BIO: its buffer is cleansed when freed. */
+	BIO *b = BIO_new(BIO_s_secmem());
+	int rc = -1;
+	if (!key || !cert || !b || !SSL_CTX_get0_chain_certs(ctx->ssl, &chain) ||
+	    !PEM_write_bio_PrivateKey(b, key, NULL, NULL, 0, NULL, NULL))
+		goto out;
+	size_t key_len = (size_t)BIO_pending(b);
+	if (!PEM_write_bio_X509(b, cert))
+		goto out;
+	for (int i = 0; chain && i < sk_X509_num(chain); i++)
+		if (!PEM_write_bio_X509(b, sk_X509_value(chain, i)))
+			goto out;
+	char *data;
+	long len = BIO_get_mem_data(b, &data);
+	if (len <= 0)
+		goto out;
+	pem->data = malloc((size_t)len);
+	if (!pem->data)
+		goto out;
+	memcpy(pem->data, data, (size_t)len);
+	pem->len = (size_t)len;
+	pem->key_len = key_len;
+	rc = 0;
+out:
+	if (rc < 0)
+		tls_error(err, errlen, "exporting the key and certificate");
+	BIO_free(b);
+	return rc;
+}
+
+void tls_pem_free(struct tls_pem *pem)
+{
+	if (pem->data)
+		OPENSSL_cleanse(pem->data, pem->len);
+	free(pem->data);
+	memset(pem, 0, sizeof(*pem));
+}
+
+/* Never prompt: what we read was written unencrypted by tls_ctx_export. */
+static int no_password(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)u;
+	return -1;
+}
+
+static int load_pem(SSL_CTX *ssl, const struct tls_pem *pem)
+{
+	if (pem->key_len == 0 || pem->key_len >= pem->len || pem->len > INT_MAX)
+		return -1;
+	BIO *kb = BIO_new_mem_buf(pem->data, (int)pem->key_len);
+	BIO *cb = BIO_new_mem_buf(pem->data + pem->key_len, (int)(pem->len - pem->key_len));
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL, *extra;
+	int rc = -1;
+	if (!kb || !cb)
+		goto out;
+	key = PEM_read_bio_PrivateKey(kb, NULL, no_password, NULL);
+	cert = PEM_read_bio_X509(cb, NULL, no_password, NULL);
+	if (!key || !cert || SSL_CTX_use_certificate(ssl, cert) != 1 ||
+	    SSL_CTX_use_PrivateKey(ssl, key) != 1)
+		goto out;
+	while ((extra = PEM_read_bio_X509(cb, NULL, no_password, NULL)) != NULL)
+		if (SSL_CTX_add0_chain_cert(ssl, extra) != 1) {
+			X509_free(extra);
+			goto out;
+		}
+	ERR_clear_error(); /* the end of the chain reads as an error */
+	if (SSL_CTX_check_private_key(ssl) != 1)
+		goto out;
+	rc = 0;
+out:
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	BIO_free(kb);
+	BIO_free(cb);
+	return rc;
+}
+
+struct tls_ctx *tls_ctx_from_pem(const struct tls_ctx *old, const struct tls_pem *pem,
+				 char *err, size_t errlen)
+{
+	struct tls_ctx *ctx = ctx_base(err, errlen);
+	if (!ctx)
+		return NULL;
+	if (load_pem(ctx->ssl, pem) < 0) {
+		tls_error(err, errlen, "the key and certificate handed over");
+		goto fail;
+	}
+	if (old && copy_ticket_keys(ctx, old, err, errlen) < 0)
+		goto fail;
+	return ctx;
+fail:
+	tls_ctx_free(ctx);
+	return NULL;
 }
 
 /* Map an SSL_* result to our vocabulary; ret is the OpenSSL return value. */

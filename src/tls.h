@@ -35,6 +35,22 @@ struct tls_ctx *tls_ctx_reload(const struct tls_ctx *old, const char *key_path,
 			       const char *cert_path, bool *self_signed, char *err,
 			       size_t errlen);
 
+/* A context's key (unencrypted) and certificate chain as PEM, one buffer:
+ * data[0 .. key_len) is the key, data[key_len .. len) the leaf certificate
+ * and its chain. It is how a privileged master hands what it read to
+ * workers that cannot read the files (docs/design.md). */
+struct tls_pem {
+	char *data;
+	size_t key_len, len;
+};
+/* 0, or -1 with err set. Free with tls_pem_free(), which wipes it. */
+int tls_ctx_export(const struct tls_ctx *ctx, struct tls_pem *pem, char *err, size_t errlen);
+void tls_pem_free(struct tls_pem *pem);
+/* A new context from tls_ctx_export()'s PEM, with old's session-ticket keys
+ * (old NULL: fresh ones). NULL with err set. */
+struct tls_ctx *tls_ctx_from_pem(const struct tls_ctx *old, const struct tls_pem *pem,
+				 char *err, size_t errlen);
+
 /* The TLS implementation of the transport interface; its state (impl) is
  * the SSL of tls_session_new(). */
 extern const struct transport_ops tls_transport_ops;

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -9,8 +10,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "chan.h"
 #include "conn.h"
 #include "log.h"
+#include "sdnotify.h"
 #include "fcache.h"
 #include "static.h"
 #include "tls.h"
@@ -115,6 +118,101 @@ static void worker_reload_tls(struct worker *w)
 		 self_signed ? " (new self-signed certificate)" : "");
 }
 
+/* A failed sd_notify costs a log line, nothing more. */
+static void worker_notify(struct worker *w, int rc)
+{
+	if (rc < 0)
+		log_warn(w->log, "notifying systemd: %s", strerror(errno));
+}
+
+/* What the master opened for us (chan.h): a key and certificate, reopened
+ * logs. Each part that fails keeps what we had. */
+static void worker_take_handover(struct worker *w, const struct chan_msg *m, int *fds,
+				 unsigned nfds)
+{
+	unsigned k = 0;
+	int pem_fd = -1, err_fd = -1, acc_fd = -1;
+	if ((m->what & CHAN_TLS) && k < nfds)
+		pem_fd = fds[k++];
+	if ((m->what & CHAN_ERROR_LOG) && k < nfds)
+		err_fd = fds[k++];
+	if ((m->what & CHAN_ACCESS_LOG) && k < nfds)
+		acc_fd = fds[k++];
+	if (k != nfds) {
+		log_err(w->log, "malformed handover from the master: ignored");
+		pem_fd = err_fd = acc_fd = -1;
+	}
+	if (err_fd >= 0 || acc_fd >= 0) {
+		if (log_adopt(w->log, err_fd, acc_fd) < 0)
+			log_err(w->log, "taking over the reopened logs: %s", strerror(errno));
+		else
+			log_info(w->log, "logs reopened (handed over by the master)");
+	}
+	if (pem_fd >= 0 && w->tls) {
+		char err[512];
+		struct tls_pem pem;
+		struct tls_ctx *fresh = NULL;
+		if (chan_pem_read(pem_fd, m->key_len, m->len, &pem) < 0) {
+			snprintf(err, sizeof(err), "reading it: %s", strerror(errno));
+		} else {
+			fresh = tls_ctx_from_pem(w->tls, &pem, err, sizeof(err));
+			tls_pem_free(&pem);
+		}
+		if (!fresh) {
+			log_err(w->log, "TLS reload failed, keeping the old certificate: %s", err);
+		} else {
+			tls_ctx_free(w->tls);
+			w->tls = fresh;
+			log_info(w->log, "TLS key and certificate reloaded (handed over by the "
+				 "master)");
+		}
+	}
+	for (unsigned i = 0; i < nfds; i++)
+		close(fds[i]);
+	struct chan_msg done = { .type = CHAN_DONE, .seq = m->seq };
+	if (chan_send(w->chan_watch.fd, &done, NULL, 0) < 0)
+		log_err(w->log, "answering the master: %s", strerror(errno));
+}
+
+static void worker_on_chan(struct loop *loop, struct loop_watch *watch, uint32_t events)
+{
+	(void)loop;
+	(void)events;
+	struct worker *w = container_of(watch, struct worker, chan_watch);
+	for (int i = 0; i < 16 && watch->fd >= 0; i++) {
+		struct chan_msg m;
+		int fds[CHAN_FDS_MAX];
+		unsigned nfds;
+		int r = chan_recv(watch->fd, &m, fds, &nfds);
+		if (r < 0 && errno == EAGAIN)
+			return;
+		if (r < 0 && errno == EBADMSG) {
+			log_err(w->log, "malformed message from the master: ignored");
+			continue;
+		}
+		if (r <= 0) {
+			/* The master is gone: nobody restarts or reloads us. */
+			log_err(w->log, "the master is gone: stopping");
+			loop_del(w->loop, watch);
+			close(watch->fd);
+			watch->fd = -1;
+			worker_drain(w);
+			return;
+		}
+		if (m.type == CHAN_HANDOVER) {
+			worker_take_handover(w, &m, fds, nfds);
+			continue;
+		}
+		if (m.type == CHAN_STOP && !w->draining) {
+			log_info(w->log, "the master stops us: stopping gracefully (%u "
+				 "connection(s) open)", w->conns_active);
+			worker_drain(w);
+		}
+		for (unsigned k = 0; k < nfds; k++)
+			close(fds[k]);
+	}
+}
+
 static void worker_on_signal(struct loop *loop, struct loop_watch *watch, uint32_t events)
 {
 	(void)loop;
@@ -132,16 +230,28 @@ static void worker_on_signal(struct loop *loop, struct loop_watch *watch, uint32
 		case SIGINT:
 			log_info(w->log, "signal %u: stopping gracefully (%u connection(s) open)",
 				 si.ssi_signo, w->conns_active);
+			if (!w->draining)
+				worker_notify(w, sdnotify_stopping(w->notify));
 			worker_drain(w);
 			break;
 		case SIGHUP:
-			worker_reload_tls(w);
-			__attribute__((fallthrough)); /* SIGHUP also reopens the logs */
 		case SIGUSR1:
+			if (w->chan_watch.fd >= 0) {
+				/* The master reloads and hands over (chan.h). */
+				log_debug(w->log, "signal %u ignored: the master reloads",
+					  si.ssi_signo);
+				break;
+			}
+			if (si.ssi_signo == SIGHUP) {
+				worker_notify(w, sdnotify_reloading(w->notify));
+				worker_reload_tls(w);
+			}
 			if (log_reopen(w->log) < 0)
 				log_err(w->log, "reopening logs: %s", strerror(errno));
 			else
 				log_info(w->log, "signal %u: logs reopened", si.ssi_signo);
+			if (si.ssi_signo == SIGHUP)
+				worker_notify(w, sdnotify_ready(w->notify, w->status));
 			break;
 		case SIGCHLD:
 			cgi_procs_on_sigchld(&w->cgi);
@@ -187,6 +297,9 @@ int worker_init(struct worker *w, const struct worker_setup *setup)
 	memset(w->stats, 0, sizeof(*w->stats));
 	w->stats->pid = (int32_t)getpid();
 	w->signal_watch.fd = -1;
+	w->chan_watch.fd = -1;
+	w->notify = setup->notify;
+	w->status = setup->status ? setup->status : "serving";
 	if (count > WORKER_LISTENERS_MAX) {
 		log_err(log, "too many listeners");
 		return -1;
@@ -231,13 +344,24 @@ int worker_init(struct worker *w, const struct worker_setup *setup)
 		l->reserve = &w->reserve;
 		l->port = setup->ports[i];
 		l->tls = setup->listen_tls[i];
+		l->shared = setup->listen_shared[i];
 		/* Level-triggered: accept a bounded batch per wakeup, fairly.
-		 * (Each worker has its own SO_REUSEPORT socket: no thundering herd.) */
-		if (loop_add_level(w->loop, &l->watch, EPOLLIN) < 0) {
+		 * (Each worker has its own SO_REUSEPORT socket, or the shared one
+		 * with EPOLLEXCLUSIVE: no thundering herd either way.) */
+		if (listen_watch(w->loop, l) < 0) {
 			log_err(log, "epoll_ctl on listener: %s", strerror(errno));
 			return -1;
 		}
 		w->listener_count++;
+	}
+	if (setup->managed) {
+		w->chan_watch.fd = setup->chan_fd;
+		w->chan_watch.fn = worker_on_chan;
+		if (loop_add_level(w->loop, &w->chan_watch, EPOLLIN) < 0) {
+			w->chan_watch.fd = -1;
+			log_err(log, "epoll_ctl on the master's channel: %s", strerror(errno));
+			return -1;
+		}
 	}
 	if (setup->sigfd >= 0) {
 		w->signal_watch.fd = setup->sigfd;
@@ -268,6 +392,9 @@ void worker_fini(struct worker *w)
 	for (unsigned i = 0; i < w->listener_count; i++)
 		close(w->listeners[i].watch.fd);
 	w->listener_count = 0;
+	if (w->chan_watch.fd >= 0)
+		close(w->chan_watch.fd);
+	w->chan_watch.fd = -1;
 	listen_reserve_fini(&w->reserve);
 	fcache_free(w->fcache); /* after the connections released their entries */
 	w->fcache = NULL;

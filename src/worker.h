@@ -22,6 +22,7 @@
 
 struct conn;
 struct log;
+struct sdnotify;
 struct static_root;
 struct tls_ctx;
 struct fcache;
@@ -52,6 +53,9 @@ struct worker {
 	struct listener listeners[WORKER_LISTENERS_MAX];
 	unsigned listener_count;
 	struct loop_watch signal_watch; /* signalfd, or fd -1 when the master has signals */
+	struct loop_watch chan_watch;   /* the master's channel (chan.h), or fd -1 */
+	const struct sdnotify *notify;  /* tells systemd (the single process only) */
+	const char *status;             /* STATUS= for systemd */
 
 	/* One timer queue per phase (see loop.h). The connection queues hold
 	 * only struct conn timers (conn_close_all relies on it). */
@@ -92,10 +96,18 @@ struct worker_setup {
 	int listen_fds[WORKER_LISTENERS_MAX];
 	uint16_t ports[WORKER_LISTENERS_MAX];
 	bool listen_tls[WORKER_LISTENERS_MAX];
+	bool listen_shared[WORKER_LISTENERS_MAX]; /* one socket for all workers */
 	unsigned listener_count;
 	int sigfd;                      /* >= 0: this worker handles signals */
 	struct worker_stats *stats_all; /* shared counters, or NULL (own ones) */
 	unsigned stats_count, stats_slot;
+	/* A master's worker: chan_fd is its end of the channel (chan.h). The
+	 * master hands over keys and logs through it, so SIGHUP and SIGUSR1
+	 * sent to the worker itself are ignored. */
+	bool managed;
+	int chan_fd;
+	const struct sdnotify *notify;  /* NULL, or the process systemd watches */
+	const char *status;             /* STATUS= line for systemd */
 };
 
 /* May the answer being built keep its connection? Not once stopping. */

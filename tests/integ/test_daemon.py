@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import LISOD, SANITIZER_MARKERS, free_port, wait_port
+from conftest import AS_ROOT, LISOD, SANITIZER_MARKERS, free_port, wait_port
 from httputil import Conn, http_get
 from procutil import children
 
@@ -134,7 +134,7 @@ class Liso:
         err_path = self.dir / f"launch{self.launches}.stderr"
         with open(err_path, "wb") as err:
             t0 = time.monotonic()
-            p = subprocess.Popen([LISOD, *extra, *(args or self.args())],
+            p = subprocess.Popen([LISOD, *AS_ROOT, *extra, *(args or self.args())],
                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                  stderr=err)
             try:
@@ -293,7 +293,7 @@ def test_unwritable_log_fails_in_launcher(liso):
 def test_foreground_flag_stays_in_front(liso, workdir):
     err_path = workdir / "fg.stderr"
     with open(err_path, "wb") as err:
-        p = subprocess.Popen([LISOD, "-f", *liso.args()], stdin=subprocess.DEVNULL,
+        p = subprocess.Popen([LISOD, *AS_ROOT, "-f", *liso.args()], stdin=subprocess.DEVNULL,
                              stdout=subprocess.DEVNULL, stderr=err)
     liso.pids.add(p.pid)
     try:
@@ -345,7 +345,7 @@ def launch_piped(liso, form, argv, timeout=PROMPT):
     through a shell form). Returns (code, stdout, stderr, seconds, the pipes
     as /proc fd link texts). A launcher that has not returned within timeout
     fails the test (its daemon is stopped at teardown by the lock's pid)."""
-    cmd = [LISOD, *argv]
+    cmd = [LISOD, *AS_ROOT, *argv]
     if LAUNCH_FORMS[form]:
         cmd = ["bash", "-c", LAUNCH_FORMS[form], "bash", *cmd]
     liso.launches += 1
@@ -481,7 +481,7 @@ CLOSED_STDIO = [
 @pytest.mark.parametrize("workers", WORKER_COUNTS[::2])
 @pytest.mark.parametrize("closed", CLOSED_STDIO)
 def test_launch_with_closed_stdio(liso, closed, workers):
-    argv = [LISOD, *workers, *liso.args()]
+    argv = [LISOD, *AS_ROOT, *workers, *liso.args()]
     p = subprocess.run(["bash", "-c", f'exec "$@" {closed}', "bash", *argv],
                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                        stderr=subprocess.PIPE, timeout=PROMPT)

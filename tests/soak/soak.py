@@ -1219,6 +1219,8 @@ def main(argv):
                  "--access-log", str(tmp / "access.log"),
                  # not a limits test: a 503 here means CGI slots leak
                  "--max-cgi", "512"]
+        if os.geteuid() == 0:
+            sargs.append("--cgi-as-root")  # CGI as root is refused otherwise
         print(f"soak: {binary}{' (ASan build)' if asan else ''}, --workers {args.workers}, "
               f"{args.clients} clients in {min(args.procs, args.clients)} processes, "
               f"{args.seconds:g} s (+{args.warmup:g} s warm-up), seed {args.seed}"

@@ -130,7 +130,8 @@ static const struct field FIELDS[] = {
 	FLD(min_body_rate, F_UNS), FLD(min_send_rate, F_UNS), FLD(require_host, F_BOOL),
 	FLD(proxy_protocol, F_BOOL), FLD(proxy_trust, F_NETS), FLD(health_path, F_STR),
 	FLD(status_path, F_STR), FLD(status_allow, F_NETS), FLD(drain_delay_ms, F_UNS),
-	FLD(log_level, F_INT),
+	FLD(log_level, F_INT), FLD(user, F_STR), FLD(cgi_as_root, F_BOOL),
+	FLD(test_config, F_BOOL),
 };
 
 /* The defaults, in the same notation as the rows. */
@@ -143,7 +144,7 @@ static const char DEFAULTS[] =
 	"write_timeout_ms=60000 shutdown_timeout_ms=10000 cgi_max_time_ms=600000 "
 	"min_body_rate=500 min_send_rate=500 require_host=yes proxy_protocol=no proxy_trust=- "
 	"health_path=NULL status_path=NULL status_allow=127.0.0.0/8,::1/128 drain_delay_ms=0 "
-	"log_level=2";
+	"log_level=2 user=NULL cgi_as_root=no test_config=no";
 
 /* Field value as text, as the rows write it. */
 static void field_text(const struct config *cfg, const struct field *f, char *out, size_t cap)
@@ -383,6 +384,15 @@ static const struct good_case GOOD_CASES[] = {
 	{ __LINE__, "8 arguments override options before them",
 	  { "--http-port", "1", "--root", "/x", LISO8, NULL },
 	  "daemonize=yes require_host=no " LISO8_FIELDS },
+	/* Privileges and -t. */
+	{ __LINE__, "--user", { "--user", "nobody", NULL }, "user=nobody" },
+	{ __LINE__, "--user NAME:GROUP", { "--user=www-data:adm", NULL }, "user=www-data:adm" },
+	{ __LINE__, "--cgi-as-root", { "--cgi-as-root", NULL }, "cgi_as_root=yes" },
+	{ __LINE__, "-t", { "-t", NULL }, "test_config=yes" },
+	{ __LINE__, "--test-config", { "--test-config", NULL }, "test_config=yes" },
+	{ __LINE__, "-t in a cluster", { "-ft", NULL }, "test_config=yes" },
+	{ __LINE__, "-t with the 8 arguments: still their daemon setting", { "-t", LISO8, NULL },
+	  "test_config=yes daemonize=yes require_host=no " LISO8_FIELDS },
 	/* Order. */
 	{ __LINE__, "the last of a repeated option wins",
 	  { "--http-port", "1", "--http-port=2", NULL }, "http_port=2" },
@@ -545,6 +555,10 @@ static const struct bad_case BAD_CASES[] = {
 	{ __LINE__, { "--root", NULL }, "missing value for '--root'" },
 	{ __LINE__, { "--log-level", NULL }, "missing value for '--log-level'" },
 	{ __LINE__, { "--require-host", NULL }, "missing value for '--require-host'" },
+	{ __LINE__, { "--user", NULL }, "missing value for '--user'" },
+	{ __LINE__, { "--user", "", NULL }, "empty user for --user: ''" },
+	{ __LINE__, { "--test-config=1", NULL }, "unknown option '--test-config=1'" },
+	{ __LINE__, { "--cgi-as-root=yes", NULL }, "unknown option '--cgi-as-root=yes'" },
 	/* Ports. */
 	{ __LINE__, { "--http-port", "abc", NULL }, "invalid HTTP port for --http-port: 'abc'" },
 	{ __LINE__, { "--http-port", "65536", NULL }, "invalid HTTP port for --http-port: '65536'" },
