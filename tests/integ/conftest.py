@@ -108,9 +108,24 @@ class Server:
         self.pid = self.proc.pid
         try:
             wait_port(port, self.proc, timeout=30 if VALGRIND else 10)
+            self._wait_log_created(timeout=30 if VALGRIND else 10)
         except Exception:
             self.stop()
             raise
+
+    def _wait_log_created(self, timeout):
+        """lisod listens before it opens --log (a bad port fails before a
+        log file is made), so the port answering does not yet mean the log
+        exists: wait for it, or a test reading the log at once races the
+        open (seen under valgrind)."""
+        if "--log" not in self.args:
+            return
+        path = Path(self.args[self.args.index("--log") + 1])
+        deadline = time.monotonic() + timeout
+        while not path.exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"lisod made no log file {path}")
+            time.sleep(0.01)
 
     def stderr(self):
         return self.stderr_path.read_text(errors="replace")
