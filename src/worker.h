@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "buf.h"
 #include "cgi_proc.h"
@@ -116,12 +117,18 @@ static inline bool worker_keeps_alive(const struct worker *w)
 	return !w->draining && !w->drain_announced;
 }
 
-/* The Date header for a response built now: the cache is refreshed from
- * the loop's clock (read once per iteration) when the second changed, so a
- * worker that sat idle for minutes still dates its next answer correctly. */
+/* The Date header for a response built now. The clock is read here, not
+ * taken from the loop's once-per-iteration reading: one iteration can run
+ * long (a TLS handshake under valgrind took over a second in CI), and the
+ * answer must carry the second it was made in. CLOCK_REALTIME_COARSE is a
+ * vDSO read, no system call; the cache reformats only when the second
+ * changes, so a worker idle for minutes still dates its next answer right. */
 static inline const struct http_date_cache *worker_date(struct worker *w)
 {
-	http_date_update(&w->date, loop_now_sec(w->loop));
+	struct timespec now;
+	time_t sec = clock_gettime(CLOCK_REALTIME_COARSE, &now) == 0 ? now.tv_sec
+								       : loop_now_sec(w->loop);
+	http_date_update(&w->date, sec);
 	return &w->date;
 }
 
