@@ -34,6 +34,8 @@ CSTD     := -std=c17 -D_GNU_SOURCE
 SSL_CFLAGS := $(shell $(PKG_CONFIG) --cflags openssl 2>/dev/null)
 SSL_LIBS   := $(shell $(PKG_CONFIG) --libs openssl 2>/dev/null || echo -lssl -lcrypto)
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
+INIH_LIBS  := $(shell $(PKG_CONFIG) --libs inih 2>/dev/null || echo -linih)
+LIBS       := $(SSL_LIBS) $(INIH_LIBS)
 
 SRCS     := $(sort $(wildcard src/*.c))
 LIB_SRCS := $(filter-out src/main.c,$(SRCS))
@@ -69,7 +71,7 @@ lisod: $(B)/lisod
 endif
 
 $(B)/lisod: $(B)/main.o $(LIB_OBJS)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SSL_LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
 
 $(B)/liblisod.a: $(LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^
@@ -81,11 +83,11 @@ $(B)/%.o: src/%.c | $(B)
 # A unit test may #include the .c it tests to reach static functions; the
 # linker then takes that module from the test object, not from the archive.
 $(B)/test_%: tests/unit/test_%.c $(B)/liblisod.a | $(B)
-	$(CC) $(CFLAGS_ALL) -Wno-missing-prototypes -Isrc -MMD -MP -o $@ $< $(B)/liblisod.a $(CMOCKA_LIBS) $(SSL_LIBS)
+	$(CC) $(CFLAGS_ALL) -Wno-missing-prototypes -Isrc -MMD -MP -o $@ $< $(B)/liblisod.a $(CMOCKA_LIBS) $(LIBS)
 
 # Replay the committed fuzz corpora and crash regressions without libFuzzer.
 $(B)/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(B)/liblisod.a | $(B)
-	$(CC) $(CFLAGS_ALL) -Wno-missing-prototypes -Isrc -o $@ $< tests/fuzz/replay_main.c $(B)/liblisod.a $(SSL_LIBS)
+	$(CC) $(CFLAGS_ALL) -Wno-missing-prototypes -Isrc -o $@ $< tests/fuzz/replay_main.c $(B)/liblisod.a $(LIBS)
 
 $(B):
 	mkdir -p $@
@@ -118,7 +120,7 @@ FUZZ_B := build/fuzz
 $(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRCS)
 	mkdir -p $(FUZZ_B)
 	clang $(CSTD) -g -O1 -fsanitize=fuzzer,address,undefined $(SSL_CFLAGS) -Isrc \
-	  -o $@ $< $(LIB_SRCS) $(SSL_LIBS)
+	  -o $@ $< $(LIB_SRCS) $(LIBS)
 
 fuzz: deps-fuzz
 	$(MAKE) fuzz-run

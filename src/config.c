@@ -3,12 +3,16 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <libgen.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "config_priv.h"
 #include "log.h"
+#include "site_route.h"
 
 enum {
 	OPT_ECHO = 256, OPT_HTTP_PORT, OPT_HTTPS_PORT, OPT_LISTEN, OPT_LOG, OPT_ACCESS_LOG,
@@ -17,7 +21,7 @@ enum {
 	OPT_TLS_TIMEOUT, OPT_CGI_TIMEOUT, OPT_WRITE_TIMEOUT, OPT_SHUTDOWN_TIMEOUT,
 	OPT_LOG_LEVEL, OPT_DAEMON, OPT_CGI_MAX_TIME, OPT_MIN_BODY_RATE, OPT_MIN_SEND_RATE,
 	OPT_REQUIRE_HOST, OPT_PROXY_PROTOCOL, OPT_HEALTH_PATH, OPT_STATUS_PATH, OPT_STATUS_ALLOW,
-	OPT_DRAIN_DELAY, OPT_USER, OPT_CGI_AS_ROOT,
+	OPT_DRAIN_DELAY, OPT_USER, OPT_CGI_AS_ROOT, OPT_INDEX, OPT_UNKNOWN_HOST,
 };
 
 static const struct option long_options[] = {
@@ -61,8 +65,49 @@ static const struct option long_options[] = {
 	{ "user", required_argument, NULL, OPT_USER },
 	{ "cgi-as-root", no_argument, NULL, OPT_CGI_AS_ROOT },
 	{ "test-config", no_argument, NULL, 't' },
+	{ "config", required_argument, NULL, 'c' },
+	{ "index", required_argument, NULL, OPT_INDEX },
+	{ "unknown-host", required_argument, NULL, OPT_UNKNOWN_HOST },
 	{ NULL, 0, NULL, 0 },
 };
+
+_Static_assert(sizeof(long_options) / sizeof(long_options[0]) <=
+		       sizeof(((struct config *)0)->main_at) / sizeof(struct config_origin),
+	       "main_at[] has a slot per option");
+
+/* Options that say what to do with a configuration, not what it is. */
+static bool option_file_ok(int opt)
+{
+	return opt != 'h' && opt != 'V' && opt != 't' && opt != 'c';
+}
+
+bool config_option_find(const char *name, struct option_info *info)
+{
+	for (const struct option *o = long_options; o->name; o++)
+		if (strcmp(o->name, name) == 0) {
+			*info = (struct option_info){
+				.opt = o->val, .takes_arg = o->has_arg != no_argument,
+				.pos = (unsigned)(o - long_options), .file_ok = option_file_ok(o->val),
+			};
+			return true;
+		}
+	return false;
+}
+
+/* The position whose origin records opt: the first option with its value
+ * (so "www" and "root" share one). */
+static unsigned option_pos(int opt)
+{
+	for (const struct option *o = long_options; o->name; o++)
+		if (o->val == opt)
+			return (unsigned)(o - long_options);
+	return 0;
+}
+
+const char *config_option_name_at(unsigned pos)
+{
+	return long_options[option_pos(long_options[pos].val)].name;
+}
 
 void config_usage(FILE *f)
 {
@@ -124,6 +169,12 @@ void config_usage(FILE *f)
 	      "      --cgi-as-root        allow CGI programs to run as root (refused otherwise)\n"
 	      "  -t, --test-config        check the configuration (files, key, ports, user, lock,\n"
 	      "                           logs), print every problem, exit 0 or 1\n"
+	      "  -c, --config FILE        read settings and [site] sections from FILE (see\n"
+	      "                           lisod.conf(5)); the command line overrides it\n"
+	      "      --index NAMES        index files of a directory, tried in order\n"
+	      "                           (comma-separated; default index.html)\n"
+	      "      --unknown-host WHAT  a Host no site claims gets the default site\n"
+	      "                           (default), 404 or 421\n"
 	      "Times are seconds, or milliseconds with an 'ms' suffix.\n",
 	      f);
 }
@@ -171,13 +222,19 @@ static int parse_duration_ms(const char *s, unsigned *ms)
 	return 0;
 }
 
+#define SHORT_OPTIONS "+:hVftc:"
+
+static const char *const DEFAULT_INDEX[] = { "index.html" };
+
 static void config_defaults(struct config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->mode = CONFIG_MODE_HTTP;
 	cfg->http_port = 8080;
 	cfg->https_port = 8443;
-	cfg->root = NULL; /* resolved by the caller: the bundled www/ */
+	cfg->root = NULL; /* resolved at the end: the bundled www/ */
+	cfg->index = DEFAULT_INDEX;
+	cfg->index_count = 1;
 	cfg->workers = 0; /* one per online CPU */
 	cfg->max_conns = 10000;
 	cfg->max_cgi = 64;
@@ -238,19 +295,125 @@ static int parse_level(const char *s)
 	return -1;
 }
 
+/* ---- Memory the config owns --------------------------------------------- */
+
+struct config_mem {
+	void **blocks;
+	size_t count, cap;
+};
+
+void *config_alloc(struct config *cfg, size_t n)
+{
+	if (!cfg->mem && !(cfg->mem = calloc(1, sizeof(*cfg->mem))))
+		return NULL;
+	struct config_mem *m = cfg->mem;
+	if (m->count == m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 32;
+		void **grown = realloc(m->blocks, sizeof(void *) * cap);
+		if (!grown)
+			return NULL;
+		m->blocks = grown;
+		m->cap = cap;
+	}
+	void *p = calloc(1, n ? n : 1);
+	if (p)
+		m->blocks[m->count++] = p;
+	return p;
+}
+
+char *config_strdup(struct config *cfg, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *copy = config_alloc(cfg, n);
+	if (copy)
+		memcpy(copy, s, n);
+	return copy;
+}
+
+void config_free(struct config *cfg)
+{
+	if (cfg->mem) {
+		for (size_t i = 0; i < cfg->mem->count; i++)
+			free(cfg->mem->blocks[i]);
+		free(cfg->mem->blocks);
+		free(cfg->mem);
+		cfg->mem = NULL;
+	}
+	free(cfg->sites);
+	cfg->sites = NULL;
+	cfg->site_count = 0;
+}
+
+const char *config_list_append(struct config *cfg, const char *value, const char **out,
+			       unsigned *count, unsigned max)
+{
+	const char *p = value;
+	for (;;) {
+		const char *comma = strchr(p, ',');
+		const char *end = comma ? comma : p + strlen(p);
+		while (p < end && (*p == ' ' || *p == '\t'))
+			p++;
+		const char *q = end;
+		while (q > p && (q[-1] == ' ' || q[-1] == '\t'))
+			q--;
+		if (q == p)
+			return "empty entry in the list";
+		if (*count == max)
+			return "too many entries";
+		char *item = config_alloc(cfg, (size_t)(q - p) + 1);
+		if (!item)
+			return "out of memory";
+		memcpy(item, p, (size_t)(q - p));
+		out[(*count)++] = item;
+		if (!comma)
+			return NULL;
+		p = comma + 1;
+	}
+}
+
+bool config_index_name_ok(const char *name)
+{
+	return !strchr(name, '/') && strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
+}
+
 /* Apply one option; returns a message naming the problem, or NULL. */
-static const char *config_apply(struct config *cfg, int opt, const char *arg, bool *foreground,
-				int *host_choice)
+const char *config_apply(struct config *cfg, int opt, const char *arg, bool on,
+			 struct parse_state *ps)
 {
 	uint64_t v;
 	switch (opt) {
-	case 'f': *foreground = true; return NULL;
-	case OPT_DAEMON: cfg->daemonize = true; return NULL;
+	case 'f': ps->foreground = on; return NULL;
+	case OPT_DAEMON: cfg->daemonize = on; return NULL;
 	case 't': cfg->test_config = true; return NULL;
+	case 'c': cfg->config_path = arg; return NULL;
 	case OPT_USER:
 		cfg->user = arg;
 		return *arg ? NULL : "empty user";
-	case OPT_CGI_AS_ROOT: cfg->cgi_as_root = true; return NULL;
+	case OPT_CGI_AS_ROOT: cfg->cgi_as_root = on; return NULL;
+	case OPT_INDEX: {
+		if (cfg->index_count == 0 || cfg->index == DEFAULT_INDEX) {
+			cfg->index = config_alloc(cfg, sizeof(char *) * CONFIG_INDEX_MAX);
+			cfg->index_count = 0;
+			if (!cfg->index)
+				return "out of memory";
+		}
+		const char *why = config_list_append(cfg, arg, (const char **)cfg->index,
+						     &cfg->index_count, CONFIG_INDEX_MAX);
+		for (unsigned i = 0; !why && i < cfg->index_count; i++)
+			if (!config_index_name_ok(cfg->index[i]))
+				why = "an index name is a file name (no '/', not . or ..)";
+		return why;
+	}
+	case OPT_UNKNOWN_HOST:
+		if (strcmp(arg, "default") == 0)
+			cfg->unknown_host = UNKNOWN_HOST_DEFAULT;
+		else if (strcmp(arg, "404") == 0)
+			cfg->unknown_host = UNKNOWN_HOST_404;
+		else if (strcmp(arg, "421") == 0)
+			cfg->unknown_host = UNKNOWN_HOST_421;
+		else
+			return "expected default, 404 or 421";
+		return NULL;
 	case OPT_ECHO:
 		cfg->mode = CONFIG_MODE_ECHO;
 		return parse_port(arg, &cfg->echo_port) < 0 || cfg->echo_port == 0
@@ -304,7 +467,7 @@ static const char *config_apply(struct config *cfg, int opt, const char *arg, bo
 		int b = parse_bool(arg);
 		if (b < 0)
 			return "expected yes or no";
-		*host_choice = b;
+		ps->host_choice = b;
 		return NULL;
 	}
 	case OPT_PROXY_PROTOCOL:
@@ -349,15 +512,15 @@ static enum config_result config_positional(struct config *cfg, char **args, FIL
 	return CONFIG_OK;
 }
 
-enum config_result config_parse(struct config *cfg, int argc, char **argv, FILE *out, FILE *err)
+/* Pass one over argv: --help, --version, unknown options and -c FILE,
+ * before anything is applied (the file comes first, argv overrides it). */
+static enum config_result scan_argv(struct config *cfg, int argc, char **argv, FILE *out,
+				    FILE *err)
 {
-	config_defaults(cfg);
-	bool foreground = false;
-	int host_choice = -1; /* --require-host not given */
 	opterr = 0;
 	optind = 0; /* glibc's full reset: 1 would resume inside an old "-ab" cluster */
 	int opt;
-	while ((opt = getopt_long(argc, argv, "+:hVft", long_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, SHORT_OPTIONS, long_options, NULL)) != -1) {
 		if (opt == 'h') {
 			config_usage(out);
 			return CONFIG_EXIT_OK;
@@ -370,19 +533,42 @@ enum config_result config_parse(struct config *cfg, int argc, char **argv, FILE 
 			/* An unknown short option inside a cluster ("-xf") is not
 			 * argv[optind - 1]: getopt names it in optopt. For a long
 			 * option optopt is 0 or the option's own value. */
-			bool unknown_short = optopt > 0 && optopt < 256 && !strchr("hVft", optopt);
+			bool unknown_short = optopt > 0 && optopt < 256 &&
+					     !strchr(SHORT_OPTIONS + 2, optopt);
 			char shortopt[3] = { '-', (char)optopt, '\0' };
 			return usage_error(err, "unknown option",
 					   unknown_short ? shortopt : argv[optind - 1]);
 		}
 		if (opt == ':')
 			return usage_error(err, "missing value for", argv[optind - 1]);
-		const char *problem = config_apply(cfg, opt, optarg, &foreground, &host_choice);
+		if (opt == 'c') {
+			if (!*optarg)
+				return usage_error(err, "empty file name for --config", NULL);
+			cfg->config_path = optarg;
+		}
+	}
+	return CONFIG_OK;
+}
+
+/* Pass two: every option of argv, over the defaults and the file. */
+static enum config_result apply_argv(struct config *cfg, int argc, char **argv,
+				     struct parse_state *ps, FILE *err)
+{
+	bool index_seen = false;
+	optind = 0;
+	int opt;
+	while ((opt = getopt_long(argc, argv, SHORT_OPTIONS, long_options, NULL)) != -1) {
+		if (opt == OPT_INDEX && !index_seen) {
+			cfg->index = DEFAULT_INDEX; /* the command line's list replaces the file's */
+			index_seen = true;
+		}
+		const char *problem = config_apply(cfg, opt, optarg, true, ps);
 		if (problem) {
 			char what[128];
 			snprintf(what, sizeof(what), "%s for --%s:", problem, option_name(opt));
 			return usage_error(err, what, optarg ? optarg : argv[optind - 1]);
 		}
+		cfg->main_at[option_pos(opt)] = (struct config_origin){ NULL, 0 };
 	}
 	int rest = argc - optind;
 	if (rest == 8) {
@@ -391,19 +577,235 @@ enum config_result config_parse(struct config *cfg, int argc, char **argv, FILE 
 		enum config_result r = config_positional(cfg, argv + optind, err);
 		if (r != CONFIG_OK)
 			return r;
+		static const int set[] = { OPT_HTTP_PORT, OPT_HTTPS_PORT, OPT_LOG, OPT_LOCK,
+					   OPT_ROOT, OPT_CGI, OPT_KEY, OPT_CERT };
+		for (size_t i = 0; i < sizeof(set) / sizeof(set[0]); i++)
+			cfg->main_at[option_pos(set[i])] = (struct config_origin){ NULL, 0 };
 		cfg->daemonize = true;
 		/* The course's graders send HTTP/1.1 without Host (spec §3). */
 		cfg->require_host = false;
 	} else if (rest != 0) {
 		return usage_error(err, "expected 0 or 8 positional arguments, got", argv[optind]);
 	}
-	if (host_choice >= 0)
-		cfg->require_host = host_choice;
-	if (foreground)
-		cfg->daemonize = false;
-	if (cfg->daemonize && !cfg->lock_path)
-		return usage_error(err, "--daemon needs --lock", NULL);
-	if ((cfg->key_path == NULL) != (cfg->cert_path == NULL))
-		return usage_error(err, "--key and --cert go together", NULL);
 	return CONFIG_OK;
+}
+
+/* The bundled www/ beside the executable, else ./www. */
+static const char *default_root(struct config *cfg)
+{
+	char exe[PATH_MAX], dir[PATH_MAX + 8];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		int len = snprintf(dir, sizeof(dir), "%s/www", dirname(exe));
+		struct stat st;
+		if (len > 0 && (size_t)len < sizeof(dir) && stat(dir, &st) == 0 &&
+		    S_ISDIR(st.st_mode)) {
+			const char *copy = config_strdup(cfg, dir);
+			if (copy)
+				return copy;
+		}
+	}
+	return "www";
+}
+
+static const struct config_origin *main_origin(const struct config *cfg, int opt)
+{
+	return &cfg->main_at[option_pos(opt)];
+}
+
+/* A problem of the configuration as a whole: with the line it came from
+ * when the file set it, else as a usage error of the command line. */
+static enum config_result settings_problem(const struct config *cfg, int opt, FILE *err,
+					   const char *what)
+{
+	const struct config_origin *at = main_origin(cfg, opt);
+	if (!at->file)
+		return usage_error(err, what, NULL);
+	config_report(err, at, "%s", what);
+	return CONFIG_EXIT_FAIL;
+}
+
+/* A site takes what it does not set from the main settings. */
+static void site_inherit(const struct config *cfg, struct site *s)
+{
+	if (!s->root) {
+		s->root = cfg->root;
+		s->at[SITE_KEY_ROOT] = *main_origin(cfg, OPT_ROOT);
+	}
+	if (!s->at[SITE_KEY_CGI].file) {
+		s->cgi_path = cfg->cgi_path;
+		s->at[SITE_KEY_CGI] = *main_origin(cfg, OPT_CGI);
+	}
+	if (!s->index_count) {
+		s->index = cfg->index;
+		s->index_count = cfg->index_count;
+		s->at[SITE_KEY_INDEX] = *main_origin(cfg, OPT_INDEX);
+	}
+	if (!s->key_path && !s->cert_path) {
+		s->key_path = cfg->key_path;
+		s->cert_path = cfg->cert_path;
+		s->at[SITE_KEY_KEY] = *main_origin(cfg, OPT_KEY);
+		s->at[SITE_KEY_CERT] = *main_origin(cfg, OPT_CERT);
+	}
+	if (!s->access_log_path) {
+		s->access_log_path = cfg->access_log_path;
+		s->at[SITE_KEY_ACCESS_LOG] = *main_origin(cfg, OPT_ACCESS_LOG);
+	}
+}
+
+struct claim {
+	const char *pattern;
+	unsigned site;
+	struct config_origin at;
+};
+
+static int claim_cmp(const void *a, const void *b)
+{
+	const struct claim *x = a, *y = b;
+	int c = strcmp(x->pattern, y->pattern);
+	if (c)
+		return c;
+	return x->at.line < y->at.line ? -1 : x->at.line > y->at.line;
+}
+
+/* No pattern may name two sites: the router would have to pick one. */
+static unsigned check_claims(const struct config *cfg, FILE *err)
+{
+	size_t n = 0;
+	for (unsigned i = 0; i < cfg->site_count; i++)
+		n += cfg->sites[i].host_count;
+	if (n < 2)
+		return 0;
+	struct claim *c = malloc(sizeof(*c) * n);
+	if (!c) {
+		config_report(err, NULL, "out of memory");
+		return 1;
+	}
+	size_t k = 0;
+	for (unsigned i = 0; i < cfg->site_count; i++)
+		for (unsigned h = 0; h < cfg->sites[i].host_count; h++)
+			c[k++] = (struct claim){ cfg->sites[i].hosts[h], i,
+						 cfg->sites[i].at[SITE_KEY_HOSTS] };
+	qsort(c, n, sizeof(*c), claim_cmp);
+	unsigned problems = 0;
+	for (size_t i = 1; i < n; i++) {
+		if (strcmp(c[i].pattern, c[i - 1].pattern) != 0)
+			continue;
+		const struct site *a = &cfg->sites[c[i - 1].site], *b = &cfg->sites[c[i].site];
+		if (a == b)
+			config_report(err, &c[i].at, "host '%s' is listed twice in site '%s'",
+				      c[i].pattern, b->name);
+		else
+			config_report(err, &c[i].at,
+				      "host '%s' is claimed by site '%s' (line %u) and site '%s'",
+				      c[i].pattern, a->name, c[i - 1].at.line, b->name);
+		problems++;
+	}
+	free(c);
+	return problems;
+}
+
+/* Resolve the sites: the implicit one, inheritance, the default site,
+ * and what no single line can say is wrong. Returns the problem count. */
+static unsigned sites_finish(struct config *cfg, FILE *err)
+{
+	if (cfg->site_count == 0) {
+		cfg->sites = calloc(1, sizeof(*cfg->sites));
+		if (!cfg->sites) {
+			config_report(err, NULL, "out of memory");
+			return 1;
+		}
+		cfg->site_count = 1;
+		cfg->sites[0].name = "default";
+		cfg->sites[0].is_default = true;
+	}
+	unsigned problems = 0;
+	int chosen = -1;
+	for (unsigned i = 0; i < cfg->site_count; i++) {
+		struct site *s = &cfg->sites[i];
+		if ((s->key_path == NULL) != (s->cert_path == NULL)) {
+			config_report(err, &s->at[s->key_path ? SITE_KEY_KEY : SITE_KEY_CERT],
+				      "site '%s': key and cert go together", s->name);
+			problems++;
+		}
+		site_inherit(cfg, s);
+		if (!s->is_default)
+			continue;
+		if (chosen >= 0) {
+			config_report(err, &s->at[SITE_KEY_DEFAULT],
+				      "site '%s' is a second default site (the first is '%s')",
+				      s->name, cfg->sites[chosen].name);
+			problems++;
+			continue;
+		}
+		chosen = (int)i;
+	}
+	cfg->default_site = chosen >= 0 ? (unsigned)chosen : 0;
+	cfg->sites[cfg->default_site].is_default = true;
+	for (unsigned i = 0; i < cfg->site_count; i++) {
+		const struct site *s = &cfg->sites[i];
+		if (s->host_count == 0 && i != cfg->default_site) {
+			config_report(err, &s->at[SITE_KEY_SECTION],
+				      "site '%s' has no hosts and is not the default site: no "
+				      "request could reach it", s->name);
+			problems++;
+		}
+	}
+	return problems + check_claims(cfg, err);
+}
+
+enum config_result config_parse(struct config *cfg, int argc, char **argv, FILE *out, FILE *err)
+{
+	config_defaults(cfg);
+	struct parse_state ps = { .foreground = -1, .host_choice = -1 };
+	enum config_result r = scan_argv(cfg, argc, argv, out, err);
+	if (r != CONFIG_OK)
+		return r;
+	unsigned problems = 0;
+	if (cfg->config_path)
+		problems += config_file_load(cfg, &ps, err);
+	r = apply_argv(cfg, argc, argv, &ps, err);
+	if (r != CONFIG_OK)
+		return r;
+	if (ps.host_choice >= 0)
+		cfg->require_host = ps.host_choice;
+	if (ps.foreground == 1)
+		cfg->daemonize = false;
+	if (!cfg->root)
+		cfg->root = default_root(cfg);
+	if (cfg->daemonize && !cfg->lock_path) {
+		r = settings_problem(cfg, OPT_DAEMON, err, "--daemon needs --lock");
+		if (r == CONFIG_EXIT_USAGE)
+			return r;
+		problems++;
+	}
+	if ((cfg->key_path == NULL) != (cfg->cert_path == NULL)) {
+		r = settings_problem(cfg, cfg->key_path ? OPT_KEY : OPT_CERT, err,
+				     "--key and --cert go together");
+		if (r == CONFIG_EXIT_USAGE)
+			return r;
+		problems++;
+	}
+	problems += sites_finish(cfg, err);
+	return problems ? CONFIG_EXIT_FAIL : CONFIG_OK;
+}
+
+const char *config_where(const struct config *cfg, const struct site *site, const char *key,
+			 char *buf, size_t cap)
+{
+	const struct config_origin *at = NULL;
+	struct option_info o;
+	int k = site ? config_site_key(key) : -1;
+	if (k >= 0)
+		at = &site->at[k];
+	else if (site && strcmp(key, "site") == 0)
+		at = &site->at[SITE_KEY_SECTION];
+	else if (config_option_find(key, &o))
+		at = &cfg->main_at[option_pos(o.opt)];
+	if (at && at->file)
+		snprintf(buf, cap, "%s:%u: ", at->file, at->line);
+	else if (cap)
+		buf[0] = '\0';
+	return buf;
 }

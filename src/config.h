@@ -1,8 +1,18 @@
 /*
- * config — every setting of lisod, its default, and the command line.
+ * config — every setting of lisod, its default, the command line and the
+ * configuration file (config_file.c).
  *
- * One struct, filled from defaults and then argv, validated once before any
- * socket is opened. Strings point into argv or static storage (never freed).
+ * One struct, filled from defaults, then the file given with -c (its main
+ * section, then its [site NAME] sections), then argv — the command line
+ * overrides the file — and validated once before any socket is opened.
+ * Strings point into argv, static storage, or memory the config owns
+ * (values read from the file): config_free() releases it.
+ *
+ * Sites: cfg->sites[0 .. site_count) is never empty. Without [site]
+ * sections there is one, "default", made of the main settings (the
+ * 8-argument Liso form and the options form describe exactly that). A
+ * site inherits root, cgi, index, key and certificate, and access-log from
+ * the main settings when it sets none of its own.
  */
 #ifndef LISOD_CONFIG_H
 #define LISOD_CONFIG_H
@@ -18,6 +28,49 @@
 #define LISOD_SERVER_HEADER "Liso/1.0"
 
 enum config_mode { CONFIG_MODE_HTTP, CONFIG_MODE_ECHO };
+
+enum {
+	CONFIG_SITES_MAX = 1024,  /* a site is a uint16_t index in a connection */
+	CONFIG_HOSTS_MAX = 256,   /* host patterns of one site */
+	CONFIG_INDEX_MAX = 8,     /* index names of one site */
+	CONFIG_NAME_MAX = 253,    /* a DNS name (RFC 1035 §2.3.4, no final dot) */
+};
+
+/* What a request for a Host no site claims gets (--unknown-host). */
+enum unknown_host { UNKNOWN_HOST_DEFAULT, UNKNOWN_HOST_404, UNKNOWN_HOST_421 };
+
+/* Where a setting was made, for messages: a line of the file, or nowhere
+ * (file NULL: the command line or the default). */
+struct config_origin {
+	const char *file;
+	unsigned line;
+};
+
+enum site_key {
+	SITE_KEY_SECTION,      /* the [site NAME] line itself */
+	SITE_KEY_HOSTS, SITE_KEY_DEFAULT, SITE_KEY_ROOT, SITE_KEY_CGI, SITE_KEY_INDEX,
+	SITE_KEY_KEY, SITE_KEY_CERT, SITE_KEY_ACCESS_LOG,
+	SITE_KEY_COUNT
+};
+
+/* One site: what a request routed to it (by Host, or SNI for the
+ * certificate) is served from. Every field is resolved (inherited values
+ * filled in); at[] says where each was set. */
+struct site {
+	const char *name;
+	const char *const *hosts;  /* lower case; exact names and "*.suffix" */
+	unsigned host_count;
+	bool is_default;           /* unknown hosts (and no SNI) get this one */
+	const char *root;
+	const char *cgi_path;      /* NULL: no CGI */
+	const char *const *index;  /* names tried for a directory, in order */
+	unsigned index_count;
+	const char *key_path, *cert_path; /* NULL: the self-signed certificate */
+	const char *access_log_path;      /* NULL: the main access log */
+	struct config_origin at[SITE_KEY_COUNT];
+};
+
+struct config_mem;
 
 struct config {
 	enum config_mode mode;
@@ -54,16 +107,43 @@ struct config {
 	const char *user;          /* --user NAME[:GROUP]; NULL: keep our ids */
 	bool cgi_as_root;          /* --cgi-as-root: allow CGI programs as uid 0 */
 	bool test_config;          /* -t: check everything, report, exit */
+	const char *config_path;   /* -c FILE; NULL: none */
+	const char *const *index;  /* --index: names for a directory (index.html) */
+	unsigned index_count;
+	enum unknown_host unknown_host;
+
+	struct site *sites;        /* at least one */
+	unsigned site_count;
+	unsigned default_site;     /* index of the default site */
+	/* Where each main setting was made: by position in config.c's table
+	 * of options (config_where() reads it). */
+	struct config_origin main_at[64];
+	struct config_mem *mem;    /* owned strings and lists */
 };
 
-enum config_result { CONFIG_OK, CONFIG_EXIT_OK, CONFIG_EXIT_USAGE };
+enum config_result { CONFIG_OK, CONFIG_EXIT_OK, CONFIG_EXIT_USAGE, CONFIG_EXIT_FAIL };
 
-/* Parse argv into *cfg (defaults first). On CONFIG_EXIT_OK (--help,
- * --version) the text was printed to out; on CONFIG_EXIT_USAGE a one-line
- * message and "Try 'lisod --help' ..." were printed to err; the caller
- * exits 0 or 2. */
+/* Parse argv, and the file it names with -c, into *cfg (defaults first).
+ * On CONFIG_EXIT_OK (--help, --version) the text was printed to out; on
+ * CONFIG_EXIT_USAGE a one-line message and "Try 'lisod --help' ..." were
+ * printed to err (the caller exits 2); on CONFIG_EXIT_FAIL the file had
+ * problems: every one of them is on err, one line each, "lisod: FILE:LINE:
+ * what" (the caller exits 1). Whatever the result, config_free() after. */
 enum config_result config_parse(struct config *cfg, int argc, char **argv,
 				FILE *out, FILE *err);
+void config_free(struct config *cfg);
 void config_usage(FILE *f);
+
+/* "FILE:LINE: " where key (a long option name, or a site key such as
+ * "hosts") was set — in site when it is a site's key — or "" when it came
+ * from the command line or is the default. Into buf; returns buf. */
+const char *config_where(const struct config *cfg, const struct site *site, const char *key,
+			 char *buf, size_t cap);
+
+/* The site an absent or unknown name gets. */
+static inline const struct site *config_default_site(const struct config *cfg)
+{
+	return &cfg->sites[cfg->default_site];
+}
 
 #endif

@@ -26,6 +26,7 @@ struct ctest {
 	unsigned problems;
 	configtest_report_fn report;
 	void *arg;
+	char prefix[384];     /* "FILE:LINE: site 'x': " while a site is checked */
 };
 
 static void say(struct ctest *t, enum configtest_kind kind, const char *fmt, ...)
@@ -36,11 +37,27 @@ static void say(struct ctest *t, enum configtest_kind kind, const char *fmt, ...
 	char text[CONFIGTEST_TEXT_MAX];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
+	int n = snprintf(text, sizeof(text), "%s", t->prefix);
+	if (n < 0 || (size_t)n >= sizeof(text))
+		n = 0;
+	vsnprintf(text + n, sizeof(text) - (size_t)n, fmt, ap);
 	va_end(ap);
 	if (kind == CONFIGTEST_PROBLEM)
 		t->problems++;
 	t->report(t->arg, kind, text);
+}
+
+/* What a site's messages start with: where its key was set and its name,
+ * unless it is the one implicit site (no file: the messages of old). */
+static void site_prefix(struct ctest *t, const struct config *cfg, const struct site *site,
+			const char *key)
+{
+	t->prefix[0] = '\0';
+	if (!site || (!cfg->config_path && cfg->site_count == 1))
+		return;
+	char where[320];
+	config_where(cfg, site, key, where, sizeof(where));
+	snprintf(t->prefix, sizeof(t->prefix), "%ssite '%s': ", where, site->name);
 }
 
 /* -t prints: problems and warnings on stderr, notes on stdout. */
@@ -96,17 +113,23 @@ unsigned configtest_as_user(const struct config *cfg, const char *user, bool sin
 	enum configtest_kind cgi_kind = at_startup ? CONFIGTEST_WARNING : CONFIGTEST_PROBLEM;
 	if (cfg->mode != CONFIG_MODE_HTTP)
 		return 0;
-	if (access(cfg->root, R_OK | X_OK) < 0)
-		say(&t, CONFIGTEST_PROBLEM, "document root %s is not readable by user %s: %s",
-		    cfg->root, user, strerror(errno));
-	struct stat st;
-	if (cfg->cgi_path && stat(cfg->cgi_path, &st) == 0) {
-		bool dir = S_ISDIR(st.st_mode);
-		if (access(cfg->cgi_path, X_OK) < 0)
-			say(&t, cgi_kind, "CGI %s %s is not %s by user %s: %s",
-			    dir ? "directory" : "program", cfg->cgi_path,
-			    dir ? "searchable" : "executable", user, strerror(errno));
+	for (unsigned i = 0; i < cfg->site_count; i++) {
+		const struct site *site = &cfg->sites[i];
+		site_prefix(&t, cfg, site, "root");
+		if (access(site->root, R_OK | X_OK) < 0)
+			say(&t, CONFIGTEST_PROBLEM, "document root %s is not readable by user %s: %s",
+			    site->root, user, strerror(errno));
+		struct stat st;
+		site_prefix(&t, cfg, site, "cgi");
+		if (site->cgi_path && stat(site->cgi_path, &st) == 0) {
+			bool dir = S_ISDIR(st.st_mode);
+			if (access(site->cgi_path, X_OK) < 0)
+				say(&t, cgi_kind, "CGI %s %s is not %s by user %s: %s",
+				    dir ? "directory" : "program", site->cgi_path,
+				    dir ? "searchable" : "executable", user, strerror(errno));
+		}
 	}
+	t.prefix[0] = '\0';
 	if (!single)
 		return t.problems; /* a master keeps root: it reloads and reopens */
 	const char *hint = "run with --workers 2 or more: the master keeps root and does it";
@@ -159,41 +182,63 @@ static void check_file(struct ctest *t, const char *what, const char *path, bool
 		    strerror(errno));
 }
 
-static void check_cgi(struct ctest *t, const struct config *cfg, uid_t serving)
+static void check_cgi(struct ctest *t, const char *cgi_path)
 {
-	if (!cfg->cgi_path)
-		return;
 	struct stat st;
-	if (stat(cfg->cgi_path, &st) < 0) {
-		say(t, CONFIGTEST_PROBLEM, "CGI program %s: %s", cfg->cgi_path, strerror(errno));
+	if (stat(cgi_path, &st) < 0) {
+		say(t, CONFIGTEST_PROBLEM, "CGI program %s: %s", cgi_path, strerror(errno));
 	} else if (S_ISDIR(st.st_mode)) {
-		if (access(cfg->cgi_path, X_OK) < 0)
+		if (access(cgi_path, X_OK) < 0)
 			say(t, CONFIGTEST_PROBLEM, "CGI directory %s is not searchable: %s",
-			    cfg->cgi_path, strerror(errno));
-	} else if (!S_ISREG(st.st_mode) || access(cfg->cgi_path, X_OK) < 0 ||
+			    cgi_path, strerror(errno));
+	} else if (!S_ISREG(st.st_mode) || access(cgi_path, X_OK) < 0 ||
 		   !(st.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH))) {
-		say(t, CONFIGTEST_PROBLEM, "CGI program %s is not executable", cfg->cgi_path);
+		say(t, CONFIGTEST_PROBLEM, "CGI program %s is not executable", cgi_path);
 	}
-	if (serving == 0 && !cfg->cgi_as_root)
-		say(t, CONFIGTEST_PROBLEM, "refusing to run CGI programs as root: give --user NAME "
-		    "(or --cgi-as-root)");
 }
 
-static void check_tls(struct ctest *t, const struct config *cfg, const struct sdlisten *act)
+static void check_tls(struct ctest *t, const char *key_path, const char *cert_path)
 {
-	bool need = act->https || (cfg->https_port && !act->https);
-	if (!need || !cfg->key_path)
-		return;
 	unsigned before = t->problems;
-	check_file(t, "private key", cfg->key_path, false);
-	check_file(t, "certificate", cfg->cert_path, false);
+	check_file(t, "private key", key_path, false);
+	check_file(t, "certificate", cert_path, false);
 	if (t->problems != before)
 		return;
 	char err[512];
-	struct tls_ctx *ctx = tls_ctx_new(cfg->key_path, cfg->cert_path, NULL, err, sizeof(err));
+	struct tls_ctx *ctx = tls_ctx_new(key_path, cert_path, NULL, err, sizeof(err));
 	if (!ctx)
 		say(t, CONFIGTEST_PROBLEM, "%s", err);
 	tls_ctx_free(ctx);
+}
+
+static void check_log(struct ctest *t, const char *what, const char *path);
+
+/* Every site's root, CGI, key and certificate and access log. */
+static void check_sites(struct ctest *t, const struct config *cfg, const struct sdlisten *act,
+			uid_t serving)
+{
+	bool need_tls = act->https || (cfg->https_port && !act->https);
+	bool any_cgi = false;
+	for (unsigned i = 0; i < cfg->site_count; i++) {
+		const struct site *site = &cfg->sites[i];
+		site_prefix(t, cfg, site, "root");
+		check_file(t, "document root", site->root, true);
+		site_prefix(t, cfg, site, "cgi");
+		if (site->cgi_path)
+			check_cgi(t, site->cgi_path);
+		any_cgi |= site->cgi_path != NULL;
+		site_prefix(t, cfg, site, "key");
+		if (need_tls && site->key_path)
+			check_tls(t, site->key_path, site->cert_path);
+		site_prefix(t, cfg, site, "access-log");
+		const char *own = site->access_log_path;
+		if (own && !(cfg->access_log_path && strcmp(own, cfg->access_log_path) == 0))
+			check_log(t, "access log", own);
+	}
+	t->prefix[0] = '\0';
+	if (any_cgi && serving == 0 && !cfg->cgi_as_root)
+		say(t, CONFIGTEST_PROBLEM, "refusing to run CGI programs as root: give --user NAME "
+		    "(or --cgi-as-root)");
 }
 
 /* Returns the lock's holder pid text, "" when the lock is free. */
@@ -323,11 +368,8 @@ int configtest_run(const struct config *cfg)
 	}
 	/* An unknown user cannot be root: its CGI check waits for a real one. */
 	uid_t serving = have_user ? user.uid : cfg->user ? 1 : geteuid();
-	if (cfg->mode == CONFIG_MODE_HTTP) {
-		check_file(&t, "document root", cfg->root, true);
-		check_cgi(&t, cfg, serving);
-		check_tls(&t, cfg, &act);
-	}
+	if (cfg->mode == CONFIG_MODE_HTTP)
+		check_sites(&t, cfg, &act, serving);
 	if (cfg->lock_path)
 		check_lock(&t, cfg->lock_path, holder, sizeof(holder));
 	check_ports(&t, cfg, &act, holder);

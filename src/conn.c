@@ -14,6 +14,7 @@
 #include "fcache.h"
 #include "http_resp.h"
 #include "log.h"
+#include "site_route.h"
 #include "tls.h"
 #include "worker.h"
 
@@ -173,7 +174,7 @@ enum io_result conn_read(struct conn *c)
 static void conn_file_done(struct conn *c)
 {
 	/* The descriptor belongs to the cache entry; we only held it. */
-	fcache_release(c->w->fcache, c->file_entry);
+	fcache_release(worker_site(c->w, c->site)->fcache, c->file_entry);
 	c->file_entry = NULL;
 	c->file_fd = -1;
 	c->file_left = 0;
@@ -398,9 +399,13 @@ static void conn_on_handshake(struct conn *c)
 	if (!c->readable && !c->writable)
 		return;
 	switch (c->io.ops->handshake(&c->io)) {
-	case IO_OK:
+	case IO_OK: {
+		int site = tls_session_site(c->io.impl);
+		if (site >= 0)
+			c->tls_site = (uint16_t)site;
 		conn_set_state(c, CONN_IDLE);
 		return;
+	}
 	case IO_AGAIN:
 		/* Retry on the next edge of either direction (OpenSSL says which
 		 * it wants in io.want_write; the other edge costs one retry). */
@@ -519,7 +524,8 @@ uint16_t conn_peer_port(const struct conn *c)
 static void conn_log_access(struct conn *c, const struct http_request *req, int status,
 			    uint64_t bytes)
 {
-	if (!log_access_enabled(c->w->log))
+	struct log *log = worker_site(c->w, c->site)->access;
+	if (!log_access_enabled(log))
 		return;
 	char addr[INET6_ADDRSTRLEN];
 	conn_peer_name(c, addr, sizeof(addr));
@@ -539,7 +545,7 @@ static void conn_log_access(struct conn *c, const struct http_request *req, int 
 		a.user_agent = req->user_agent.p;
 		a.user_agent_len = req->user_agent.len;
 	}
-	log_access(c->w->log, &a);
+	log_access(log, &a);
 }
 
 void conn_answered(struct conn *c, const struct http_request *req, int status,
@@ -637,6 +643,30 @@ static void conn_retry_head(struct conn *c)
 	conn_set_state(c, CONN_WRITE);
 }
 
+/* Which site answers req (c->site): by its Host, or absolute-form
+ * authority; without one, the default site. 0, or the status to answer: a
+ * name no site claims with --unknown-host 404 or 421, and 421 when the
+ * site is not the one the TLS connection was made for (RFC 9110
+ * §15.5.20: its certificate may not even cover the name). The health and
+ * status endpoints come before this: a balancer's probe names no site. */
+static int conn_route(struct conn *c, const struct http_request *req)
+{
+	const struct config *cfg = c->w->cfg;
+	int site = (int)cfg->default_site;
+	c->site = (uint16_t)site; /* an answer refused here is logged there */
+	if (req->has_host && req->host.len) {
+		int found = site_router_find(c->w->router, req->host.p, req->host.len);
+		if (found >= 0)
+			site = found;
+		else if (cfg->unknown_host != UNKNOWN_HOST_DEFAULT && c->w->hosts_listed)
+			return cfg->unknown_host == UNKNOWN_HOST_404 ? 404 : 421;
+	}
+	c->site = (uint16_t)site;
+	if (c->tls && site != c->tls_site)
+		return 421;
+	return 0;
+}
+
 /* A complete head of head_len bytes is at the front of `in`. */
 static void conn_on_head(struct conn *c, uint32_t head_len)
 {
@@ -662,6 +692,13 @@ static void conn_on_head(struct conn *c, uint32_t head_len)
 	case ENDPOINT_NONE: break;
 	case ENDPOINT_DONE: conn_consume_request(c); return;
 	case ENDPOINT_RETRY: conn_retry_head(c); return;
+	}
+	status = conn_route(c, req);
+	if (status != 0) {
+		bool keep = !conn_has_body(req) && req->keep_alive;
+		conn_respond_error(c, req, status, keep, head_only);
+		conn_consume_request(c);
+		return;
 	}
 	/* Routed on the decoded, normalised path, like static files: /%63gi/x,
 	 * //cgi/x and /./cgi/x are CGI too, so a CGI directory inside the
@@ -1018,6 +1055,7 @@ struct conn *conn_new(struct worker *w, int fd, const struct sockaddr_storage *p
 	c->file_fd = -1;
 	c->body_done = true;
 	c->local_port = local_port;
+	c->site = c->tls_site = (uint16_t)w->cfg->default_site;
 	c->state = CONN_CLOSED; /* not started: conn_start opens the first phase */
 	if (peer)
 		memcpy(&c->peer, peer, peer_len < sizeof(c->peer) ? peer_len : sizeof(c->peer));

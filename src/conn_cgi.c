@@ -83,7 +83,8 @@ static int relay_spawn(struct conn *c, const struct http_request *req, struct co
 {
 	struct worker *w = c->w;
 	char program[CGI_PROGRAM_MAX], path_info[STATIC_PATH_MAX];
-	int status = cgi_resolve(w->cfg->cgi_path, w->cgi_is_dir, req->path.p, req->path.len,
+	const struct worker_site *site = worker_site(w, c->site);
+	int status = cgi_resolve(site->conf->cgi_path, site->cgi_is_dir, req->path.p, req->path.len,
 				 program, sizeof(program), path_info, sizeof(path_info));
 	if (status)
 		return status;
@@ -119,7 +120,7 @@ void conn_cgi_start(struct conn *c, const struct http_request *req)
 	bool head_only = req->method == HTTP_METHOD_HEAD;
 	int status = 0;
 	struct conn_cgi *g = NULL;
-	if (!w->cfg->cgi_path)
+	if (!worker_site(w, c->site)->conf->cgi_path)
 		status = 404;
 	else if (w->cgi.count >= w->cfg->max_cgi)
 		status = 503;

@@ -95,6 +95,8 @@ struct conn {
 	off_t file_off, file_left;
 
 	uint16_t local_port;
+	uint16_t site;              /* of the request being answered (cfg->sites) */
+	uint16_t tls_site;          /* the site its TLS handshake was for (SNI) */
 	union {
 		struct sockaddr sa;
 		struct sockaddr_in v4;

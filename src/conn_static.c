@@ -22,7 +22,7 @@ static void conn_queue_body(struct conn *c, struct fcache_entry *e, off_t start,
 {
 	if (e->content && (uint64_t)len <= buf_space(&c->out)) {
 		(void)buf_append(&c->out, e->content + start, (uint32_t)len);
-		fcache_release(c->w->fcache, e);
+		fcache_release(worker_site(c->w, c->site)->fcache, e);
 		return;
 	}
 	c->file_entry = e; /* held until the body is out */
@@ -59,11 +59,12 @@ static enum serve_result conn_redirect(struct conn *c, const struct http_request
 enum serve_result conn_static_serve(struct conn *c, const struct http_request *req)
 {
 	struct worker *w = c->w;
+	struct fcache *fcache = worker_site(w, c->site)->fcache;
 	bool head_only = req->method == HTTP_METHOD_HEAD;
 	bool keep = req->keep_alive && worker_keeps_alive(w);
 	char location[3 * STATIC_PATH_MAX + 2]; /* percent-encoded */
 	struct fcache_entry *e = NULL;
-	int status = fcache_get(w->fcache, req->path.p, req->path.len, loop_now_sec(w->loop), &e,
+	int status = fcache_get(fcache, req->path.p, req->path.len, loop_now_sec(w->loop), &e,
 				location, sizeof(location));
 	if (status == 301)
 		return conn_redirect(c, req, location, keep, head_only);
@@ -80,7 +81,7 @@ enum serve_result conn_static_serve(struct conn *c, const struct http_request *r
 	if (status == 416) {
 		struct http_resp_head h = { .status = 416, .keep_alive = keep,
 					    .range_unsatisfied = true, .range_total = f->size };
-		fcache_release(w->fcache, e);
+		fcache_release(fcache, e);
 		int blen = http_resp_write_page(&c->out, &h, !head_only, worker_date(w));
 		if (blen < 0) {
 			conn_close(c);
@@ -100,7 +101,7 @@ enum serve_result conn_static_serve(struct conn *c, const struct http_request *r
 		.range_total = f->size,
 	};
 	if (http_resp_write_head(&c->out, &h, worker_date(w)) < 0) {
-		fcache_release(w->fcache, e);
+		fcache_release(fcache, e);
 		conn_respond_error(c, req, 500, false, head_only);
 		return SERVE_DONE;
 	}
@@ -108,7 +109,7 @@ enum serve_result conn_static_serve(struct conn *c, const struct http_request *r
 	if (body)
 		conn_queue_body(c, e, start, len);
 	else
-		fcache_release(w->fcache, e);
+		fcache_release(fcache, e);
 	conn_answered(c, req, status, body ? (uint64_t)len : 0, keep);
 	return SERVE_DONE;
 }

@@ -33,12 +33,12 @@
 #include "priv.h"
 #include "sdlisten.h"
 #include "sdnotify.h"
+#include "sites.h"
 #include "tls.h"
 #include "worker.h"
 
 struct startup {
 	struct config cfg;
-	char root_buf[PATH_MAX];
 	struct worker_setup ws;  /* listeners, TLS ctx, signalfd, log */
 	/* With N > 1 workers, each listener is N SO_REUSEPORT sockets, one per
 	 * worker: slot_fds[w * WORKER_LISTENERS_MAX + i] (slot 0 is ws's); a
@@ -55,21 +55,6 @@ struct startup {
 	char notify_warning[256]; /* a bad $NOTIFY_SOCKET, for the log */
 	char status[160];         /* STATUS= for systemd */
 };
-
-/* The bundled www/ beside the executable, else ./www. */
-static const char *default_root(char *buf, size_t cap)
-{
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		int len = snprintf(buf, cap, "%s/www", dirname(exe));
-		struct stat st;
-		if (len > 0 && (size_t)len < cap && stat(buf, &st) == 0 && S_ISDIR(st.st_mode))
-			return buf;
-	}
-	return "www";
-}
 
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -193,14 +178,25 @@ static int check_paths(const struct config *cfg)
 {
 	if (cfg->mode == CONFIG_MODE_ECHO)
 		return 0;
-	if (check_readable("document root", cfg->root, true) < 0)
-		return -1;
-	if (cfg->key_path && (check_readable("private key", cfg->key_path, false) < 0 ||
-			      check_readable("certificate", cfg->cert_path, false) < 0))
-		return -1;
-	if (cfg->cgi_path && access(cfg->cgi_path, F_OK) < 0)
-		return fail("CGI program %s does not exist", cfg->cgi_path);
+	for (unsigned i = 0; i < cfg->site_count; i++) {
+		const struct site *site = &cfg->sites[i];
+		if (check_readable("document root", site->root, true) < 0)
+			return -1;
+		if (site->key_path && (check_readable("private key", site->key_path, false) < 0 ||
+				       check_readable("certificate", site->cert_path, false) < 0))
+			return -1;
+		if (site->cgi_path && access(site->cgi_path, F_OK) < 0)
+			return fail("CGI program %s does not exist", site->cgi_path);
+	}
 	return 0;
+}
+
+static bool any_cgi(const struct config *cfg)
+{
+	for (unsigned i = 0; i < cfg->site_count; i++)
+		if (cfg->sites[i].cgi_path)
+			return true;
+	return false;
 }
 
 static bool need_tls(const struct startup *s)
@@ -214,7 +210,7 @@ static int startup(struct startup *s)
 {
 	if (check_paths(&s->cfg) < 0)
 		return -1;
-	if (s->cfg.mode == CONFIG_MODE_HTTP && s->cfg.cgi_path && !s->cfg.cgi_as_root &&
+	if (s->cfg.mode == CONFIG_MODE_HTTP && any_cgi(&s->cfg) && !s->cfg.cgi_as_root &&
 	    priv_serving_uid(s->have_user ? &s->user : NULL) == 0)
 		return fail("%s", "refusing to run CGI programs as root: give --user NAME "
 			    "(or --cgi-as-root)");
@@ -230,11 +226,10 @@ static int startup(struct startup *s)
 			return fail("%s", err);
 	}
 	raise_fd_limit();
-	if (need_tls(s)) {
+	if (s->cfg.mode == CONFIG_MODE_HTTP) {
 		char err[512];
-		s->ws.tls = tls_ctx_new(s->cfg.key_path, s->cfg.cert_path, &s->self_signed, err,
-					sizeof(err));
-		if (!s->ws.tls)
+		if (sites_open(&s->cfg, need_tls(s), &s->ws, &s->self_signed, err,
+			       sizeof(err)) < 0)
 			return fail("%s", err);
 	}
 	if (open_listeners(s) < 0 || block_signals(s) < 0)
@@ -290,13 +285,14 @@ static void log_banner(struct startup *s)
 		bool inherited = i < s->act.count;
 		if (!ws->listen_tls[i])
 			log_info(s->log, "HTTP on port %u%s, document root %s", ws->ports[i],
-				 inherited ? " (socket from systemd)" : "", cfg->root);
+				 inherited ? " (socket from systemd)" : "",
+				 config_default_site(cfg)->root);
 		else
 			log_info(s->log, "HTTPS on port %u%s with %s", ws->ports[i],
 				 inherited ? " (socket from systemd)" : "",
 				 s->self_signed ? "a self-signed certificate for localhost made at "
 						  "startup"
-						: cfg->cert_path);
+						: config_default_site(cfg)->cert_path);
 		if (n > 0 && (size_t)n < sizeof(s->status))
 			n += snprintf(s->status + n, sizeof(s->status) - (size_t)n, "%s %u",
 				      i ? "," : "", ws->ports[i]);
@@ -304,6 +300,15 @@ static void log_banner(struct startup *s)
 	if (n > 0 && (size_t)n < sizeof(s->status))
 		snprintf(s->status + n, sizeof(s->status) - (size_t)n, "; %u worker%s",
 			 cfg->workers, cfg->workers == 1 ? "" : "s");
+	for (unsigned i = 0; cfg->config_path && i < cfg->site_count; i++) {
+		const struct site *site = &cfg->sites[i];
+		log_info(s->log, "site %s%s: %u host name%s, root %s%s%s%s%s", site->name,
+			 site->is_default ? " (default)" : "", site->host_count,
+			 site->host_count == 1 ? "" : "s", site->root,
+			 site->cgi_path ? ", CGI " : "", site->cgi_path ? site->cgi_path : "",
+			 site->cert_path ? ", certificate " : "",
+			 site->cert_path ? site->cert_path : "");
+	}
 }
 
 /* What the operator should know about our privileges and systemd. */
@@ -319,7 +324,7 @@ static void log_warnings(const struct startup *s)
 			 s->user.name, s->user.group);
 	if (!s->have_user && geteuid() == 0)
 		log_warn(s->log, "running as root without --user: the workers%s run as root",
-			 s->cfg.cgi_path ? " and CGI programs" : "");
+			 any_cgi(&s->cfg) ? " and CGI programs" : "");
 }
 
 static void log_report(void *arg, enum configtest_kind kind, const char *text)
@@ -389,18 +394,20 @@ int main(int argc, char **argv)
 	switch (config_parse(&s.cfg, argc, argv, stdout, stderr)) {
 	case CONFIG_OK: break;
 	case CONFIG_EXIT_OK: return 0;
-	case CONFIG_EXIT_USAGE: return 2;
+	case CONFIG_EXIT_USAGE: config_free(&s.cfg); return 2;
+	case CONFIG_EXIT_FAIL: config_free(&s.cfg); return 1;
 	}
-	if (!s.cfg.root)
-		s.cfg.root = default_root(s.root_buf, sizeof(s.root_buf));
 	if (s.cfg.workers == 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		s.cfg.workers = n > 0 ? (unsigned)n : 1;
 	}
 	if (s.cfg.mode == CONFIG_MODE_ECHO)
 		s.cfg.workers = 1;
-	if (s.cfg.test_config)
-		return configtest_run(&s.cfg);
+	if (s.cfg.test_config) {
+		int tested = configtest_run(&s.cfg);
+		config_free(&s.cfg);
+		return tested;
+	}
 	int rc = 1;
 	char err[512];
 	/* What systemd handed over is ours before anything can fork or exec
@@ -410,18 +417,18 @@ int main(int argc, char **argv)
 	s.notify.main_pid = s.cfg.daemonize; /* the daemon is not what systemd started */
 	if (sdlisten_adopt(&s.act, err, sizeof(err)) < 0) {
 		fail("%s", err);
-		return 1;
+		goto out;
 	}
 	if (s.cfg.user) {
 		if (priv_lookup(s.cfg.user, &s.user, err, sizeof(err)) < 0) {
 			fail("%s", err);
-			return 1;
+			goto out;
 		}
 		s.have_user = true;
 	}
 	if (startup(&s) < 0) {
 		/* Free what it got, so a sanitizer build reports real leaks only. */
-		tls_ctx_free(s.ws.tls);
+		sites_close(&s.cfg, &s.ws, true);
 		goto out;
 	}
 	log_banner(&s);
@@ -440,13 +447,13 @@ int main(int argc, char **argv)
 		s.notify_fd = -1; /* the master's now */
 		rc = master_run(&s.ws, &mo);
 		log_info(s.log, "stopped");
-		tls_ctx_free(s.ws.tls);
+		sites_close(&s.cfg, &s.ws, true);
 		close_listeners(&s);
 		goto out;
 	}
 	s.ws.notify = &s.notify;
 	if (s.have_user && drop_single(&s) < 0) {
-		tls_ctx_free(s.ws.tls);
+		sites_close(&s.cfg, &s.ws, true);
 		goto out;
 	}
 	struct worker w;
@@ -461,7 +468,8 @@ int main(int argc, char **argv)
 		rc = worker_run(&w);
 		log_info(s.log, "stopped");
 	}
-	worker_fini(&w);
+	worker_fini(&w); /* it took the sites' certificates and logs */
+	sites_close(&s.cfg, &s.ws, false);
 out:
 	free(s.slot_fds);
 	log_free(s.log);
@@ -473,5 +481,6 @@ out:
 		close(s.notify_fd);
 	if (s.have_user)
 		priv_user_fini(&s.user);
+	config_free(&s.cfg);
 	return rc;
 }

@@ -89,12 +89,16 @@ static void child_report(int chan_fd, enum chan_type type, const char *text)
 static int child_check_root(const struct worker_setup *ws, const struct priv_user *u,
 			    char *err, size_t errlen)
 {
-	const char *root = ws->cfg->root;
-	if (ws->cfg->mode != CONFIG_MODE_HTTP || access(root, R_OK | X_OK) == 0)
-		return 0;
-	snprintf(err, errlen, "document root %s is not readable by user %s: %s", root, u->name,
-		 strerror(errno));
-	return -1;
+	const struct config *cfg = ws->cfg;
+	for (unsigned i = 0; cfg->mode == CONFIG_MODE_HTTP && i < cfg->site_count; i++) {
+		const char *root = cfg->sites[i].root;
+		if (access(root, R_OK | X_OK) == 0)
+			continue;
+		snprintf(err, errlen, "document root %s is not readable by user %s: %s", root,
+			 u->name, strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 static void worker_main(struct master *m, unsigned slot, int chan_fd)
@@ -399,6 +403,10 @@ static void master_handover(struct master *m, bool reload)
 		if (!fresh) {
 			log_err(m->log, "TLS reload failed, keeping the old certificate: %s", err);
 		} else {
+			/* The sites that shared the old context share the new. */
+			for (unsigned i = 0; m->ws->site_tls && i < cfg->site_count; i++)
+				if (m->ws->site_tls[i] == m->ws->tls)
+					m->ws->site_tls[i] = fresh;
 			tls_ctx_free(m->ws->tls);
 			m->ws->tls = fresh;
 			if (tls_ctx_export(fresh, &pem, err, sizeof(err)) < 0 ||

@@ -30,10 +30,14 @@ struct mime_ent {
 struct static_root {
 	int dirfd;
 	bool use_openat2;
+	const char *const *index;       /* names tried for a directory, in order */
+	unsigned index_count;
 	struct mime_ent *mime;          /* sorted by ext, unique */
 	size_t mime_count;
 	char *mime_text;                /* /etc/mime.types, types NUL-split */
 };
+
+static const char *const DEFAULT_INDEX[] = { "index.html" };
 
 /* The built-in table; it wins over /etc/mime.types. */
 static const struct {
@@ -306,6 +310,7 @@ struct static_root *static_root_new(const char *dir)
 	struct static_root *root = calloc(1, sizeof(*root));
 	if (!root)
 		return NULL;
+	static_root_set_index(root, NULL, 0);
 	root->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (root->dirfd < 0)
 		goto fail;
@@ -498,10 +503,35 @@ static void file_fill(struct static_file *f, int fd, const struct stat *st,
 		 (unsigned long long)mtime_ns);
 }
 
+void static_root_set_index(struct static_root *root, const char *const *names, unsigned count)
+{
+	root->index = count ? names : DEFAULT_INDEX;
+	root->index_count = count ? count : 1;
+}
+
+/* A directory path (ending in '/', plen bytes of path): its first index
+ * name that opens. The fd, or -status (404 when none does). */
+static int open_index(const struct static_root *root, char *path, size_t plen,
+		      const char **name)
+{
+	int fd = -404;
+	for (unsigned i = 0; i < root->index_count; i++) {
+		size_t n = strlen(root->index[i]);
+		if (plen + n + 1 > STATIC_PATH_MAX)
+			return -414;
+		memcpy(path + plen, root->index[i], n + 1);
+		fd = root_open(root, path);
+		if (fd >= 0 || fd != -404) {
+			*name = root->index[i];
+			return fd; /* found, or an error that is not "missing" */
+		}
+	}
+	return fd;
+}
+
 int static_open(const struct static_root *root, const char *raw, size_t len,
 		struct static_file *f, char *redirect_out, size_t redirect_cap)
 {
-	static const char index[] = "index.html";
 	char path[STATIC_PATH_MAX];
 	struct stat st;
 	f->fd = -1;
@@ -517,15 +547,14 @@ int static_open(const struct static_root *root, const char *raw, size_t len,
 		return status;
 	size_t plen = strlen(path);
 	const char *mime_name = path;
+	int fd;
 	if (path[plen - 1] == '/') {
-		/* A directory: only its index.html can be served. "/file/"
+		/* A directory: only an index file can be served. "/file/"
 		 * gives ENOTDIR → 404, as it should. */
-		if (plen + sizeof(index) > sizeof(path))
-			return 414;
-		memcpy(path + plen, index, sizeof(index));
-		mime_name = index;
+		fd = open_index(root, path, plen, &mime_name);
+	} else {
+		fd = root_open(root, path);
 	}
-	int fd = root_open(root, path);
 	if (fd < 0)
 		return -fd;
 	if (fstat(fd, &st) != 0) {

@@ -37,6 +37,9 @@ struct static_root;
  * Also loads /etc/mime.types (if readable; bounded) and probes once whether
  * openat2 works here (ENOSYS, or EPERM from a seccomp filter → the walk). */
 struct static_root *static_root_new(const char *dir);
+/* The names a directory's index is looked up by, in order (the first that
+ * exists is served); names must outlive the root. count 0: index.html. */
+void static_root_set_index(struct static_root *root, const char *const *names, unsigned count);
 void static_root_free(struct static_root *root);
 /* Use the O_NOFOLLOW component walk even where openat2 works (tests, and
  * a deployment that wants "no symlinks at all"). */
@@ -72,9 +75,10 @@ int static_normalize_path(const char *raw, size_t len, char *out, size_t out_cap
  * space or '%' raw), NUL-terminated, for Location; 414 if it does not fit
  * redirect_cap), 400, 403 (not readable, or a symlink leaving the root; in
  * the walk fallback every symlink), 404 (missing; a directory without
- * index.html; not a regular file), 414, 500 (other I/O errors).
+ * an index file; not a regular file), 414, 500 (other I/O errors).
  * On failure f->fd is -1.
- * A directory named with a trailing slash serves its index.html.
+ * A directory named with a trailing slash serves its first index file
+ * (static_root_set_index; index.html unless set).
  */
 int static_open(const struct static_root *root, const char *raw, size_t len,
 		struct static_file *f, char *redirect_out, size_t redirect_cap);

@@ -12,6 +12,8 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <stdint.h>
+
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -448,6 +450,33 @@ static void tls_free(struct transport *t)
 {
 	SSL_free(t->impl);
 	t->impl = NULL;
+}
+
+/* SSL app data: the chosen site + 1 (0: none chosen). */
+static int on_servername(SSL *ssl, int *alert, void *arg)
+{
+	(void)alert;
+	const struct tls_sni *sni = arg;
+	const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	int site = sni->pick(sni->arg, name);
+	if (site < 0)
+		return SSL_TLSEXT_ERR_OK; /* the default site's certificate */
+	struct tls_ctx *ctx = sni->site_ctx(sni->arg, site);
+	if (ctx && SSL_get_SSL_CTX(ssl) != ctx->ssl && !SSL_set_SSL_CTX(ssl, ctx->ssl))
+		return SSL_TLSEXT_ERR_ALERT_FATAL;
+	SSL_set_app_data(ssl, (void *)(intptr_t)(site + 1));
+	return SSL_TLSEXT_ERR_OK;
+}
+
+void tls_ctx_set_sni(struct tls_ctx *base, const struct tls_sni *sni)
+{
+	SSL_CTX_set_tlsext_servername_callback(base->ssl, on_servername);
+	SSL_CTX_set_tlsext_servername_arg(base->ssl, (void *)sni);
+}
+
+int tls_session_site(const void *impl)
+{
+	return (int)(intptr_t)SSL_get_app_data((const SSL *)impl) - 1;
 }
 
 const struct transport_ops tls_transport_ops = {

@@ -51,6 +51,20 @@ void tls_pem_free(struct tls_pem *pem);
 struct tls_ctx *tls_ctx_from_pem(const struct tls_ctx *old, const struct tls_pem *pem,
 				 char *err, size_t errlen);
 
+/* Certificates by server name (SNI). In the client-hello's servername
+ * callback of base, pick(arg, name) is asked which site the name belongs
+ * to (name NULL: the client sent none); a site s >= 0 switches the session
+ * to site_ctx(arg, s), -1 keeps base's certificate (the default site's).
+ * Both run inside the handshake: they must not block or allocate. */
+struct tls_sni {
+	int (*pick)(void *arg, const char *name);
+	struct tls_ctx *(*site_ctx)(void *arg, int site);
+	void *arg;
+};
+void tls_ctx_set_sni(struct tls_ctx *base, const struct tls_sni *sni);
+/* The site the handshake's server name chose, or -1 (none, or unknown). */
+int tls_session_site(const void *impl);
+
 /* The TLS implementation of the transport interface; its state (impl) is
  * the SSL of tls_session_new(). */
 extern const struct transport_ops tls_transport_ops;

@@ -14,6 +14,7 @@
 #include "conn.h"
 #include "log.h"
 #include "sdnotify.h"
+#include "site_route.h"
 #include "fcache.h"
 #include "static.h"
 #include "tls.h"
@@ -41,11 +42,12 @@ static void worker_on_accept(struct listener *l, int fd, const struct sockaddr_s
 }
 
 static void worker_stop_accepting(struct worker *w);
+static void worker_flush_logs(struct worker *w);
 
 static void worker_on_tick(struct loop *loop, struct timer *t)
 {
 	struct worker *w = container_of(t, struct worker, tick);
-	log_flush(w->log);
+	worker_flush_logs(w);
 	if (w->drain_announced && !w->draining && loop_now_ms(loop) >= w->drain_listen_until_ms)
 		worker_stop_accepting(w);
 	if (w->draining && loop_now_ms(loop) >= w->drain_deadline_ms) {
@@ -62,8 +64,125 @@ static void worker_on_fcache_notify(struct loop *loop, struct loop_watch *watch,
 {
 	(void)loop;
 	(void)events;
-	struct worker *w = container_of(watch, struct worker, fcache_watch);
-	fcache_on_notify(w->fcache);
+	struct worker_site *site = container_of(watch, struct worker_site, fcache_watch);
+	fcache_on_notify(site->fcache);
+}
+
+/* The servername callback's questions (tls.h): which site a name is, and
+ * its certificate. */
+static int worker_sni_pick(void *arg, const char *name)
+{
+	struct worker *w = arg;
+	return name ? site_router_find(w->router, name, strlen(name)) : -1;
+}
+
+static struct tls_ctx *worker_sni_ctx(void *arg, int site)
+{
+	struct worker *w = arg;
+	struct tls_ctx *own = w->sites[site].tls;
+	return own ? own : w->tls;
+}
+
+/* Is log that of an earlier site than i (so freed or flushed already)? */
+static bool site_log_seen(const struct worker *w, unsigned i)
+{
+	for (unsigned j = 0; j < i; j++)
+		if (w->sites[j].access == w->sites[i].access)
+			return true;
+	return w->sites[i].access == w->log;
+}
+
+static bool site_tls_seen(const struct worker *w, unsigned i)
+{
+	for (unsigned j = 0; j < i; j++)
+		if (w->sites[j].tls == w->sites[i].tls)
+			return true;
+	return !w->sites[i].tls;
+}
+
+static void worker_flush_logs(struct worker *w)
+{
+	log_flush(w->log);
+	for (unsigned i = 0; i < w->cfg->site_count && w->sites; i++)
+		if (!site_log_seen(w, i))
+			log_flush(w->sites[i].access);
+}
+
+/* Take what the setup opened for the sites (certificates, logs), then
+ * open each one's root. 0, or -1 (logged). */
+static int worker_sites_init(struct worker *w, const struct worker_setup *setup)
+{
+	const struct config *cfg = w->cfg;
+	w->sites = calloc(cfg->site_count, sizeof(*w->sites));
+	if (!w->sites)
+		return -1;
+	for (unsigned i = 0; i < cfg->site_count; i++) {
+		struct worker_site *site = &w->sites[i];
+		site->conf = &cfg->sites[i];
+		site->fcache_watch.fd = -1;
+		w->hosts_listed |= site->conf->host_count > 0;
+		site->access = setup->site_logs && setup->site_logs[i] ? setup->site_logs[i] : w->log;
+		struct tls_ctx *tls = setup->site_tls ? setup->site_tls[i] : NULL;
+		site->tls = tls == setup->tls ? NULL : tls;
+	}
+	w->router = site_router_new(cfg);
+	if (!w->router) {
+		log_err(w->log, "site router: %s", strerror(errno));
+		return -1;
+	}
+	w->sni = (struct tls_sni){ worker_sni_pick, worker_sni_ctx, w };
+	if (w->tls && cfg->site_count > 1)
+		tls_ctx_set_sni(w->tls, &w->sni);
+	for (unsigned i = 0; i < cfg->site_count && cfg->mode == CONFIG_MODE_HTTP; i++) {
+		struct worker_site *site = &w->sites[i];
+		const struct site *conf = site->conf;
+		if (site->tls)
+			tls_ctx_set_sni(site->tls, &w->sni);
+		site->root = static_root_new(conf->root);
+		if (site->root) {
+			static_root_set_index(site->root, conf->index, conf->index_count);
+			site->fcache = fcache_new(site->root, WORKER_FCACHE_ENTRIES);
+		}
+		if (!site->root || !site->fcache) {
+			log_err(w->log, "document root %s of site %s: %s", conf->root, conf->name,
+				strerror(errno));
+			return -1;
+		}
+		site->fcache_watch.fd = fcache_notify_fd(site->fcache);
+		site->fcache_watch.fn = worker_on_fcache_notify;
+		if (site->fcache_watch.fd >= 0 &&
+		    loop_add_level(w->loop, &site->fcache_watch, EPOLLIN) < 0) {
+			log_err(w->log, "epoll_ctl on inotify: %s", strerror(errno));
+			return -1;
+		}
+		struct stat st;
+		site->cgi_is_dir = conf->cgi_path && stat(conf->cgi_path, &st) == 0 &&
+				   S_ISDIR(st.st_mode);
+	}
+	return 0;
+}
+
+static void worker_sites_fini(struct worker *w)
+{
+	if (!w->sites)
+		return;
+	for (unsigned i = 0; i < w->cfg->site_count; i++) {
+		struct worker_site *site = &w->sites[i];
+		fcache_free(site->fcache); /* after the connections released their entries */
+		static_root_free(site->root);
+	}
+	/* Shared logs and certificates once each: from the last site back, so
+	 * "seen in an earlier site" still reads live pointers. */
+	for (unsigned i = w->cfg->site_count; i-- > 0;) {
+		if (!site_log_seen(w, i))
+			log_free(w->sites[i].access);
+		if (!site_tls_seen(w, i))
+			tls_ctx_free(w->sites[i].tls);
+	}
+	free(w->sites);
+	w->sites = NULL;
+	site_router_free(w->router);
+	w->router = NULL;
 }
 
 /* The second half of a graceful stop: no new connections; those in flight
@@ -309,24 +428,8 @@ int worker_init(struct worker *w, const struct worker_setup *setup)
 		log_err(log, "event loop setup: %s", strerror(errno));
 		return -1;
 	}
-	if (cfg->mode == CONFIG_MODE_HTTP) {
-		w->root = static_root_new(cfg->root);
-		if (w->root)
-			w->fcache = fcache_new(w->root, WORKER_FCACHE_ENTRIES);
-		if (!w->root || !w->fcache) {
-			log_err(log, "document root %s: %s", cfg->root, strerror(errno));
-			return -1;
-		}
-		w->fcache_watch.fd = fcache_notify_fd(w->fcache);
-		w->fcache_watch.fn = worker_on_fcache_notify;
-		if (w->fcache_watch.fd >= 0 &&
-		    loop_add_level(w->loop, &w->fcache_watch, EPOLLIN) < 0) {
-			log_err(log, "epoll_ctl on inotify: %s", strerror(errno));
-			return -1;
-		}
-	}
-	struct stat st;
-	w->cgi_is_dir = cfg->cgi_path && stat(cfg->cgi_path, &st) == 0 && S_ISDIR(st.st_mode);
+	if (worker_sites_init(w, setup) < 0)
+		return -1;
 	if (listen_reserve_init(&w->reserve, log) < 0) {
 		log_err(log, "reserve descriptor: %s", strerror(errno));
 		return -1;
@@ -396,9 +499,7 @@ void worker_fini(struct worker *w)
 		close(w->chan_watch.fd);
 	w->chan_watch.fd = -1;
 	listen_reserve_fini(&w->reserve);
-	fcache_free(w->fcache); /* after the connections released their entries */
-	w->fcache = NULL;
-	static_root_free(w->root);
+	worker_sites_fini(w);
 	tls_ctx_free(w->tls);
 	w->tls = NULL;
 	buf_pool_reset(&w->pool);

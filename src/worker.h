@@ -20,13 +20,14 @@
 #include "http_resp.h"
 #include "listen.h"
 #include "loop.h"
+#include "tls.h"
 
 struct conn;
 struct log;
 struct sdnotify;
 struct static_root;
-struct tls_ctx;
 struct fcache;
+struct site_router;
 
 enum { WORKER_LISTENERS_MAX = 4, WORKER_STATES_MAX = 16 };
 
@@ -41,14 +42,26 @@ struct worker_stats {
 	uint64_t accepted, requests, bytes_out;
 };
 
+/* What a worker serves one site (config.h's struct site) with. */
+struct worker_site {
+	const struct site *conf;
+	struct static_root *root;
+	struct fcache *fcache;          /* open files, invalidated by inotify */
+	struct loop_watch fcache_watch; /* its inotify descriptor */
+	struct log *access;             /* its access lines: its own log, or the worker's */
+	struct tls_ctx *tls;            /* its certificate (sites may share one) */
+	bool cgi_is_dir;                /* its cgi names a directory of programs */
+};
+
 struct worker {
 	const struct config *cfg;
 	struct loop *loop;
 	struct log *log;
-	struct static_root *root;
-	struct tls_ctx *tls;            /* owned; swapped on SIGHUP */
-	struct fcache *fcache;          /* open files, invalidated by inotify */
-	struct loop_watch fcache_watch; /* its inotify descriptor */
+	struct tls_ctx *tls;            /* the default site's; owned; swapped on SIGHUP */
+	struct worker_site *sites;      /* cfg->site_count of them */
+	struct site_router *router;     /* Host or SNI name → site */
+	bool hosts_listed;              /* some site lists hosts: --unknown-host applies */
+	struct tls_sni sni;             /* tls's callback into the router */
 	struct buf_pool pool;
 
 	struct listener listeners[WORKER_LISTENERS_MAX];
@@ -77,7 +90,6 @@ struct worker {
 
 	unsigned conns_active;          /* refusing ones included */
 	struct cgi_procs cgi;           /* every CGI program of this worker */
-	bool cgi_is_dir;                /* --cgi names a directory of programs */
 	struct conn *closing;           /* closed this batch, freed after it */
 	struct conn *free_conns;        /* recycled struct conn */
 	unsigned free_conn_count;
@@ -93,7 +105,12 @@ struct worker {
 struct worker_setup {
 	const struct config *cfg;
 	struct log *log;
-	struct tls_ctx *tls;            /* ownership moves to the worker */
+	struct tls_ctx *tls;            /* the default site's; ownership moves to the worker */
+	/* Per site (cfg->site_count), or NULL: its certificate (sites with the
+	 * same files share one; the default site's is tls) and its own access
+	 * log (NULL: the main one). Ownership moves to the worker. */
+	struct tls_ctx **site_tls;
+	struct log **site_logs;
 	int listen_fds[WORKER_LISTENERS_MAX];
 	uint16_t ports[WORKER_LISTENERS_MAX];
 	bool listen_tls[WORKER_LISTENERS_MAX];
@@ -130,6 +147,12 @@ static inline const struct http_date_cache *worker_date(struct worker *w)
 								       : loop_now_sec(w->loop);
 	http_date_update(&w->date, sec);
 	return &w->date;
+}
+
+/* The site a connection's current request is for. */
+static inline struct worker_site *worker_site(struct worker *w, unsigned site)
+{
+	return &w->sites[site];
 }
 
 /* Set up a worker around already-open listening sockets. 0 or -1 (logged). */

@@ -58,6 +58,7 @@ static void put(const char *rel, const char *text)
 static void fuzz_teardown(void)
 {
 	worker_fini(&w);
+	config_free(&cfg);
 	log_free(wlog);
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
@@ -76,13 +77,12 @@ static void fuzz_setup(void)
 	put("index.html", "<p>index</p>\n");
 	put("a.txt", "alpha\n");
 	put("sub/index.html", "<p>sub</p>\n");
-	char *argv[] = { "lisod", NULL };
+	/* Parsed, not poked into the struct: the site is made from these. */
+	char *argv[] = { "lisod", "--root", dir, "--max-body", "4096", NULL };
 	FILE *null = fopen("/dev/null", "w");
 	CHECK(null != NULL);
-	CHECK(config_parse(&cfg, 1, argv, null, null) == CONFIG_OK);
+	CHECK(config_parse(&cfg, 5, argv, null, null) == CONFIG_OK);
 	fclose(null);
-	cfg.root = dir;
-	cfg.max_body_bytes = 4096;
 	wlog = log_new("/dev/null", "off", LOG_LVL_ERR);
 	CHECK(wlog != NULL);
 	struct worker_setup ws = { .cfg = &cfg, .log = wlog, .sigfd = -1 };

@@ -99,6 +99,7 @@ static void run_parse_raw(struct run *r, const char *const *args, bool reset)
 
 static void run_free(struct run *r)
 {
+	config_free(&r->cfg);
 	for (int i = 0; r->argv[i]; i++)
 		free(r->argv[i]);
 	free(r->out);
@@ -107,7 +108,8 @@ static void run_free(struct run *r)
 
 /* ---- fields -------------------------------------------------------------------- */
 
-enum ftype { F_BOOL, F_U16, F_UNS, F_U64, F_INT, F_STR, F_MODE, F_NETS };
+enum ftype { F_BOOL, F_U16, F_UNS, F_U64, F_INT, F_STR, F_MODE, F_NETS, F_LIST, F_UHOST,
+	     F_SITES, F_AT, F_MEM };
 
 struct field {
 	const char *name;
@@ -131,20 +133,24 @@ static const struct field FIELDS[] = {
 	FLD(proxy_protocol, F_BOOL), FLD(proxy_trust, F_NETS), FLD(health_path, F_STR),
 	FLD(status_path, F_STR), FLD(status_allow, F_NETS), FLD(drain_delay_ms, F_UNS),
 	FLD(log_level, F_INT), FLD(user, F_STR), FLD(cgi_as_root, F_BOOL),
-	FLD(test_config, F_BOOL),
+	FLD(test_config, F_BOOL), FLD(config_path, F_STR), FLD(index, F_LIST),
+	FLD(index_count, F_UNS), FLD(unknown_host, F_UHOST), FLD(sites, F_SITES),
+	FLD(site_count, F_UNS), FLD(default_site, F_UNS), FLD(main_at, F_AT), FLD(mem, F_MEM),
 };
 
 /* The defaults, in the same notation as the rows. */
 static const char DEFAULTS[] =
 	"mode=http daemonize=no http_port=8080 https_port=8443 echo_port=0 listen_addr=NULL "
-	"log_path=NULL access_log_path=NULL lock_path=NULL root=NULL cgi_path=NULL "
+	"log_path=NULL access_log_path=NULL lock_path=NULL root=www cgi_path=NULL "
 	"key_path=NULL cert_path=NULL workers=0 max_conns=10000 max_cgi=64 "
 	"max_body_bytes=67108864 header_timeout_ms=20000 body_timeout_ms=20000 "
 	"idle_timeout_ms=60000 tls_handshake_timeout_ms=10000 cgi_timeout_ms=30000 "
 	"write_timeout_ms=60000 shutdown_timeout_ms=10000 cgi_max_time_ms=600000 "
 	"min_body_rate=500 min_send_rate=500 require_host=yes proxy_protocol=no proxy_trust=- "
 	"health_path=NULL status_path=NULL status_allow=127.0.0.0/8,::1/128 drain_delay_ms=0 "
-	"log_level=2 user=NULL cgi_as_root=no test_config=no";
+	"log_level=2 user=NULL cgi_as_root=no test_config=no config_path=NULL index=index.html "
+	"index_count=1 unknown_host=default sites=default* site_count=1 default_site=0 "
+	"main_at=- mem=-";
 
 /* Field value as text, as the rows write it. */
 static void field_text(const struct config *cfg, const struct field *f, char *out, size_t cap)
@@ -165,6 +171,40 @@ static void field_text(const struct config *cfg, const struct field *f, char *ou
 		snprintf(out, cap, "%s", s ? s : "NULL");
 		break;
 	}
+	case F_LIST: { /* the index names, comma-separated */
+		size_t o = 0;
+		out[0] = '\0';
+		for (unsigned i = 0; i < cfg->index_count && o < cap; i++)
+			o += (size_t)snprintf(out + o, cap - o, "%s%s", i ? "," : "", cfg->index[i]);
+		break;
+	}
+	case F_UHOST: {
+		static const char *const names[] = { "default", "404", "421" };
+		snprintf(out, cap, "%s", names[*(const enum unknown_host *)p]);
+		break;
+	}
+	case F_SITES: { /* names, '*' after the default one */
+		size_t o = 0;
+		out[0] = '\0';
+		for (unsigned i = 0; i < cfg->site_count && o < cap; i++)
+			o += (size_t)snprintf(out + o, cap - o, "%s%s%s", i ? "," : "",
+					      cfg->sites[i].name, cfg->sites[i].is_default ? "*" : "");
+		break;
+	}
+	case F_AT: { /* "name:line" for each option the file set, or "-" */
+		size_t o = 0;
+		out[0] = '\0';
+		for (unsigned i = 0; i < ARRAY_LEN(cfg->main_at) && o < cap; i++)
+			if (cfg->main_at[i].file)
+				o += (size_t)snprintf(out + o, cap - o, "%s%s:%u", o ? "," : "",
+						      config_option_name_at(i), cfg->main_at[i].line);
+		if (o == 0)
+			snprintf(out, cap, "-");
+		break;
+	}
+	case F_MEM: /* what it owns is freed by config_free: not compared */
+		snprintf(out, cap, "-");
+		break;
 	case F_NETS: { /* "a/bits,b/bits", or "-" for none */
 		const struct proxy_trust *t = (const struct proxy_trust *)p;
 		size_t o = 0;
@@ -259,7 +299,11 @@ static void test_field_table_complete(void **state)
 	static const size_t sizes[] = { [F_BOOL] = sizeof(bool), [F_U16] = 2, [F_UNS] = 4,
 					[F_U64] = 8, [F_INT] = 4, [F_STR] = sizeof(char *),
 					[F_MODE] = sizeof(enum config_mode),
-					[F_NETS] = sizeof(struct proxy_trust) };
+					[F_NETS] = sizeof(struct proxy_trust), [F_LIST] = sizeof(char *),
+					[F_UHOST] = sizeof(enum unknown_host),
+					[F_SITES] = sizeof(struct site *),
+					[F_AT] = sizeof(((struct config *)0)->main_at),
+					[F_MEM] = sizeof(struct config_mem *) };
 	for (size_t i = 0; i < ARRAY_LEN(FIELDS); i++) {
 		size_t end = sizeof(struct config);
 		for (size_t j = 0; j < ARRAY_LEN(FIELDS); j++)
@@ -393,6 +437,23 @@ static const struct good_case GOOD_CASES[] = {
 	{ __LINE__, "-t in a cluster", { "-ft", NULL }, "test_config=yes" },
 	{ __LINE__, "-t with the 8 arguments: still their daemon setting", { "-t", LISO8, NULL },
 	  "test_config=yes daemonize=yes require_host=no " LISO8_FIELDS },
+	/* Sites. */
+	{ __LINE__, "--index: names in order", { "--index", "a.html, b.htm", NULL },
+	  "index=a.html,b.htm index_count=2" },
+	{ __LINE__, "--index repeated: the lists add up",
+	  { "--index", "a.html", "--index=b.htm", NULL }, "index=a.html,b.htm index_count=2" },
+	{ __LINE__, "--unknown-host 421", { "--unknown-host", "421", NULL }, "unknown_host=421" },
+	{ __LINE__, "--unknown-host=404", { "--unknown-host=404", NULL }, "unknown_host=404" },
+	{ __LINE__, "--unknown-host default", { "--unknown-host", "default", NULL }, "" },
+	{ __LINE__, "--config: the file, then the command line over it",
+	  { "--config", "tests/unit/conf/two-sites.conf", "--http-port", "9000", NULL },
+	  "config_path=tests/unit/conf/two-sites.conf http_port=9000 https_port=0 "
+	  "root=/srv/main sites=one,two* site_count=2 default_site=1 "
+	  "main_at=https-port:3,root:4" },
+	{ __LINE__, "-c FILE", { "-c", "tests/unit/conf/two-sites.conf", NULL },
+	  "config_path=tests/unit/conf/two-sites.conf http_port=8081 https_port=0 "
+	  "root=/srv/main sites=one,two* site_count=2 default_site=1 "
+	  "main_at=http-port:2,https-port:3,root:4" },
 	/* Order. */
 	{ __LINE__, "the last of a repeated option wins",
 	  { "--http-port", "1", "--http-port=2", NULL }, "http_port=2" },

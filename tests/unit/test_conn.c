@@ -102,17 +102,15 @@ static int setup(void **state)
 	put_script("echo", "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\nexec cat\n");
 	put_script("noread", "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\nContent-Length: 2\\r\\n\\r\\nok'\n");
 
-	char *argv[] = { "lisod", NULL };
-	FILE *null = fopen("/dev/null", "w");
-	assert_int_equal(config_parse(&cfg, 1, argv, null, null), CONFIG_OK);
-	fclose(null);
 	static char root[128], cgi[128], logpath[128];
 	snprintf(root, sizeof(root), "%s/www", dir);
 	snprintf(cgi, sizeof(cgi), "%s/cgi", dir);
 	snprintf(logpath, sizeof(logpath), "%s/log", dir);
-	cfg.root = root;
-	cfg.cgi_path = cgi;
-	cfg.max_body_bytes = 1000;
+	/* Parsed, not poked into the struct: the sites are made from these. */
+	char *argv[] = { "lisod", "--root", root, "--cgi", cgi, "--max-body", "1000", NULL };
+	FILE *null = fopen("/dev/null", "w");
+	assert_int_equal(config_parse(&cfg, 7, argv, null, null), CONFIG_OK);
+	fclose(null);
 	wlog = log_new(logpath, "off", LOG_LVL_ERR);
 	assert_non_null(wlog);
 	struct worker_setup ws = { .cfg = &cfg, .log = wlog, .sigfd = -1 };
@@ -124,6 +122,7 @@ static int teardown(void **state)
 {
 	(void)state;
 	worker_fini(&w);
+	config_free(&cfg);
 	log_free(wlog);
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
