@@ -127,7 +127,8 @@ fuzz: deps-fuzz
 
 fuzz-run: $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=$(FUZZ_B)/fuzz_%)
 	@set -e; for f in $^; do n=$${f##*/fuzz_}; mkdir -p build/fuzz/corpus-$$n; \
-	  $$f -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/http.dict \
+	  dict=tests/fuzz/$$n.dict; [ -f $$dict ] || dict=tests/fuzz/http.dict; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -dict=$$dict \
 	    -artifact_prefix=build/fuzz/ build/fuzz/corpus-$$n tests/fuzz/corpus/$$n; done
 
 # The soak script's own --help lists its options (clients, workers, --skip ...).

@@ -17,6 +17,9 @@
  *                     files, see log_adopt)
  *                     CHAN_STOP    stop gracefully (as SIGTERM does; a master
  *                     without CAP_KILL cannot signal workers of another uid)
+ *                     CHAN_RETIRE  a reload replaced us: stop accepting now
+ *                     (no --drain-delay: the server is not going away), finish
+ *                     the requests in flight, exit
  *
  * Errors: -1 with errno, like the syscalls underneath.
  */
@@ -27,7 +30,8 @@
 
 struct tls_pem;
 
-enum chan_type { CHAN_UP = 1, CHAN_FAIL, CHAN_DONE, CHAN_HANDOVER, CHAN_STOP };
+enum chan_type { CHAN_UP = 1, CHAN_FAIL, CHAN_DONE, CHAN_HANDOVER, CHAN_STOP,
+		CHAN_RETIRE };
 enum { CHAN_TLS = 1, CHAN_ERROR_LOG = 2, CHAN_ACCESS_LOG = 4 };
 enum { CHAN_TEXT_MAX = 400, CHAN_FDS_MAX = 3 };
 

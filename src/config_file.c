@@ -241,11 +241,12 @@ static char *read_line(char *str, int num, void *stream)
 
 /* ---- Keys ---------------------------------------------------------------- */
 
-/* inih strips ';' comments; '#' after a blank is ours too. */
+/* inih strips ';' comments; '#' after a blank is ours too (at the start
+ * of the value it followed the blanks inih trimmed after '='). */
 static void strip_comment(char *v)
 {
 	for (char *p = v; *p; p++)
-		if (*p == '#' && p > v && (p[-1] == ' ' || p[-1] == '\t')) {
+		if (*p == '#' && (p == v || p[-1] == ' ' || p[-1] == '\t')) {
 			*p = '\0';
 			break;
 		}

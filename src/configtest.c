@@ -330,7 +330,7 @@ static void check_as_user(struct ctest *t, const struct config *cfg, const struc
 			print_report(NULL, CONFIGTEST_PROBLEM, err);
 			_exit(1);
 		}
-		unsigned n = configtest_as_user(cfg, u->name, cfg->workers <= 1, false,
+		unsigned n = configtest_as_user(cfg, u->name, cfg->workers <= 1 && !cfg->config_path, false,
 						print_report, NULL);
 		fflush(NULL);
 		_exit(n > 100 ? 100 : (int)n);

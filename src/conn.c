@@ -551,6 +551,7 @@ static void conn_log_access(struct conn *c, const struct http_request *req, int 
 void conn_answered(struct conn *c, const struct http_request *req, int status,
 		   uint64_t body_bytes, bool keep_alive)
 {
+	c->answered = true;
 	conn_log_access(c, req, status, body_bytes);
 	c->w->stats->requests++;
 	c->w->stats->bytes_out += body_bytes;
@@ -835,7 +836,10 @@ static void conn_on_read_head(struct conn *c)
 				 * answer (O(1): a move to the tail of the idle queue). */
 				conn_arm_timer(c);
 				if (buf_len(&c->in) == 0) {
-					if (c->w->draining) {
+					/* Stopping: close it, unless a reload retires
+					 * us and it was just accepted (its request is
+					 * on its way: it gets its answer, then close). */
+					if (c->w->draining && (c->answered || !c->w->retiring)) {
 						conn_close(c);
 						return;
 					}
@@ -1146,6 +1150,16 @@ void conn_close_idle(struct worker *w)
 	conn_close_queue(&w->q_refuse);
 	if (w->cfg->mode == CONFIG_MODE_ECHO)
 		conn_close_queue(&w->q_write);
+}
+
+void conn_retire_idle(struct worker *w)
+{
+	struct timer_queue *q = &w->q_idle;
+	for (struct timer *t = q->head.next; t != &q->head; t = t->next) {
+		struct conn *c = container_of(t, struct conn, timer);
+		c->resume_read = true; /* the posted handler reads, then decides */
+		loop_post(w->loop, &c->watch);
+	}
 }
 
 void conn_close_all(struct worker *w)

@@ -42,6 +42,11 @@ void conn_free_all(struct worker *w);
 
 /* Graceful stop: close every connection that is idle right now. */
 void conn_close_idle(struct worker *w);
+/* A reload replaced us (no stop of the server): an idle keep-alive
+ * connection is read once more (a request may be on its way) and closed
+ * if nothing came; handshakes and connections not yet used go on, to
+ * their first answer (sent with Connection: close). */
+void conn_retire_idle(struct worker *w);
 /* Deadline passed: close every connection. */
 void conn_close_all(struct worker *w);
 

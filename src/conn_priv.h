@@ -72,6 +72,7 @@ struct conn {
 	bool read_wants_write;      /* TLS: a read is blocked until writable */
 	bool write_wants_read;      /* TLS: a write is blocked until readable */
 	bool refusing;              /* over the connection limit: 503, then close */
+	bool answered;              /* some request of it was answered */
 
 	/* The request body (conn_body_*). The head stays at in[rpos..+head_len);
 	 * decoded body bytes not yet consumed follow it (body_pending). */

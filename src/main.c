@@ -127,6 +127,7 @@ static int add_inherited(struct startup *s, const struct sdlisten_socket *sock)
 	ws->ports[i] = sock->port;
 	ws->listen_tls[i] = sock->tls;
 	ws->listen_shared[i] = s->cfg.workers > 1;
+	ws->listen_inherited[i] = true;
 	ws->listener_count++;
 	return 0;
 }
@@ -243,17 +244,6 @@ static int startup(struct startup *s)
 	return 0;
 }
 
-static void close_listeners(struct startup *s)
-{
-	for (unsigned w = 0; w < s->cfg.workers; w++)
-		for (unsigned i = 0; i < s->ws.listener_count; i++) {
-			int fd = s->slot_fds[w * WORKER_LISTENERS_MAX + i];
-			if (w == 0 || fd != s->slot_fds[i]) /* a shared socket once */
-				close(fd);
-		}
-	s->ws.listener_count = 0;
-}
-
 /* The status endpoint's counters: one slot per worker, in memory every
  * worker shares (mapped before the fork), so any worker can answer with
  * all of them. */
@@ -319,7 +309,7 @@ static void log_warnings(const struct startup *s)
 	if (s->act.ignored)
 		log_warn(s->log, "LISTEN_FDS is set for another process (LISTEN_PID): ignored");
 	/* A single process says it serves as the user once the drop took. */
-	if (s->have_user && s->cfg.workers > 1)
+	if (s->have_user && (s->cfg.workers > 1 || s->cfg.config_path))
 		log_info(s->log, "serving as user %s, group %s (the master keeps root)",
 			 s->user.name, s->user.group);
 	if (!s->have_user && geteuid() == 0)
@@ -438,17 +428,17 @@ int main(int argc, char **argv)
 	if (share_stats(&s) < 0)
 		goto out;
 	s.ws.status = s.status;
-	if (s.cfg.workers > 1) {
+	if (s.cfg.workers > 1 || s.cfg.config_path) {
+		/* With -c a master even for one worker: a reload starts the new
+		 * workers beside the old ones. */
 		struct master_opts mo = {
 			.workers = s.cfg.workers, .slot_fds = s.slot_fds, .notify_fd = s.notify_fd,
 			.user = s.have_user ? &s.user : NULL, .notify = &s.notify,
-			.status = s.status,
+			.status = s.status, .argc = argc, .argv = argv,
 		};
 		s.notify_fd = -1; /* the master's now */
 		rc = master_run(&s.ws, &mo);
-		log_info(s.log, "stopped");
-		sites_close(&s.cfg, &s.ws, true);
-		close_listeners(&s);
+		s.log = NULL; /* the master closed it, with the sockets and sites */
 		goto out;
 	}
 	s.ws.notify = &s.notify;

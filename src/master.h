@@ -23,6 +23,15 @@
  * forwarded: the master reads the key and certificate and reopens the
  * logs itself, as root, and hands them over to every worker, which cannot
  * open root-only files after the drop (docs/design.md).
+ *
+ * With -c (a configuration file; then there is a master even for one
+ * worker) SIGHUP and SIGUSR1 reload instead: the file is read again and
+ * checked whole (reload.h); on any problem the running configuration
+ * stays. Else a new generation of workers starts beside the running one,
+ * on the same sockets for the ports that stay; once every new worker is
+ * up the old ones stop accepting, finish their requests and exit (killed
+ * after the shutdown deadline). A new worker that fails first fails the
+ * reload, not the server.
  */
 #ifndef LISOD_MASTER_H
 #define LISOD_MASTER_H
@@ -46,9 +55,16 @@ struct master_opts {
 	const struct priv_user *user;   /* workers drop to it; NULL: they keep ours */
 	const struct sdnotify *notify;  /* systemd, or NULL */
 	const char *status;             /* STATUS= when ready */
+	/* The command line, parsed again (with the file it names) by a
+	 * reload: SIGHUP and SIGUSR1 when the configuration has -c. */
+	int argc;
+	char **argv;
 };
 
-/* Runs until stopped; returns the exit code. */
+/* Runs until stopped; returns the exit code. Ownership of what ws holds
+ * (listening sockets in slot_fds, certificates, logs, counters) moves to
+ * the master: it closes and frees all of it, and logs "stopped", before it
+ * returns. ws->cfg stays the caller's. */
 int master_run(struct worker_setup *ws, const struct master_opts *opts);
 
 #endif

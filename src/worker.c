@@ -197,7 +197,10 @@ static void worker_stop_accepting(struct worker *w)
 		w->listeners[i].watch.fd = -1;
 	}
 	w->listener_count = 0;
-	conn_close_idle(w);
+	if (w->retiring)
+		conn_retire_idle(w);
+	else
+		conn_close_idle(w);
 	if (w->conns_active == 0)
 		loop_stop(w->loop);
 }
@@ -321,6 +324,12 @@ static void worker_on_chan(struct loop *loop, struct loop_watch *watch, uint32_t
 		if (m.type == CHAN_HANDOVER) {
 			worker_take_handover(w, &m, fds, nfds);
 			continue;
+		}
+		if (m.type == CHAN_RETIRE && !w->draining) {
+			log_info(w->log, "replaced by a reload: finishing %u connection(s)",
+				 w->conns_active);
+			w->retiring = true;
+			worker_stop_accepting(w);
 		}
 		if (m.type == CHAN_STOP && !w->draining) {
 			log_info(w->log, "the master stops us: stopping gracefully (%u "

@@ -97,6 +97,7 @@ struct worker {
 	struct listen_reserve reserve;  /* spent when accept hits EMFILE */
 	uint64_t stats_refused, last_refuse_log_ms;
 	bool draining;                  /* graceful stop: no new connections */
+	bool retiring;                  /* ... because a reload replaced us */
 	uint64_t drain_deadline_ms;
 	int exit_code;
 };
@@ -115,6 +116,7 @@ struct worker_setup {
 	uint16_t ports[WORKER_LISTENERS_MAX];
 	bool listen_tls[WORKER_LISTENERS_MAX];
 	bool listen_shared[WORKER_LISTENERS_MAX]; /* one socket for all workers */
+	bool listen_inherited[WORKER_LISTENERS_MAX]; /* systemd's (socket activation) */
 	unsigned listener_count;
 	int sigfd;                      /* >= 0: this worker handles signals */
 	struct worker_stats *stats_all; /* shared counters, or NULL (own ones) */
