@@ -191,10 +191,12 @@ UNIT_FILES := packaging/lisod.service packaging/lisod.socket packaging/lisod-htt
 # systemd-analyze verifies); another SBINDIR is written into the copies.
 install: lisod
 	$(INSTALL) -d -m 0755 $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
-	  $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SITEDIR) $(DESTDIR)$(SYSTEMDUNITDIR)
+	  $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SITEDIR) \
+	  $(DESTDIR)$(SYSTEMDUNITDIR)
 	$(INSTALL) -m 0755 lisod $(DESTDIR)$(SBINDIR)/lisod
 	$(INSTALL) -m 0644 docs/lisod.8 $(DESTDIR)$(MANDIR)/man8/lisod.8
-	$(INSTALL) -m 0644 $(DOC_FILES) $(DESTDIR)$(DOCDIR)/
+	$(INSTALL) -m 0644 docs/lisod.conf.5 $(DESTDIR)$(MANDIR)/man5/lisod.conf.5
+	$(INSTALL) -m 0644 $(DOC_FILES) docs/lisod.conf.example $(DESTDIR)$(DOCDIR)/
 	$(INSTALL) -m 0644 $(SITE_FILES) $(DESTDIR)$(SITEDIR)/
 	@set -e; for u in $(UNIT_FILES); do d=$(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/}; \
 	  echo "  UNIT    $$d"; sed 's|/usr/sbin/lisod|$(SBINDIR)/lisod|g' $$u > $$d.tmp; \
@@ -205,7 +207,8 @@ install: lisod
 # (sbin, man8, the unit directory, ...) stay: install may not have made them.
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/lisod $(DESTDIR)$(MANDIR)/man8/lisod.8
-	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOC_FILES)))
+	rm -f $(DESTDIR)$(MANDIR)/man5/lisod.conf.5
+	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOC_FILES)) lisod.conf.example)
 	rm -f $(addprefix $(DESTDIR)$(SITEDIR)/,$(notdir $(SITE_FILES)))
 	rm -f $(addprefix $(DESTDIR)$(SYSTEMDUNITDIR)/,$(notdir $(UNIT_FILES)))
 	@for d in $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SITEDIR) $(DESTDIR)$(DATADIR)/lisod; do \

@@ -223,6 +223,7 @@ static int parse_duration_ms(const char *s, unsigned *ms)
 }
 
 #define SHORT_OPTIONS "+:hVftc:"
+#define SHORT_LETTERS "hVftc" /* the short options, for telling one unknown */
 
 static const char *const DEFAULT_INDEX[] = { "index.html" };
 
@@ -534,7 +535,7 @@ static enum config_result scan_argv(struct config *cfg, int argc, char **argv, F
 			 * argv[optind - 1]: getopt names it in optopt. For a long
 			 * option optopt is 0 or the option's own value. */
 			bool unknown_short = optopt > 0 && optopt < 256 &&
-					     !strchr(SHORT_OPTIONS + 2, optopt);
+					     !strchr(SHORT_LETTERS, optopt);
 			char shortopt[3] = { '-', (char)optopt, '\0' };
 			return usage_error(err, "unknown option",
 					   unknown_short ? shortopt : argv[optind - 1]);

@@ -80,6 +80,7 @@ struct master {
 	bool stopping;
 	bool ready;                 /* every worker has been up: readiness told */
 	bool reloading;             /* a SIGHUP's handover is not confirmed yet */
+	bool reload_wanted;         /* -c: a SIGHUP came before the start was done */
 	uint64_t kill_at_ms, reload_deadline_ms, next_deadline_ms;
 	uint32_t seq;               /* of the last handover */
 	int notify_fd, launcher_err; /* a daemon's launcher, until ready */
@@ -425,6 +426,17 @@ static void gen_status(struct master_gen *g)
 			 g->count == 1 ? "" : "s");
 }
 
+static void master_reload(struct master *m);
+
+/* A SIGHUP that came while the start or a reload was under way. */
+static void master_reload_queued(struct master *m)
+{
+	if (!m->reload_wanted || m->stopping)
+		return;
+	m->reload_wanted = false;
+	master_reload(m);
+}
+
 /* A reload's workers are all up: they serve, the old ones retire. */
 static void master_promote(struct master *m)
 {
@@ -437,6 +449,7 @@ static void master_promote(struct master *m)
 	gen_status(g);
 	log_info(m->log, "configuration reloaded: %s (generation %u)", g->status, g->id);
 	master_notify(m, sdnotify_ready(m->o->notify, g->status));
+	master_reload_queued(m);
 }
 
 /* A reload's workers could not all start: they go, the old ones stay. */
@@ -448,6 +461,7 @@ static void master_reload_failed(struct master *m, const char *why)
 	gen_forward(g, SIGTERM);
 	gen_retire(m, g, true);
 	master_notify(m, sdnotify_ready(m->o->notify, m->cur->status));
+	master_reload_queued(m);
 }
 
 /* SIGHUP or SIGUSR1 with -c: the file again, all of it checked, then a new
@@ -455,7 +469,8 @@ static void master_reload_failed(struct master *m, const char *why)
 static void master_reload(struct master *m)
 {
 	if (m->starting) {
-		log_warn(m->log, "reload: the previous one is still starting; try again");
+		log_info(m->log, "reload: the previous one is still starting; this one follows");
+		m->reload_wanted = true;
 		return;
 	}
 	log_info(m->log, "reloading %s", m->cur->cfg->config_path);
@@ -537,6 +552,7 @@ static void master_check_ready(struct master *m)
 	m->ready = true;
 	log_info(m->log, "ready: %u workers up", m->cur->count);
 	master_notify(m, sdnotify_ready(m->o->notify, m->o->status));
+	master_reload_queued(m);
 }
 
 /* Every worker has taken the last SIGHUP's handover (or gone, or the wait
@@ -801,12 +817,14 @@ static void master_on_signal(struct loop *loop, struct loop_watch *watch, uint32
 			break;
 		case SIGHUP:
 		case SIGUSR1:
-			if (m->stopping || !m->ready)
+			if (m->stopping)
 				break;
-			if (m->cur->cfg->config_path)
+			if (!m->cur->cfg->config_path)
+				master_handover(m, si.ssi_signo == SIGHUP);
+			else if (m->ready)
 				master_reload(m);
 			else
-				master_handover(m, si.ssi_signo == SIGHUP);
+				m->reload_wanted = true; /* done once the start is */
 			break;
 		default:
 			break;

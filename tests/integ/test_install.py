@@ -21,12 +21,13 @@ import pytest
 from conftest import ROOT, free_port, wait_port
 from httputil import http_get
 
-DOCS = ["README.md"] + sorted(p.name for p in (ROOT / "docs").glob("*.md"))
+DOCS = ["README.md", "lisod.conf.example"] + sorted(p.name for p in (ROOT / "docs").glob("*.md"))
 SITE = sorted(p.name for p in (ROOT / "www").iterdir())
 UNITS = ["lisod.service", "lisod.socket", "lisod-https.socket"]
 
 # With PREFIX=/usr: path -> mode. Directories are 0755.
-FILES = {"usr/sbin/lisod": 0o755, "usr/share/man/man8/lisod.8": 0o644}
+FILES = {"usr/sbin/lisod": 0o755, "usr/share/man/man8/lisod.8": 0o644,
+         "usr/share/man/man5/lisod.conf.5": 0o644}
 FILES.update({f"usr/share/doc/lisod/{d}": 0o644 for d in DOCS})
 FILES.update({f"usr/share/lisod/www/{f}": 0o644 for f in SITE})
 FILES.update({f"usr/lib/systemd/system/{u}": 0o644 for u in UNITS})

@@ -74,6 +74,7 @@ def body_for(port, host):
     return resp.body.decode().strip()
 
 
+@pytest.mark.valgrind
 def test_new_site_after_reload_and_broken_file_keeps_old(site):
     port = free_port()
     a, b = site.root("a"), site.root("b")

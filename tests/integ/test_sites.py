@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import LISOD, free_port
+from conftest import command, free_port
 from httputil import Conn, get, raw_exchange, request, tcp_connect
 from tlsutil import OPENSSL, der_subject, tls_connector
 
 T = 5.0
+V = pytest.mark.valgrind  # the TLS table, the policies, the file's errors, -t
 
 
 def named_cert(directory, name):
@@ -127,6 +128,7 @@ def test_http_routing(sites_server, what, data, status, site):
     assert site_of(resp) == site, (what, resp.body)
 
 
+@V
 @pytest.mark.parametrize("policy,status", [("404", 404), ("421", 421)])
 def test_unknown_host_policy(start_server, workdir, certs, policy, status):
     conf = sites_conf(workdir, certs, extra_main=f"unknown-host = {policy}")
@@ -149,6 +151,7 @@ def test_unknown_host_policy_without_hosts(start_server):
     assert resp.status == 200
 
 
+@V
 def test_access_log_per_site(start_server, workdir, certs):
     conf = sites_conf(workdir, certs)
     own = workdir / "a-access.log"
@@ -190,6 +193,7 @@ TLS_ROUTES = [
 ]
 
 
+@V
 @pytest.mark.parametrize("what,sni,host,status,site,cn", TLS_ROUTES,
                          ids=[r[0] for r in TLS_ROUTES])
 def test_tls_routing(sites_server, what, sni, host, status, site, cn):
@@ -276,11 +280,14 @@ BAD_FILES = [
 ]
 
 
-def run_lisod(*args, timeout=30):
-    return subprocess.run([LISOD, *args], stdin=subprocess.DEVNULL, capture_output=True,
+def run_lisod(*args, timeout=120):
+    """lisod (under valgrind in `make valgrind`: a leak on an error path fails
+    it, exit 99) with args; stdout and stderr as text."""
+    return subprocess.run(command(args), stdin=subprocess.DEVNULL, capture_output=True,
                           timeout=timeout, text=True, errors="replace")
 
 
+@V
 @pytest.mark.parametrize("what,text,lines", BAD_FILES, ids=[r[0] for r in BAD_FILES])
 def test_config_error_names_the_line(workdir, what, text, lines):
     conf = workdir / "bad.conf"
@@ -309,6 +316,7 @@ def test_command_line_overrides_the_file(start_server, workdir):
     assert resp.status == 200 and b"hello" in resp.body
 
 
+@V
 def test_test_config_checks_every_site(workdir, certs):
     conf = sites_conf(workdir, certs)
     port = free_port()
@@ -338,3 +346,15 @@ def test_eight_argument_form_unchanged(start_server, workdir):
     resps = raw_exchange(srv.port, get("/", host="whatever.example") +
                          request("GET", "/", version="HTTP/1.0", host=None), 2)
     assert [r.status for r in resps] == [200, 200]
+
+
+def test_example_configuration_is_valid():
+    """docs/lisod.conf.example parses: -t gets past the file (to the checks
+    of paths this machine does not have), and names the lines it came from."""
+    example = Path(__file__).resolve().parents[2] / "docs" / "lisod.conf.example"
+    r = run_lisod("-t", "-c", str(example))
+    assert r.returncode == 1
+    assert "configuration test failed" in r.stderr, r.stderr
+    line = example.read_text().splitlines().index("root = /var/www/shop/public") + 1
+    assert f"lisod: {example}:{line}: site 'shop': cannot read document root " \
+           "/var/www/shop/public" in r.stderr
