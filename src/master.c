@@ -627,9 +627,12 @@ static void master_on_chan(struct loop *loop, struct loop_watch *watch, uint32_t
 	}
 }
 
-static void exit_text(char *why, size_t cap, pid_t pid, int status)
+/* Why a worker that was not up yet is gone: what it said, else how it ended. */
+static void exit_text(const struct master *m, char *why, size_t cap, pid_t pid, int status)
 {
-	if (WIFSIGNALED(status))
+	if (m->fail_text[0])
+		snprintf(why, cap, "%s", m->fail_text);
+	else if (WIFSIGNALED(status))
 		snprintf(why, cap, "worker %ld killed by signal %d before it was ready", (long)pid,
 			 WTERMSIG(status));
 	else
@@ -654,10 +657,7 @@ static void master_reaped_current(struct master *m, struct master_slot *s, pid_t
 		return;
 	if (!m->ready) {
 		char why[CHAN_TEXT_MAX + 64];
-		if (m->fail_text[0])
-			snprintf(why, sizeof(why), "%s", m->fail_text);
-		else
-			exit_text(why, sizeof(why), pid, status);
+		exit_text(m, why, sizeof(why), pid, status);
 		master_abort(m, why);
 		return;
 	}
@@ -694,10 +694,7 @@ static void master_reap(struct master *m)
 			master_reaped_current(m, s, pid, status);
 		} else if (g == m->starting) {
 			char why[CHAN_TEXT_MAX + 64];
-			if (m->fail_text[0])
-				snprintf(why, sizeof(why), "%s", m->fail_text);
-			else
-				exit_text(why, sizeof(why), pid, status);
+			exit_text(m, why, sizeof(why), pid, status);
 			master_reload_failed(m, why);
 		} else if (gen_alive(g) == 0) {
 			log_info(m->log, "generation %u has finished", g->id);
