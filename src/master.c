@@ -516,6 +516,7 @@ fail_open:
 	free(slot_fds);
 	reload_close(&ws);
 fail_cfg:
+	log_err(m->log, "reload refused (see above): still serving the running configuration");
 	config_free(cfg);
 fail:
 	free(cfg);

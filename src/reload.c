@@ -142,7 +142,10 @@ static int add_listener(const struct config *cfg, struct worker_setup *ws, int *
 			char err[256];
 			fd = listen_open(cfg->listen_addr, port, cfg->workers > 1, err, sizeof(err));
 			if (fd < 0) {
-				log_err(log, "reload: %s", err);
+				char where[320];
+				log_err(log, "reload: %s%s",
+					config_where(cfg, NULL, tls ? "https-port" : "http-port", where,
+						     sizeof(where)), err);
 				for (unsigned k = 0; k < w; k++)
 					close(fds[k * WORKER_LISTENERS_MAX + i]);
 				return -1;
@@ -233,7 +236,9 @@ int reload_open(const struct config *cfg, const struct worker_setup *old, const 
 	}
 	ws->log = log_new(cfg->log_path, cfg->access_log_path, (enum log_level)cfg->log_level);
 	if (!ws->log) {
-		log_err(log, "reload: cannot open log file: %s", strerror(errno));
+		char where[320];
+		log_err(log, "reload: %scannot open log file: %s",
+			config_where(cfg, NULL, "log", where, sizeof(where)), strerror(errno));
 		goto fail_sites;
 	}
 	size_t bytes = sizeof(struct worker_stats) * cfg->workers;

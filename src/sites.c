@@ -1,6 +1,7 @@
 #include "sites.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,19 @@
 static bool same_path(const char *a, const char *b)
 {
 	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* why, with the file and line that set key and the site's name in front
+ * when there is a file (the messages of old without one). */
+static void site_error(const struct config *cfg, const struct site *s, const char *key,
+		       char *err, size_t errlen, const char *why)
+{
+	char where[320];
+	if (!cfg->config_path && cfg->site_count == 1)
+		snprintf(err, errlen, "%s", why);
+	else
+		snprintf(err, errlen, "%ssite %s: %s", config_where(cfg, s, key, where, sizeof(where)),
+			 s->name, why);
 }
 
 /* The context of an earlier site with the same files, or a new one. */
@@ -26,12 +40,8 @@ static struct tls_ctx *site_ctx(const struct config *cfg, struct worker_setup *w
 	char why[512];
 	struct tls_ctx *ctx = tls_ctx_new(s->key_path, s->cert_path, self_signed, why,
 					  sizeof(why));
-	if (!ctx) {
-		if (cfg->site_count > 1)
-			snprintf(err, errlen, "site %s: %s", s->name, why);
-		else
-			snprintf(err, errlen, "%s", why);
-	}
+	if (!ctx)
+		site_error(cfg, s, "key", err, errlen, why);
 	return ctx;
 }
 
@@ -51,8 +61,10 @@ static int site_log(const struct config *cfg, struct worker_setup *ws, unsigned 
 	/* Its error side is never written: the main log has the errors. */
 	ws->site_logs[i] = log_new("-", s->access_log_path, LOG_LVL_ERR);
 	if (!ws->site_logs[i]) {
-		snprintf(err, errlen, "site %s: cannot open access log %s: %s", s->name,
-			 s->access_log_path, strerror(errno));
+		char why[PATH_MAX + 64];
+		snprintf(why, sizeof(why), "cannot open access log %s: %s", s->access_log_path,
+			 strerror(errno));
+		site_error(cfg, s, "access-log", err, errlen, why);
 		return -1;
 	}
 	return 0;

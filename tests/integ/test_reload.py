@@ -19,7 +19,7 @@ import pytest
 
 from conftest import Server, free_port
 from httputil import SLOW, Conn, get, raw_exchange, tcp_connect, wait_for
-from tlsutil import tls_connector
+from tlsutil import make_cert, tls_connector
 
 T = 5.0 * SLOW
 
@@ -110,6 +110,34 @@ def test_new_site_after_reload_and_broken_file_keeps_old(site):
     assert body_for(port, "b.test") == "site b"
     # One worker: the master's only child (the retired ones are gone).
     wait_for(lambda: len(children(site.srv.pid)) == 1, timeout=T)
+
+
+@pytest.mark.valgrind
+def test_reload_refuses_a_bad_certificate_and_a_port_in_use(site, workdir):
+    """What only opening can find (a key that does not match its certificate,
+    a port another process holds) refuses the reload too, naming the line."""
+    port, https = free_port(), free_port()
+    a = site.root("a")
+    one, two = make_cert(workdir / "c1", "one", "ec"), make_cert(workdir / "c2", "two", "ec")
+    main = f"http-port = {port}\nhttps-port = {https}"
+    site.write(main, [("a", "a.test", a)])
+    site.start(port)
+    tls = tls_connector(tls_ctx())
+    site.conf.write_text(site.conf.read_text() + f"key = {one.key}\ncert = {two.cert}\n")
+    key_line = site.conf.read_text().splitlines().index(f"key = {one.key}") + 1
+    site.hup("reload refused")
+    assert f"reload: {site.conf}:{key_line}: site a: " in site.log.read_text()
+    [resp] = raw_exchange(https, get("/"), connect=tls, timeout=T)
+    assert resp.status == 200  # the old certificate still serves
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        site.write(f"http-port = {taken}\nhttps-port = {https}", [("a", "a.test", a)])
+        site.hup("reload refused")
+        log = site.log.read_text()
+    assert f"reload: {site.conf}:" in log and f"port {taken}" in log, log[-2000:]
+    assert body_for(port, "a.test") == "site a"
 
 
 def children(pid):
