@@ -87,6 +87,10 @@ static unsigned check_sites(const struct config *cfg, struct log *log)
 int reload_parse(int argc, char **argv, const struct config *running, struct config *cfg,
 		 struct log *log)
 {
+	if (running->mode == CONFIG_MODE_ECHO) {
+		log_err(log, "reload refused: an echo server has no configuration to reload");
+		return -1;
+	}
 	char *text = NULL;
 	size_t len = 0;
 	FILE *err = open_memstream(&text, &len);
