@@ -11,6 +11,7 @@
 #include "listen.h"
 #include "log.h"
 #include "sites.h"
+#include "tls.h"
 
 /* Every line config_parse printed ("lisod: FILE:LINE: what") into the log. */
 static void log_lines(struct log *log, char *text)
@@ -238,6 +239,8 @@ int reload_open(const struct config *cfg, const struct worker_setup *old, const 
 		log_err(log, "reload: %s", err);
 		goto fail_listeners;
 	}
+	if (ws->tls && old->tls && tls_ctx_keep_tickets(ws->tls, old->tls, err, sizeof(err)) < 0)
+		log_warn(log, "reload: %s: sessions from before it will not resume", err);
 	ws->log = log_new(cfg->log_path, cfg->access_log_path, (enum log_level)cfg->log_level);
 	if (!ws->log) {
 		char where[320];

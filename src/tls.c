@@ -204,6 +204,12 @@ static int copy_ticket_keys(struct tls_ctx *ctx, const struct tls_ctx *old, char
 	return rc;
 }
 
+int tls_ctx_keep_tickets(struct tls_ctx *ctx, const struct tls_ctx *old, char *err,
+			 size_t errlen)
+{
+	return copy_ticket_keys(ctx, old, err, errlen);
+}
+
 struct tls_ctx *tls_ctx_reload(const struct tls_ctx *old, const char *key_path,
 			       const char *cert_path, bool *self_signed, char *err,
 			       size_t errlen)

@@ -35,6 +35,12 @@ struct tls_ctx *tls_ctx_reload(const struct tls_ctx *old, const char *key_path,
 			       const char *cert_path, bool *self_signed, char *err,
 			       size_t errlen);
 
+/* Give ctx old's session-ticket keys (a reload with -c: tickets issued
+ * before it keep resuming; tickets are sealed with the keys of the context
+ * a session starts on, the default site's, whatever SNI switches to).
+ * 0, or -1 with err set. */
+int tls_ctx_keep_tickets(struct tls_ctx *ctx, const struct tls_ctx *old, char *err,
+			 size_t errlen);
 /* A context's key (unencrypted) and certificate chain as PEM, one buffer:
  * data[0 .. key_len) is the key, data[key_len .. len) the leaf certificate
  * and its chain. It is how a privileged master hands what it read to

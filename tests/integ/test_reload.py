@@ -368,3 +368,39 @@ def test_ports_added_and_removed_staying_port_undisturbed(site):
         except ConnectionRefusedError:
             return True
     wait_for(http_closed, timeout=T * 2)
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3],
+                         ids=["tls1.2", "tls1.3"])
+def test_sessions_resume_across_a_reload(site, workdir, version):
+    """A session made before a reload (on a site that is not the default,
+    so SNI switched its certificate) resumes after it: the new generation
+    keeps the session-ticket keys."""
+    port, https = free_port(), free_port()
+    a, b = site.root("a"), site.root("b")
+    ca, cb = make_cert(workdir / "ca", "a", "ec"), make_cert(workdir / "cb", "b", "ec")
+    main = f"http-port = {port}\nhttps-port = {https}"
+
+    def write():
+        site.write(main, [("a", "a.test", a), ("b", "b.test", b)])
+        site.conf.write_text(site.conf.read_text()
+                             .replace(f"root = {a}", f"root = {a}\nkey = {ca.key}\ncert = {ca.cert}")
+                             .replace(f"root = {b}", f"root = {b}\nkey = {cb.key}\ncert = {cb.cert}"))
+    write()
+    site.start(port)
+    ctx = tls_ctx()
+    ctx.minimum_version = ctx.maximum_version = version
+
+    def exchange(session=None):
+        connect = tls_connector(ctx, server_hostname="b.test", session=session)
+        with Conn.open(https, connect) as c:
+            c.send(get("/", host="b.test"))
+            resp = c.read_response(timeout=T)
+            return resp, c.sock.session, c.sock.session_reused
+
+    resp, session, _ = exchange()
+    assert resp.body == b"site b\n"
+    write()
+    site.hup()
+    resumed = [exchange(session)[2] for _ in range(4)]
+    assert all(resumed), f"resumed {sum(resumed)} of 4 after the reload"
