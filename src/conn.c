@@ -655,11 +655,13 @@ static int conn_route(struct conn *c, const struct http_request *req)
 	const struct config *cfg = c->w->cfg;
 	int site = (int)cfg->default_site;
 	c->site = (uint16_t)site; /* an answer refused here is logged there */
-	if (req->has_host && req->host.len) {
+	/* No site lists hosts (no -c, or one site without): nothing to look
+	 * up, every request is the default site's. */
+	if (req->has_host && req->host.len && c->w->hosts_listed) {
 		int found = site_router_find(c->w->router, req->host.p, req->host.len);
 		if (found >= 0)
 			site = found;
-		else if (cfg->unknown_host != UNKNOWN_HOST_DEFAULT && c->w->hosts_listed)
+		else if (cfg->unknown_host != UNKNOWN_HOST_DEFAULT)
 			return cfg->unknown_host == UNKNOWN_HOST_404 ? 404 : 421;
 	}
 	c->site = (uint16_t)site;
