@@ -114,8 +114,10 @@ static int worker_sites_init(struct worker *w, const struct worker_setup *setup)
 {
 	const struct config *cfg = w->cfg;
 	w->sites = calloc(cfg->site_count, sizeof(*w->sites));
-	if (!w->sites)
+	if (!w->sites) {
+		log_err(w->log, "sites: %s", strerror(errno));
 		return -1;
+	}
 	for (unsigned i = 0; i < cfg->site_count; i++) {
 		struct worker_site *site = &w->sites[i];
 		site->conf = &cfg->sites[i];

@@ -339,9 +339,10 @@ def test_test_config_checks_every_site(workdir, certs):
                for line in r.stderr.splitlines()), r.stderr
 
 
-def test_eight_argument_form_unchanged(start_server, workdir):
-    """No file: the options and the Liso form are one default site, as before
-    (routing cannot get in the way: any Host, no Host)."""
+def test_options_form_is_one_default_site(start_server, workdir):
+    """No file: the options form is one default site, as before (routing
+    cannot get in the way: any Host, no Host). The 8-argument form goes
+    through the same path; test_daemon.py runs it."""
     srv = start_server()
     resps = raw_exchange(srv.port, get("/", host="whatever.example") +
                          request("GET", "/", version="HTTP/1.0", host=None), 2)
