@@ -22,6 +22,7 @@ enum {
 	OPT_LOG_LEVEL, OPT_DAEMON, OPT_CGI_MAX_TIME, OPT_MIN_BODY_RATE, OPT_MIN_SEND_RATE,
 	OPT_REQUIRE_HOST, OPT_PROXY_PROTOCOL, OPT_HEALTH_PATH, OPT_STATUS_PATH, OPT_STATUS_ALLOW,
 	OPT_DRAIN_DELAY, OPT_USER, OPT_CGI_AS_ROOT, OPT_INDEX, OPT_UNKNOWN_HOST,
+	OPT_SERVE_BASE, /* + enum serve_key: the serve settings, config_serve.c */
 };
 
 static const struct option long_options[] = {
@@ -68,6 +69,23 @@ static const struct option long_options[] = {
 	{ "config", required_argument, NULL, 'c' },
 	{ "index", required_argument, NULL, OPT_INDEX },
 	{ "unknown-host", required_argument, NULL, OPT_UNKNOWN_HOST },
+	{ "precompressed", required_argument, NULL, OPT_SERVE_BASE + SERVE_PRECOMPRESSED },
+	{ "compress", required_argument, NULL, OPT_SERVE_BASE + SERVE_COMPRESS },
+	{ "compress-min-size", required_argument, NULL, OPT_SERVE_BASE + SERVE_COMPRESS_MIN_SIZE },
+	{ "listing", required_argument, NULL, OPT_SERVE_BASE + SERVE_LISTING },
+	{ "dotfiles", required_argument, NULL, OPT_SERVE_BASE + SERVE_DOTFILES },
+	{ "charset", required_argument, NULL, OPT_SERVE_BASE + SERVE_CHARSET },
+	{ "hsts", required_argument, NULL, OPT_SERVE_BASE + SERVE_HSTS },
+	{ "https-redirect", required_argument, NULL, OPT_SERVE_BASE + SERVE_HTTPS_REDIRECT },
+	{ "cors-origins", required_argument, NULL, OPT_SERVE_BASE + SERVE_CORS_ORIGINS },
+	{ "cors-methods", required_argument, NULL, OPT_SERVE_BASE + SERVE_CORS_METHODS },
+	{ "cors-headers", required_argument, NULL, OPT_SERVE_BASE + SERVE_CORS_HEADERS },
+	{ "cors-max-age", required_argument, NULL, OPT_SERVE_BASE + SERVE_CORS_MAX_AGE },
+	{ "cache", required_argument, NULL, OPT_SERVE_BASE + SERVE_CACHE },
+	{ "header", required_argument, NULL, OPT_SERVE_BASE + SERVE_HEADER },
+	{ "error-page", required_argument, NULL, OPT_SERVE_BASE + SERVE_ERROR_PAGE },
+	{ "try-html", required_argument, NULL, OPT_SERVE_BASE + SERVE_TRY_HTML },
+	{ "fallback", required_argument, NULL, OPT_SERVE_BASE + SERVE_FALLBACK },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -175,6 +193,30 @@ void config_usage(FILE *f)
 	      "                           (comma-separated; default index.html)\n"
 	      "      --unknown-host WHAT  a Host no site claims gets the default site\n"
 	      "                           (default), 404 or 421\n"
+	      "\n"
+	      "How files are served (the default site's; each is also a [site] key):\n"
+	      "      --precompressed yes|no  serve X.br, X.zst or X.gz for X when the client\n"
+	      "                           accepts it and the file is not older (default yes)\n"
+	      "      --compress yes|no    gzip text answers on the fly (default yes)\n"
+	      "      --compress-min-size BYTES  smaller answers go uncompressed (default 1024)\n"
+	      "      --listing yes|no     list directories without an index (default no)\n"
+	      "      --dotfiles yes|no    serve names starting with '.' (default no: 404;\n"
+	      "                           /.well-known/ is always served)\n"
+	      "      --charset NAME|off   charset of text types (default utf-8)\n"
+	      "      --hsts SECONDS       Strict-Transport-Security on HTTPS (default 0: off)\n"
+	      "      --https-redirect yes|no  answer plain HTTP with 308 to https:// (default no)\n"
+	      "      --cors-origins LIST  origins allowed cross-origin requests ('*' or\n"
+	      "                           https://a.example,...; default none: CORS off)\n"
+	      "      --cors-methods LIST  methods a preflight allows (default GET, HEAD, POST)\n"
+	      "      --cors-headers LIST  request headers a preflight allows (default: those asked)\n"
+	      "      --cors-max-age SECONDS  how long a preflight may be cached (default 600)\n"
+	      "      --cache 'PATTERN VALUE'  Cache-Control VALUE for paths matching PATTERN\n"
+	      "                           ('*.css', '/assets/**'); repeatable, first match wins\n"
+	      "      --header 'Name: value'  add a header to every answer; repeatable\n"
+	      "      --error-page 'STATUS PATH'  answer STATUS with the file PATH; repeatable\n"
+	      "      --try-html yes|no    a missing /x is looked up as /x.html (default no)\n"
+	      "      --fallback PATH      a missing file gets PATH instead, with 200 (e.g. a\n"
+	      "                           single-page application's /index.html)\n"
 	      "Times are seconds, or milliseconds with an 'ms' suffix.\n",
 	      f);
 }
@@ -252,6 +294,7 @@ static void config_defaults(struct config *cfg)
 	cfg->min_send_rate = 500;
 	cfg->log_level = LOG_LVL_INFO;
 	cfg->require_host = true;
+	config_serve_defaults(&cfg->serve);
 	char err[64];
 	(void)proxy_trust_parse("127.0.0.0/8,::1", &cfg->status_allow, err, sizeof(err));
 }
@@ -491,7 +534,10 @@ const char *config_apply(struct config *cfg, int opt, const char *arg, bool on,
 	case OPT_LOG_LEVEL:
 		cfg->log_level = parse_level(arg);
 		return cfg->log_level < 0 ? "invalid log level" : NULL;
-	default: return "unknown option";
+	default:
+		if (opt >= OPT_SERVE_BASE && opt < OPT_SERVE_BASE + SERVE_KEY_COUNT)
+			return config_serve_apply(cfg, &cfg->serve, opt - OPT_SERVE_BASE, arg, true);
+		return "unknown option";
 	}
 }
 
@@ -653,6 +699,10 @@ static void site_inherit(const struct config *cfg, struct site *s)
 		s->access_log_path = cfg->access_log_path;
 		s->at[SITE_KEY_ACCESS_LOG] = *main_origin(cfg, OPT_ACCESS_LOG);
 	}
+	config_serve_inherit(&s->serve, s->serve_at, &cfg->serve);
+	for (int k = 0; k < SERVE_KEY_COUNT; k++)
+		if (!s->serve_at[k].file)
+			s->serve_at[k] = *main_origin(cfg, OPT_SERVE_BASE + k);
 }
 
 struct claim {
@@ -798,8 +848,11 @@ const char *config_where(const struct config *cfg, const struct site *site, cons
 	const struct config_origin *at = NULL;
 	struct option_info o;
 	int k = site ? config_site_key(key) : -1;
+	int sk = site ? config_serve_key(key) : -1;
 	if (k >= 0)
 		at = &site->at[k];
+	else if (sk >= 0)
+		at = &site->serve_at[sk];
 	else if (site && strcmp(key, "site") == 0)
 		at = &site->at[SITE_KEY_SECTION];
 	else if (config_option_find(key, &o))

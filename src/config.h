@@ -46,6 +46,63 @@ struct config_origin {
 	unsigned line;
 };
 
+/* The per-site settings of how files are served (issue 14): each is a
+ * key of a [site] section and, for the default site and every site that
+ * does not set it, a main setting and command-line option of the same
+ * name. config_serve.c parses them; lisod.conf(5) describes them. */
+enum serve_key {
+	SERVE_PRECOMPRESSED, SERVE_COMPRESS, SERVE_COMPRESS_MIN_SIZE, SERVE_LISTING,
+	SERVE_DOTFILES, SERVE_CHARSET, SERVE_HSTS, SERVE_HTTPS_REDIRECT, SERVE_CORS_ORIGINS,
+	SERVE_CORS_METHODS, SERVE_CORS_HEADERS, SERVE_CORS_MAX_AGE, SERVE_CACHE, SERVE_HEADER,
+	SERVE_ERROR_PAGE, SERVE_TRY_HTML, SERVE_FALLBACK,
+	SERVE_KEY_COUNT
+};
+
+enum {
+	SERVE_LIST_MAX = 32,          /* entries of one list setting (cache, header, ...) */
+	SERVE_CORS_ORIGINS_MAX = 64,
+};
+
+/* "cache = PATTERN VALUE": requests whose path matches PATTERN get
+ * Cache-Control: VALUE (and Expires when VALUE has max-age). A PATTERN
+ * without a slash matches the last segment (an extension glob such as
+ * *.css); one with a slash matches the whole path, where a final star
+ * matches the rest of the path (the prefix /assets/ then a star).
+ * "header = Name: value": a field added to every answer of the site. */
+struct serve_rule {
+	const char *pattern;   /* cache: the glob; header: the field name */
+	const char *value;
+};
+
+struct serve_error_page {
+	int status;            /* 400 ... 599 */
+	const char *path;      /* beneath the site's root, starts with '/' */
+};
+
+struct site_serve {
+	bool precompressed;          /* X.br / X.zst / X.gz beside X (default yes) */
+	bool compress;               /* gzip on the fly (default yes) */
+	unsigned compress_min_size;  /* bytes; smaller answers go as they are (default 1024) */
+	bool listing;                /* directory listings (default no) */
+	bool dotfiles;               /* serve /.name paths (default no: 404; /.well-known/ always) */
+	const char *charset;         /* on text types; NULL: none (default "utf-8") */
+	unsigned hsts_max_age;       /* seconds; 0: no Strict-Transport-Security */
+	bool https_redirect;         /* plain-HTTP requests get 308 to https:// */
+	const char *const *cors_origins; /* exact origins, or one "*"; 0 of them: CORS off */
+	unsigned cors_origin_count;
+	const char *cors_methods;    /* for preflights (default "GET, HEAD, POST") */
+	const char *cors_headers;    /* request headers a preflight may name (NULL: any asked) */
+	unsigned cors_max_age;       /* seconds a preflight may be cached (default 600) */
+	const struct serve_rule *cache;  /* first matching pattern wins */
+	unsigned cache_count;
+	const struct serve_rule *headers;
+	unsigned header_count;
+	const struct serve_error_page *error_pages;
+	unsigned error_page_count;
+	bool try_html;               /* a missing /x is looked up as /x.html too */
+	const char *fallback;        /* a missing file gets this one (200), e.g. /index.html */
+};
+
 enum site_key {
 	SITE_KEY_SECTION,      /* the [site NAME] line itself */
 	SITE_KEY_HOSTS, SITE_KEY_DEFAULT, SITE_KEY_ROOT, SITE_KEY_CGI, SITE_KEY_INDEX,
@@ -68,6 +125,8 @@ struct site {
 	const char *key_path, *cert_path; /* NULL: the self-signed certificate */
 	const char *access_log_path;      /* NULL: the main access log */
 	struct config_origin at[SITE_KEY_COUNT];
+	struct site_serve serve;
+	struct config_origin serve_at[SERVE_KEY_COUNT];
 };
 
 struct config_mem;
@@ -111,13 +170,14 @@ struct config {
 	const char *const *index;  /* --index: names for a directory (index.html) */
 	unsigned index_count;
 	enum unknown_host unknown_host;
+	struct site_serve serve;   /* the main settings: the default site's, inherited */
 
 	struct site *sites;        /* at least one */
 	unsigned site_count;
 	unsigned default_site;     /* index of the default site */
 	/* Where each main setting was made: by position in config.c's table
 	 * of options (config_where() reads it). */
-	struct config_origin main_at[64];
+	struct config_origin main_at[96];
 	struct config_mem *mem;    /* owned strings and lists */
 };
 

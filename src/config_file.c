@@ -271,7 +271,9 @@ static void main_key(struct file_state *st, const char *name, const char *value)
 		return;
 	}
 	struct config_origin *at = &cfg->main_at[o.pos];
-	if (at->file && strcmp(name, "index") != 0) {
+	int sk = config_serve_key(name);
+	bool repeatable = strcmp(name, "index") == 0 || (sk >= 0 && config_serve_repeatable(sk));
+	if (at->file && !repeatable) {
 		problem(st, "'%s' is set twice (first on line %u)", name, at->line);
 		return;
 	}
@@ -328,10 +330,39 @@ static const char *site_list(struct file_state *st, struct site *s, int key, con
 	return NULL;
 }
 
+/* A serve setting in a [site] section (config_serve.c reads the value). */
+static void serve_key(struct file_state *st, struct site *s, int key, const char *name,
+		      const char *value)
+{
+	struct config_origin *at = &s->serve_at[key];
+	if (at->file && !config_serve_repeatable(key)) {
+		problem(st, "'%s' is set twice in site '%s' (first on line %u)", name, s->name,
+			at->line);
+		return;
+	}
+	char *copy = config_strdup(st->cfg, value);
+	if (!copy) {
+		st->out_of_memory = true;
+		return;
+	}
+	const char *why = config_serve_apply(st->cfg, &s->serve, key, copy, at->file != NULL);
+	if (why) {
+		problem(st, "%s for '%s': '%s'", why, name, value);
+		return;
+	}
+	if (!at->file)
+		*at = (struct config_origin){ st->path, st->line };
+}
+
 static void site_key(struct file_state *st, const char *name, const char *value)
 {
 	struct site *s = &st->cfg->sites[st->site];
 	int key = config_site_key(name);
+	int sk = config_serve_key(name);
+	if (key < 0 && sk >= 0) {
+		serve_key(st, s, sk, name, value);
+		return;
+	}
 	if (key < 0) {
 		struct option_info o;
 		if (config_option_find(name, &o))

@@ -65,4 +65,19 @@ void config_report(FILE *err, const struct config_origin *at, const char *fmt, .
 /* The site key called name ("www" is root's alias); -1 when none. */
 int config_site_key(const char *name);
 
+/* The serve settings (config_serve.c): a name's key (-1 when none), a
+ * key's name, whether it may be given more than once (each adds an entry). */
+int config_serve_key(const char *name);
+const char *config_serve_name(int key);
+bool config_serve_repeatable(int key);
+void config_serve_defaults(struct site_serve *sv);
+/* Read value into sv; NULL, or what is wrong. owned: sv's lists are its
+ * own already (a repeated key appends; else a list replaces the inherited
+ * one). value must live as long as cfg (argv, or a copy cfg owns). */
+const char *config_serve_apply(struct config *cfg, struct site_serve *sv, int key,
+			       const char *value, bool owned);
+/* What a site did not set (site_at[k].file NULL) it takes from main_sv. */
+void config_serve_inherit(struct site_serve *site, const struct config_origin *site_at,
+			  const struct site_serve *main_sv);
+
 #endif
