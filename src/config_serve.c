@@ -120,7 +120,7 @@ static bool origin_ok(const char *o)
 static const char *parse_seconds(const char *s, unsigned *out)
 {
 	if (*s < '0' || *s > '9')
-		return "expected a number of seconds";
+		return "expected a number of seconds (at most ten years)";
 	char *end;
 	unsigned long long v = strtoull(s, &end, 10);
 	if (*end || v > 10ull * 366 * 24 * 3600)
@@ -260,7 +260,7 @@ static const char *apply_origins(struct config *cfg, struct site_serve *sv, cons
 		return why;
 	for (unsigned i = 0; i < count; i++) {
 		if (!origin_ok(list[i]))
-			return "expected '*' or origins like https://example.com (lower case, no path)";
+			return "expected '*' or origins like https://a.example (lower case, no path)";
 		if (strcmp(list[i], "*") == 0 && count > 1)
 			return "'*' stands alone";
 	}

@@ -109,7 +109,7 @@ static void run_free(struct run *r)
 /* ---- fields -------------------------------------------------------------------- */
 
 enum ftype { F_BOOL, F_U16, F_UNS, F_U64, F_INT, F_STR, F_MODE, F_NETS, F_LIST, F_UHOST,
-	     F_SITES, F_AT, F_MEM };
+	     F_SITES, F_AT, F_MEM, F_SERVE };
 
 struct field {
 	const char *name;
@@ -136,6 +136,7 @@ static const struct field FIELDS[] = {
 	FLD(test_config, F_BOOL), FLD(config_path, F_STR), FLD(index, F_LIST),
 	FLD(index_count, F_UNS), FLD(unknown_host, F_UHOST), FLD(sites, F_SITES),
 	FLD(site_count, F_UNS), FLD(default_site, F_UNS), FLD(main_at, F_AT), FLD(mem, F_MEM),
+	FLD(serve, F_SERVE),
 };
 
 /* The defaults, in the same notation as the rows. */
@@ -150,7 +151,48 @@ static const char DEFAULTS[] =
 	"health_path=NULL status_path=NULL status_allow=127.0.0.0/8,::1/128 drain_delay_ms=0 "
 	"log_level=2 user=NULL cgi_as_root=no test_config=no config_path=NULL index=index.html "
 	"index_count=1 unknown_host=default sites=default* site_count=1 default_site=0 "
-	"main_at=- mem=-";
+	"main_at=- mem=- serve=-";
+
+/* The serve settings that differ from their defaults (written out here,
+ * so the defaults are checked too), "name:value" joined by ','; blanks
+ * shown as '_'; "-" when every one is the default. */
+static void serve_text(const struct site_serve *sv, char *out, size_t cap)
+{
+	char tmp[512] = "";
+	size_t o = 0;
+#define SV_ADD(...) (o += (size_t)snprintf(tmp + o, sizeof(tmp) - o, __VA_ARGS__))
+	if (!sv->precompressed) SV_ADD("precompressed:no,");
+	if (!sv->compress) SV_ADD("compress:no,");
+	if (sv->compress_min_size != 1024) SV_ADD("compress-min-size:%u,", sv->compress_min_size);
+	if (sv->listing) SV_ADD("listing:yes,");
+	if (sv->dotfiles) SV_ADD("dotfiles:yes,");
+	if (!sv->charset || strcmp(sv->charset, "utf-8") != 0)
+		SV_ADD("charset:%s,", sv->charset ? sv->charset : "off");
+	if (sv->hsts_max_age) SV_ADD("hsts:%u,", sv->hsts_max_age);
+	if (sv->https_redirect) SV_ADD("https-redirect:yes,");
+	for (unsigned i = 0; i < sv->cors_origin_count; i++) SV_ADD("origin:%s,", sv->cors_origins[i]);
+	if (strcmp(sv->cors_methods, "GET, HEAD, POST") != 0) SV_ADD("methods:%s,", sv->cors_methods);
+	if (sv->cors_headers) SV_ADD("cors-headers:%s,", sv->cors_headers);
+	if (sv->cors_max_age != 600) SV_ADD("cors-max-age:%u,", sv->cors_max_age);
+	for (unsigned i = 0; i < sv->cache_count; i++)
+		SV_ADD("cache:%s>%s,", sv->cache[i].pattern, sv->cache[i].value);
+	for (unsigned i = 0; i < sv->header_count; i++)
+		SV_ADD("header:%s>%s,", sv->headers[i].pattern, sv->headers[i].value);
+	for (unsigned i = 0; i < sv->error_page_count; i++)
+		SV_ADD("error:%d>%s,", sv->error_pages[i].status, sv->error_pages[i].path);
+	if (sv->try_html) SV_ADD("try-html:yes,");
+	if (sv->fallback) SV_ADD("fallback:%s,", sv->fallback);
+#undef SV_ADD
+	if (o == 0) {
+		snprintf(out, cap, "-");
+		return;
+	}
+	tmp[o - 1] = '\0';
+	for (char *q = tmp; *q; q++)
+		if (*q == ' ')
+			*q = '_';
+	snprintf(out, cap, "%s", tmp);
+}
 
 /* Field value as text, as the rows write it. */
 static void field_text(const struct config *cfg, const struct field *f, char *out, size_t cap)
@@ -202,6 +244,9 @@ static void field_text(const struct config *cfg, const struct field *f, char *ou
 			snprintf(out, cap, "-");
 		break;
 	}
+	case F_SERVE:
+		serve_text((const struct site_serve *)p, out, cap);
+		break;
 	case F_MEM: /* what it owns is freed by config_free: not compared */
 		snprintf(out, cap, "-");
 		break;
@@ -303,7 +348,8 @@ static void test_field_table_complete(void **state)
 					[F_UHOST] = sizeof(enum unknown_host),
 					[F_SITES] = sizeof(struct site *),
 					[F_AT] = sizeof(((struct config *)0)->main_at),
-					[F_MEM] = sizeof(struct config_mem *) };
+					[F_MEM] = sizeof(struct config_mem *),
+					[F_SERVE] = sizeof(struct site_serve) };
 	for (size_t i = 0; i < ARRAY_LEN(FIELDS); i++) {
 		size_t end = sizeof(struct config);
 		for (size_t j = 0; j < ARRAY_LEN(FIELDS); j++)
@@ -454,6 +500,29 @@ static const struct good_case GOOD_CASES[] = {
 	  "config_path=tests/unit/conf/two-sites.conf http_port=8081 https_port=0 "
 	  "root=/srv/main sites=one,two* site_count=2 default_site=1 "
 	  "main_at=http-port:2,https-port:3,root:4" },
+	/* How files are served. */
+	{ __LINE__, "serve switches off",
+	  { "--precompressed", "no", "--compress=off", "--compress-min-size", "0", "--charset", "off",
+	    "--try-html", "yes", NULL },
+	  "serve=precompressed:no,compress:no,compress-min-size:0,charset:off,try-html:yes" },
+	{ __LINE__, "serve switches on",
+	  { "--listing", "yes", "--dotfiles=on", "--hsts", "31536000", "--https-redirect", "yes",
+	    "--charset", "iso-8859-1", NULL },
+	  "serve=listing:yes,dotfiles:yes,charset:iso-8859-1,hsts:31536000,https-redirect:yes" },
+	{ __LINE__, "CORS",
+	  { "--cors-origins", "https://a.example, http://b.example:8080", "--cors-methods",
+	    "GET,PUT", "--cors-headers", "X-Token, Content-Type", "--cors-max-age", "0", NULL },
+	  "serve=origin:https://a.example,origin:http://b.example:8080,methods:GET,PUT,"
+	  "cors-headers:X-Token,_Content-Type,cors-max-age:0" },
+	{ __LINE__, "CORS: any origin", { "--cors-origins", "*", NULL }, "serve=origin:*" },
+	{ __LINE__, "cache, header and error-page rules add up, in order",
+	  { "--cache", "*.css max-age=60, immutable", "--cache=/assets/* no-cache", "--header",
+	    "X-Frame-Options: DENY", "--header", "Content-Security-Policy:default-src 'self'",
+	    "--error-page", "404 /404.html", "--error-page=500  /oops.html", NULL },
+	  "serve=cache:*.css>max-age=60,_immutable,cache:/assets/*>no-cache,"
+	  "header:X-Frame-Options>DENY,header:Content-Security-Policy>default-src_'self',"
+	  "error:404>/404.html,error:500>/oops.html" },
+	{ __LINE__, "--fallback", { "--fallback", "/index.html", NULL }, "serve=fallback:/index.html" },
 	/* Order. */
 	{ __LINE__, "the last of a repeated option wins",
 	  { "--http-port", "1", "--http-port=2", NULL }, "http_port=2" },
@@ -486,6 +555,32 @@ static void test_good_table(void **state)
 
 /* Every long option --help names is in the parser's table and has a good row;
  * every option of the table is in --help. */
+/* A site keeps the serve settings it makes (a list it sets replaces the
+ * main one, repeated keys add up) and takes the others from the main
+ * section; the command line changes the main settings under both. */
+static void test_serve_inheritance(void **state)
+{
+	(void)state;
+	struct run r;
+	run_parse(&r, (const char *const[]){ "-c", "tests/unit/conf/serve-sites.conf",
+					     "--hsts", "60", NULL });
+	assert_int_equal(r.rc, CONFIG_OK);
+	assert_int_equal(r.cfg.site_count, 2);
+	char got[512];
+	serve_text(&r.cfg.sites[0].serve, got, sizeof(got));
+	assert_string_equal(got, "compress:no,hsts:60,cache:*.css>max-age=60,header:X-Own>2,"
+				 "header:X-Own-Too>3,error:404>/missing.html");
+	serve_text(&r.cfg.sites[1].serve, got, sizeof(got));
+	assert_string_equal(got, "listing:yes,hsts:60,cache:*.css>max-age=60,header:X-Main>1,"
+				 "error:404>/missing.html");
+	char where[128];
+	assert_string_equal(config_where(&r.cfg, &r.cfg.sites[0], "header", where, sizeof(where)),
+			    "tests/unit/conf/serve-sites.conf:9: ");
+	assert_string_equal(config_where(&r.cfg, &r.cfg.sites[1], "listing", where, sizeof(where)),
+			    "tests/unit/conf/serve-sites.conf:2: ");
+	run_free(&r);
+}
+
 static void test_help_options_covered(void **state)
 {
 	(void)state;
@@ -595,6 +690,33 @@ struct bad_case {
 
 static const struct bad_case BAD_CASES[] = {
 	{ __LINE__, { "--bogus", NULL }, "unknown option '--bogus'" },
+	{ __LINE__, { "--compress", "maybe", NULL }, "expected yes or no for --compress: 'maybe'" },
+	{ __LINE__, { "--compress-min-size", "-1", NULL },
+	  "expected a size in bytes for --compress-min-size: '-1'" },
+	{ __LINE__, { "--charset", "utf 8", NULL },
+	  "expected a charset name like utf-8, or off for --charset: 'utf 8'" },
+	{ __LINE__, { "--hsts", "1y", NULL }, "expected a number of seconds (at most ten years) for --hsts: '1y'" },
+	{ __LINE__, { "--cors-origins", "https://a.example/path", NULL },
+	  "expected '*' or origins like https://a.example (lower case, no path) for "
+	  "--cors-origins: 'https://a.example/path'" },
+	{ __LINE__, { "--cors-origins", "*, https://a.example", NULL },
+	  "'*' stands alone for --cors-origins: '*, https://a.example'" },
+	{ __LINE__, { "--cors-methods", "GET;PUT", NULL },
+	  "expected a comma-separated list of names for --cors-methods: 'GET;PUT'" },
+	{ __LINE__, { "--header", "X-A", NULL }, "expected 'Name: value' for --header: 'X-A'" },
+	{ __LINE__, { "--header", "X-A: a\rX-B: b", NULL },
+	  "a header value needs visible characters and no control bytes for --header: "
+	  "'X-A: a\rX-B: b'" },
+	{ __LINE__, { "--header", "Content-Length: 1", NULL },
+	  "the server writes this field itself for --header: 'Content-Length: 1'" },
+	{ __LINE__, { "--cache", "*.css", NULL },
+	  "expected two parts separated by a blank for --cache: '*.css'" },
+	{ __LINE__, { "--error-page", "302 /x.html", NULL },
+	  "expected 'STATUS /path' with a status from 400 to 599 for --error-page: '302 /x.html'" },
+	{ __LINE__, { "--error-page", "404 x.html", NULL },
+	  "an error page is a path beneath the root, like /404.html for --error-page: '404 x.html'" },
+	{ __LINE__, { "--fallback", "/a?b", NULL },
+	  "expected a path beneath the root, like /index.html for --fallback: '/a?b'" },
 	{ __LINE__, { "--proxy-protocol", "10.0.0.1/8", NULL },
 	  "expected networks ADDRESS[/BITS],... (at most 16) for --proxy-protocol: '10.0.0.1/8'" },
 	{ __LINE__, { "--status-allow", "everyone", NULL },
@@ -931,6 +1053,7 @@ int main(void)
 		cmocka_unit_test(test_fixed_unknown_short_option_in_cluster),
 		cmocka_unit_test(test_fixed_parse_after_stop_inside_cluster),
 		cmocka_unit_test(test_fixed_leading_space_accepted),
+		cmocka_unit_test(test_serve_inheritance),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
