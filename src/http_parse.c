@@ -202,6 +202,8 @@ static void req_init(struct http_request *req)
 	req->if_modified_since = none;
 	req->range = none;
 	req->if_range = none;
+	req->if_match = none;
+	req->if_unmodified_since = none;
 	req->status = 0;
 	req->framing_known = false;
 }
@@ -407,9 +409,11 @@ static const struct {
 #define SLICE_FIELD(n, f) { n, sizeof(n) - 1, offsetof(struct http_request, f) }
 	SLICE_FIELD("connection", connection),
 	SLICE_FIELD("content-type", content_type),
+	SLICE_FIELD("if-match", if_match),
 	SLICE_FIELD("if-none-match", if_none_match),
 	SLICE_FIELD("if-modified-since", if_modified_since),
 	SLICE_FIELD("if-range", if_range),
+	SLICE_FIELD("if-unmodified-since", if_unmodified_since),
 	SLICE_FIELD("range", range),
 	SLICE_FIELD("referer", referer),
 	SLICE_FIELD("user-agent", user_agent),

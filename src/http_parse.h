@@ -81,6 +81,7 @@ struct http_request {
 				       first Host field's value */
 	struct http_slice connection, content_type, user_agent, referer;
 	struct http_slice if_none_match, if_modified_since, range, if_range;
+	struct http_slice if_match, if_unmodified_since;
 
 	/* Error reporting (http_head_parse result != 0). */
 	int status;                 /* 0, or the 4xx/5xx chosen */

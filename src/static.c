@@ -589,9 +589,13 @@ void static_file_close(struct static_file *f)
 /* ---- Conditionals and ranges --------------------------------------------- */
 
 
-/* If-None-Match: does the list contain "*" or an entity-tag weakly equal to
- * etag? A malformed element ends the scan (what came before still counts). */
-static bool inm_matches(const char *etag, const char *s, size_t len)
+/* An entity-tag list (If-None-Match, If-Match): does it contain "*" or a tag
+ * equal to etag? strong: a W/ tag never matches (If-Match, RFC 9110
+ * §8.8.3.2); otherwise W/ is ignored (If-None-Match's weak comparison).
+ * A malformed element ends the scan (what came before still counts), so a
+ * broken If-Match never matches and a broken If-None-Match never gives 304:
+ * both fail towards sending the full, current representation. */
+static bool etag_list_matches(const char *etag, const char *s, size_t len, bool strong)
 {
 	size_t elen = strlen(etag);
 	size_t i = 0;
@@ -602,8 +606,11 @@ static bool inm_matches(const char *etag, const char *s, size_t len)
 			return false;
 		if (s[i] == '*')
 			return true;
-		if (len - i >= 2 && s[i] == 'W' && s[i + 1] == '/')
+		bool weak = false;
+		if (len - i >= 2 && s[i] == 'W' && s[i + 1] == '/') {
+			weak = true;
 			i += 2;
+		}
 		if (i >= len || s[i] != '"')
 			return false;
 		size_t start = i++;
@@ -612,7 +619,8 @@ static bool inm_matches(const char *etag, const char *s, size_t len)
 		if (i >= len)
 			return false;
 		i++; /* closing quote */
-		if (i - start == elen && memcmp(s + start, etag, elen) == 0)
+		if (!(strong && weak) && i - start == elen &&
+		    memcmp(s + start, etag, elen) == 0)
 			return true;
 		while (i < len && http_is_ows(s[i]))
 			i++;
@@ -632,6 +640,7 @@ static bool if_range_matches(const struct static_file *f, const char *s, size_t 
 }
 
 enum { RANGE_IGNORE = 0, RANGE_OK = 206, RANGE_UNSATISFIABLE = 416 };
+enum { RANGE_SPECS_MAX = 16 }; /* more range-specs than this: Range ignored */
 
 /* Decimal digits at s[*i]; saturates at UINT64_MAX. false when none. */
 static bool parse_u64(const char *s, size_t len, size_t *i, uint64_t *out)
@@ -647,6 +656,41 @@ static bool parse_u64(const char *s, size_t len, size_t *i, uint64_t *out)
 	return *i > start;
 }
 
+/* One range-spec (RFC 9110 §14.1.1) at s[*i]: "a-b", "a-" or "-n". On
+ * RANGE_OK [*first, *last] is inside the file; RANGE_UNSATISFIABLE when it
+ * is not (start past the end, "-0", an empty file); RANGE_IGNORE when it is
+ * not a range-spec ("a-b" with b < a included: RFC 9110 calls it invalid). */
+static int parse_range_spec(const char *s, size_t len, size_t *i, uint64_t size,
+			    uint64_t *first, uint64_t *last)
+{
+	uint64_t a = 0, b = 0;
+	bool has_a = parse_u64(s, len, i, &a);
+	if (*i >= len || s[*i] != '-')
+		return RANGE_IGNORE;
+	(*i)++;
+	bool has_b = parse_u64(s, len, i, &b);
+	if (!has_a && !has_b)
+		return RANGE_IGNORE;
+	if (!has_a) { /* suffix "-n" */
+		if (b == 0 || size == 0)
+			return RANGE_UNSATISFIABLE;
+		*first = size - (b < size ? b : size);
+		*last = size - 1;
+		return RANGE_OK;
+	}
+	if (has_b && b < a)
+		return RANGE_IGNORE;
+	if (a >= size)
+		return RANGE_UNSATISFIABLE;
+	*first = a;
+	*last = (!has_b || b >= size) ? size - 1 : b;
+	return RANGE_OK;
+}
+
+/* "bytes=" range-set: up to RANGE_SPECS_MAX specs, answered as one range
+ * from the lowest first byte to the highest last byte of the satisfiable
+ * ones (RFC 9110 §14.2 lets a server coalesce; one part needs no
+ * multipart/byteranges body). Empty list elements are skipped (§5.6.1.2). */
 static int parse_range(const char *s, size_t len, uint64_t size, uint64_t *start,
 		       uint64_t *count)
 {
@@ -660,34 +704,51 @@ static int parse_range(const char *s, size_t len, uint64_t size, uint64_t *start
 	size_t i = ul;
 	if (s[i++] != '=')
 		return RANGE_IGNORE;
-	while (i < len && http_is_ows(s[i]))
-		i++;
-	uint64_t a = 0, b = 0;
-	bool has_a = parse_u64(s, len, &i, &a);
-	if (i >= len || s[i++] != '-')
-		return RANGE_IGNORE;
-	bool has_b = parse_u64(s, len, &i, &b);
-	while (i < len && http_is_ows(s[i]))
-		i++;
-	if (i != len) /* a second range (',') or junk */
-		return RANGE_IGNORE;
-	if (!has_a && !has_b)
-		return RANGE_IGNORE;
-	if (!has_a) { /* suffix "-n" */
-		if (b == 0 || size == 0)
-			return RANGE_UNSATISFIABLE;
-		*count = b < size ? b : size;
-		*start = size - *count;
-		return RANGE_OK;
+	uint64_t lo = UINT64_MAX, hi = 0;
+	unsigned specs = 0;
+	bool satisfiable = false;
+	for (;;) {
+		while (i < len && (http_is_ows(s[i]) || s[i] == ','))
+			i++;
+		if (i >= len)
+			break;
+		if (++specs > RANGE_SPECS_MAX)
+			return RANGE_IGNORE;
+		uint64_t first = 0, last = 0;
+		int r = parse_range_spec(s, len, &i, size, &first, &last);
+		if (r == RANGE_IGNORE)
+			return RANGE_IGNORE;
+		while (i < len && http_is_ows(s[i]))
+			i++;
+		if (i < len && s[i] != ',') /* junk after a spec */
+			return RANGE_IGNORE;
+		if (r == RANGE_OK) {
+			satisfiable = true;
+			lo = first < lo ? first : lo;
+			hi = last > hi ? last : hi;
+		}
 	}
-	if (has_b && b < a)
+	if (specs == 0)
 		return RANGE_IGNORE;
-	if (a >= size)
+	if (!satisfiable)
 		return RANGE_UNSATISFIABLE;
-	uint64_t last = (!has_b || b >= size) ? size - 1 : b;
-	*start = a;
-	*count = last - a + 1;
+	*start = lo;
+	*count = hi - lo + 1;
 	return RANGE_OK;
+}
+
+/* RFC 9110 §13.2.2 steps 1 and 2: false → 412. */
+static bool preconditions_hold(const struct static_file *f, const struct http_request *req)
+{
+	if (req->if_match.len > 0)
+		return etag_list_matches(f->etag, req->if_match.p, req->if_match.len, true);
+	if (req->if_unmodified_since.len > 0) {
+		time_t t = http_date_parse(req->if_unmodified_since.p,
+					   req->if_unmodified_since.len);
+		if (t != -1 && f->mtime > t)
+			return false; /* an invalid date is ignored (§13.1.4) */
+	}
+	return true;
 }
 
 int static_evaluate(const struct static_file *f, const struct http_request *req,
@@ -695,8 +756,11 @@ int static_evaluate(const struct static_file *f, const struct http_request *req,
 {
 	*range_start = 0;
 	*range_len = 0;
+	if (!preconditions_hold(f, req))
+		return 412;
 	if (req->if_none_match.len > 0) {
-		if (inm_matches(f->etag, req->if_none_match.p, req->if_none_match.len))
+		if (etag_list_matches(f->etag, req->if_none_match.p, req->if_none_match.len,
+				      false))
 			return 304;
 	} else if (req->if_modified_since.len > 0) {
 		time_t t = http_date_parse(req->if_modified_since.p,
@@ -722,4 +786,23 @@ int static_evaluate(const struct static_file *f, const struct http_request *req,
 	*range_start = (off_t)start;
 	*range_len = (off_t)count;
 	return 206;
+}
+
+/* ---- Hidden paths -------------------------------------------------------- */
+
+bool static_path_hidden(const char *path)
+{
+	static const char WELL_KNOWN[] = ".well-known";
+	bool first = true;
+	for (const char *p = path; (p = strchr(p, '/')) != NULL; first = false) {
+		const char *seg = ++p;
+		size_t n = strcspn(seg, "/");
+		if (n == 0 || seg[0] != '.')
+			continue;
+		/* RFC 8615: only the top-level .well-known is public. */
+		if (first && n == sizeof(WELL_KNOWN) - 1 && memcmp(seg, WELL_KNOWN, n) == 0)
+			continue;
+		return true;
+	}
+	return false;
 }

@@ -94,18 +94,41 @@ const char *static_root_mime_type(const struct static_root *root,
 
 
 /*
- * Decide a GET/HEAD response from the request's validators:
- * If-None-Match (list of ETags or '*', weak comparison) wins over
- * If-Modified-Since → 304. Else Range: a single "bytes=a-b", "a-" or "-n"
- * range → 206 with *range_start and *range_len set; unsatisfiable → 416;
- * multiple ranges, or a syntactically invalid Range → ignored (200), as
- * RFC 9110 allows. If-Range with a non-matching validator → ignore Range.
- * If-Range matches only by strong ETag equality or by a date equal to the
- * file's mtime.
- * Returns 200, 206, 304 or 416. For 200, range = whole file; for 304 and
- * 416, range = 0/0 (416's Content-Range uses f->size).
+ * Decide a GET/HEAD response from the request's preconditions, in the order
+ * of RFC 9110 §13.2.2:
+ *   1. If-Match (a list of ETags or '*'; strong comparison, so a W/ tag
+ *      never matches; '*' matches, the file existing) not matching → 412.
+ *      A malformed list matches nothing from its first bad element on.
+ *   2. Without If-Match: If-Unmodified-Since a valid HTTP-date earlier than
+ *      the file's mtime → 412 (an invalid date is ignored).
+ *   3. If-None-Match (list or '*', weak comparison) matching → 304;
+ *   4. without If-None-Match: If-Modified-Since not earlier than mtime → 304.
+ *   5. Range, unless If-Range is present and does not match (If-Range
+ *      matches only by strong ETag equality or by a date equal to mtime):
+ *      "bytes=" followed by 1 to 16 range-specs ("a-b", "a-", "-n"),
+ *      comma-separated (OWS and empty list elements allowed). Specs past
+ *      the end of the file (and "-0") are dropped; none left → 416. The
+ *      rest are answered as ONE range, from the lowest first byte to the
+ *      highest last byte, with 206 (RFC 9110 §14.2 allows coalescing; lisod
+ *      never sends multipart/byteranges). So "bytes=0-1,5-9" is 206 for
+ *      bytes 0-9, gap included. Ignored (200, whole file), as RFC 9110
+ *      allows: more than 16 specs, any element that is not a range-spec
+ *      ("5-1", "x", junk after a spec), another unit, no spec at all.
+ * Returns 200, 206, 304, 412 or 416. For 200, range = whole file; for 206
+ * the coalesced range; for 304, 412 and 416, range = 0/0 (416's
+ * Content-Range uses f->size).
  */
 int static_evaluate(const struct static_file *f, const struct http_request *req,
 		    off_t *range_start, off_t *range_len);
+
+/*
+ * Whether a normalised path (static_normalize_path's output) names a hidden
+ * file: true when any segment starts with '.' (/.git/config, /a/.env,
+ * /.x), except a first segment that is exactly ".well-known" (RFC 8615 URIs
+ * such as /.well-known/acme-challenge/...); hidden segments beneath it
+ * still count (/.well-known/.x is hidden). Case-sensitive, like the file
+ * system. The caller decides what a hidden path gets (e.g. 404).
+ */
+bool static_path_hidden(const char *normalized_path);
 
 #endif

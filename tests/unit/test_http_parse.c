@@ -952,6 +952,9 @@ static void test_head_fields(void **state)
 		"X-Thing:\t  spaced  value\t\r\nIf-None-Match: \"e1\"\r\n"
 		"If-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
 		"Range: bytes=0-9\r\nIf-Range: \"e1\"\r\nReferer: /r\r\n"
+		"If-Match: \"e1\", \"e2\"\r\n"
+		"IF-UNMODIFIED-SINCE: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
+		"if-match: \"later\"\r\n"
 		"Content-Length: 3\r\n\r\nabc";
 	struct http_scan s;
 	const struct http_header *h;
@@ -962,7 +965,7 @@ static void test_head_fields(void **state)
 	r = http_head_scan(in, sizeof(in) - 1, &s);
 	assert_int_equal(r, (int)(sizeof(in) - 1 - 3));
 	assert_int_equal(http_head_parse(in, (size_t)r, 0, &req), 0);
-	assert_int_equal(req.header_count, 8);
+	assert_int_equal(req.header_count, 11);
 	assert_true(http_slice_eq_ci(req.headers[0].name, "HOST"));
 	assert_int_equal(req.headers[0].name.len, 4);
 	assert_memory_equal(req.headers[0].name.p, "host", 4);
@@ -979,6 +982,10 @@ static void test_head_fields(void **state)
 				     "sun, 06 nov 1994 08:49:37 gmt"));
 	assert_true(http_slice_eq_ci(req.range, "bytes=0-9"));
 	assert_true(http_slice_eq_ci(req.if_range, "\"e1\""));
+	/* The first If-Match field wins, as for every slice field. */
+	assert_true(http_slice_eq_ci(req.if_match, "\"e1\", \"e2\""));
+	assert_true(http_slice_eq_ci(req.if_unmodified_since,
+				     "sun, 06 nov 1994 08:49:37 gmt"));
 	assert_true(http_slice_eq_ci(req.referer, "/r"));
 	assert_null(req.user_agent.p);
 	assert_int_equal(req.user_agent.len, 0);

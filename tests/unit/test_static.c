@@ -1,7 +1,7 @@
 /*
  * Unit tests for static.c: path normalisation, confinement beneath the
  * document root (openat2 and the O_NOFOLLOW walk), MIME types and the
- * conditional / range decision.
+ * conditional / range decision (preconditions, 304, ranges) and hidden paths.
  *
  * Every table row carries its __LINE__; a failing row prints it and its name.
  */
@@ -696,8 +696,43 @@ static const struct eval_case EVAL_CASES[] = {
 	{ __LINE__, "range empty file", 0, NULL, NULL, "bytes=0-", NULL, 416, 0, 0 },
 	{ __LINE__, "range empty file suffix", 0, NULL, NULL, "bytes=-5", NULL, 416, 0, 0 },
 	{ __LINE__, "empty file no range", 0, NULL, NULL, NULL, NULL, 200, 0, 0 },
-	{ __LINE__, "range multiple ignored", 1000, NULL, NULL, "bytes=0-1,5-6", NULL, 200, 0, 1000 },
-	{ __LINE__, "range multiple spaced", 1000, NULL, NULL, "bytes=0-1, 5-6", NULL, 200, 0, 1000 },
+	/* Several ranges: coalesced into one, lowest first byte to highest last */
+	{ __LINE__, "ranges two", 1000, NULL, NULL, "bytes=0-1,5-6", NULL, 206, 0, 7 },
+	{ __LINE__, "ranges two spaced", 1000, NULL, NULL, "bytes=0-1, 5-6", NULL, 206, 0, 7 },
+	{ __LINE__, "ranges descending", 1000, NULL, NULL, "bytes=500-599,10-19", NULL, 206, 10, 590 },
+	{ __LINE__, "ranges overlapping", 1000, NULL, NULL, "bytes=0-10,5-20,3-4", NULL, 206, 0, 21 },
+	{ __LINE__, "ranges nested", 1000, NULL, NULL, "bytes=100-900,200-300", NULL, 206, 100, 801 },
+	{ __LINE__, "ranges open end", 1000, NULL, NULL, "bytes=10-19,990-", NULL, 206, 10, 990 },
+	{ __LINE__, "ranges end clamps", 1000, NULL, NULL, "bytes=10-19,900-5000", NULL, 206, 10, 990 },
+	{ __LINE__, "ranges suffix mixed", 1000, NULL, NULL, "bytes=-5,0-1", NULL, 206, 0, 1000 },
+	{ __LINE__, "ranges suffix second", 1000, NULL, NULL, "bytes=990-991,-5", NULL, 206, 990, 10 },
+	{ __LINE__, "ranges two suffixes", 1000, NULL, NULL, "bytes=-5,-10", NULL, 206, 990, 10 },
+	{ __LINE__, "ranges one unsatisfiable", 1000, NULL, NULL, "bytes=2000-3000,5-9", NULL,
+	  206, 5, 5 },
+	{ __LINE__, "ranges suffix zero dropped", 1000, NULL, NULL, "bytes=-0,5-9", NULL, 206, 5, 5 },
+	{ __LINE__, "ranges all unsatisfiable", 1000, NULL, NULL, "bytes=1000-,2000-2001,-0", NULL,
+	  416, 0, 0 },
+	{ __LINE__, "ranges on empty file", 0, NULL, NULL, "bytes=0-1,-5", NULL, 416, 0, 0 },
+	{ __LINE__, "ranges empty elements", 1000, NULL, NULL, "bytes=,0-1,, 5-6 ,", NULL, 206, 0, 7 },
+	{ __LINE__, "ranges only commas", 1000, NULL, NULL, "bytes=, ,", NULL, 200, 0, 1000 },
+	{ __LINE__, "ranges 16", 1000, NULL, NULL,
+	  "bytes=0-0,2-2,4-4,6-6,8-8,10-10,12-12,14-14,16-16,18-18,20-20,22-22,24-24,"
+	  "26-26,28-28,30-30", NULL, 206, 0, 31 },
+	{ __LINE__, "ranges 17 ignored", 1000, NULL, NULL,
+	  "bytes=0-0,2-2,4-4,6-6,8-8,10-10,12-12,14-14,16-16,18-18,20-20,22-22,24-24,"
+	  "26-26,28-28,30-30,32-32", NULL, 200, 0, 1000 },
+	{ __LINE__, "ranges 17 unsatisfiable ignored", 1000, NULL, NULL,
+	  "bytes=2000-,2000-,2000-,2000-,2000-,2000-,2000-,2000-,2000-,2000-,2000-,2000-,"
+	  "2000-,2000-,2000-,2000-,2000-", NULL, 200, 0, 1000 },
+	{ __LINE__, "ranges junk element", 1000, NULL, NULL, "bytes=0-1,junk", NULL, 200, 0, 1000 },
+	{ __LINE__, "ranges reversed element", 1000, NULL, NULL, "bytes=0-1,9-5", NULL, 200, 0, 1000 },
+	{ __LINE__, "ranges dash element", 1000, NULL, NULL, "bytes=0-1,-", NULL, 200, 0, 1000 },
+	{ __LINE__, "ranges junk after spec", 1000, NULL, NULL, "bytes=0-1x,5-6", NULL, 200, 0, 1000 },
+	{ __LINE__, "ranges no comma", 1000, NULL, NULL, "bytes=0-1 5-6", NULL, 200, 0, 1000 },
+	{ __LINE__, "ranges semicolon", 1000, NULL, NULL, "bytes=0-1;5-6", NULL, 200, 0, 1000 },
+	{ __LINE__, "ranges If-Range mismatch", 1000, NULL, NULL, "bytes=0-1,5-6", "\"old\"",
+	  200, 0, 1000 },
+	{ __LINE__, "ranges If-Range match", 1000, NULL, NULL, "bytes=0-1,5-6", ETAG, 206, 0, 7 },
 	{ __LINE__, "range reversed", 1000, NULL, NULL, "bytes=5-1", NULL, 200, 0, 1000 },
 	{ __LINE__, "range dash only", 1000, NULL, NULL, "bytes=-", NULL, 200, 0, 1000 },
 	{ __LINE__, "range no dash", 1000, NULL, NULL, "bytes=5", NULL, 200, 0, 1000 },
@@ -730,27 +765,165 @@ static struct http_slice slice(const char *s)
 	return sl;
 }
 
+/* Run one static_evaluate row; a mismatch is reported with the row's line. */
+static int eval_row(int line, const char *name, off_t size, const struct http_request *req,
+		    int status, off_t want_start, off_t want_len)
+{
+	int failures = 0;
+	struct static_file f = { .fd = -1, .size = size, .mtime = 784111777,
+				 .mime = "text/plain", .etag = ETAG };
+	off_t start = -7, len = -7;
+	int st = static_evaluate(&f, req, &start, &len);
+	if (st != status || start != want_start || len != want_len)
+		FAIL_ROW(line, name, "got %d [%lld +%lld], want %d [%lld +%lld]", st,
+			 (long long)start, (long long)len, status, (long long)want_start,
+			 (long long)want_len);
+	return failures;
+}
+
 static void test_evaluate_table(void **state)
 {
 	(void)state;
 	int failures = 0;
 	for (size_t i = 0; i < sizeof(EVAL_CASES) / sizeof(EVAL_CASES[0]); i++) {
 		const struct eval_case *c = &EVAL_CASES[i];
-		struct static_file f = { .fd = -1, .size = c->size, .mtime = 784111777,
-					 .mime = "text/plain", .etag = ETAG };
 		struct http_request req;
 		memset(&req, 0, sizeof(req));
 		req.if_none_match = slice(c->inm);
 		req.if_modified_since = slice(c->ims);
 		req.range = slice(c->range);
 		req.if_range = slice(c->if_range);
-		off_t start = -7, len = -7;
-		int st = static_evaluate(&f, &req, &start, &len);
-		if (st != c->status || start != c->start || len != c->len)
-			FAIL_ROW(c->line, c->name, "got %d [%lld +%lld], want %d [%lld +%lld]", st,
-				 (long long)start, (long long)len, c->status,
-				 (long long)c->start, (long long)c->len);
+		failures += eval_row(c->line, c->name, c->size, &req, c->status, c->start, c->len);
 	}
+	assert_int_equal(failures, 0);
+}
+
+/* If-Match and If-Unmodified-Since (RFC 9110 §13.2.2 steps 1-2), and how
+ * they rank against the rest. The file: 1000 bytes, ETAG, mtime MTIME_STR. */
+#define BEFORE_STR "Sun, 06 Nov 1994 08:49:36 GMT"
+#define AFTER_STR "Mon, 07 Nov 1994 08:49:37 GMT"
+
+struct precond_case {
+	int line;
+	const char *name;
+	const char *im, *ius, *inm, *ims, *range; /* NULL: absent */
+	int status;
+	off_t start, len;
+};
+
+static const struct precond_case PRECOND_CASES[] = {
+	/* If-Match */
+	{ __LINE__, "IM match", ETAG, NULL, NULL, NULL, NULL, 200, 0, 1000 },
+	{ __LINE__, "IM mismatch", "\"other\"", NULL, NULL, NULL, NULL, 412, 0, 0 },
+	{ __LINE__, "IM star", "*", NULL, NULL, NULL, NULL, 200, 0, 1000 },
+	{ __LINE__, "IM list match", "\"a\", " ETAG ", \"b\"", NULL, NULL, NULL, NULL, 200, 0, 1000 },
+	{ __LINE__, "IM list tight", "\"a\"," ETAG, NULL, NULL, NULL, NULL, 200, 0, 1000 },
+	{ __LINE__, "IM list mismatch", "\"a\", \"b\"", NULL, NULL, NULL, NULL, 412, 0, 0 },
+	{ __LINE__, "IM weak tag never matches", "W/" ETAG, NULL, NULL, NULL, NULL, 412, 0, 0 },
+	{ __LINE__, "IM weak then strong", "W/" ETAG ", " ETAG, NULL, NULL, NULL, NULL, 200, 0, 1000 },
+	{ __LINE__, "IM unquoted", "1a2b-3e8-17d0", NULL, NULL, NULL, NULL, 412, 0, 0 },
+	{ __LINE__, "IM prefix only", "\"1a2b-3e8-17d\"", NULL, NULL, NULL, NULL, 412, 0, 0 },
+	{ __LINE__, "IM unterminated", "\"1a2b-3e8-17d0", NULL, NULL, NULL, NULL, 412, 0, 0 },
+	{ __LINE__, "IM junk before match", "\"x\"junk, " ETAG, NULL, NULL, NULL, NULL, 412, 0, 0 },
+	{ __LINE__, "IM match keeps range", ETAG, NULL, NULL, NULL, "bytes=0-9", 206, 0, 10 },
+	{ __LINE__, "IM mismatch beats range", "\"x\"", NULL, NULL, NULL, "bytes=0-9", 412, 0, 0 },
+	{ __LINE__, "IM mismatch beats 416", "\"x\"", NULL, NULL, NULL, "bytes=5000-", 412, 0, 0 },
+	/* If-Unmodified-Since */
+	{ __LINE__, "IUS before mtime", NULL, BEFORE_STR, NULL, NULL, NULL, 412, 0, 0 },
+	{ __LINE__, "IUS equal", NULL, MTIME_STR, NULL, NULL, NULL, 200, 0, 1000 },
+	{ __LINE__, "IUS after mtime", NULL, AFTER_STR, NULL, NULL, NULL, 200, 0, 1000 },
+	{ __LINE__, "IUS epoch", NULL, "Thu, 01 Jan 1970 00:00:00 GMT", NULL, NULL, NULL, 412, 0, 0 },
+	{ __LINE__, "IUS RFC 850 before", NULL, "Sunday, 06-Nov-94 08:49:36 GMT", NULL, NULL, NULL,
+	  412, 0, 0 },
+	{ __LINE__, "IUS invalid ignored", NULL, "not a date", NULL, NULL, NULL, 200, 0, 1000 },
+	{ __LINE__, "IUS empty-ish ignored", NULL, " ", NULL, NULL, NULL, 200, 0, 1000 },
+	{ __LINE__, "IUS after keeps range", NULL, AFTER_STR, NULL, NULL, "bytes=-1", 206, 999, 1 },
+	/* If-Match beats If-Unmodified-Since: the date is not looked at */
+	{ __LINE__, "IM match, IUS before", ETAG, BEFORE_STR, NULL, NULL, NULL, 200, 0, 1000 },
+	{ __LINE__, "IM star, IUS before", "*", BEFORE_STR, NULL, NULL, NULL, 200, 0, 1000 },
+	{ __LINE__, "IM mismatch, IUS after", "\"x\"", AFTER_STR, NULL, NULL, NULL, 412, 0, 0 },
+	/* 412 beats 304 */
+	{ __LINE__, "IM mismatch beats INM", "\"x\"", NULL, ETAG, NULL, NULL, 412, 0, 0 },
+	{ __LINE__, "IM mismatch beats IMS", "\"x\"", NULL, NULL, MTIME_STR, NULL, 412, 0, 0 },
+	{ __LINE__, "IUS before beats INM", NULL, BEFORE_STR, "*", NULL, NULL, 412, 0, 0 },
+	{ __LINE__, "IUS before beats IMS", NULL, BEFORE_STR, NULL, AFTER_STR, NULL, 412, 0, 0 },
+	/* Both hold: If-None-Match / If-Modified-Since decide as before */
+	{ __LINE__, "IM match, INM match", ETAG, NULL, ETAG, NULL, NULL, 304, 0, 0 },
+	{ __LINE__, "IM star, INM star", "*", NULL, "*", NULL, NULL, 304, 0, 0 },
+	{ __LINE__, "IM match, INM mismatch", ETAG, NULL, "\"x\"", NULL, NULL, 200, 0, 1000 },
+	{ __LINE__, "IUS equal, IMS equal", NULL, MTIME_STR, NULL, MTIME_STR, NULL, 304, 0, 0 },
+	{ __LINE__, "IUS after, IMS before", NULL, AFTER_STR, NULL, BEFORE_STR, "bytes=0-1,4-5",
+	  206, 0, 6 },
+};
+
+static void test_precondition_table(void **state)
+{
+	(void)state;
+	int failures = 0;
+	for (size_t i = 0; i < sizeof(PRECOND_CASES) / sizeof(PRECOND_CASES[0]); i++) {
+		const struct precond_case *c = &PRECOND_CASES[i];
+		struct http_request req;
+		memset(&req, 0, sizeof(req));
+		req.if_match = slice(c->im);
+		req.if_unmodified_since = slice(c->ius);
+		req.if_none_match = slice(c->inm);
+		req.if_modified_since = slice(c->ims);
+		req.range = slice(c->range);
+		failures += eval_row(c->line, c->name, 1000, &req, c->status, c->start, c->len);
+	}
+	assert_int_equal(failures, 0);
+}
+
+/* ---- static_path_hidden -------------------------------------------------- */
+
+static const struct {
+	int line;
+	const char *path; /* as static_normalize_path leaves it */
+	bool hidden;
+} HIDDEN_CASES[] = {
+	{ __LINE__, "/", false },
+	{ __LINE__, "/index.html", false },
+	{ __LINE__, "/a.b/c", false },
+	{ __LINE__, "/a/b.", false },
+	{ __LINE__, "/a/b/", false },
+	{ __LINE__, "/.x", true },
+	{ __LINE__, "/.", true }, /* cannot come out of normalisation; hidden anyway */
+	{ __LINE__, "/..x", true },
+	{ __LINE__, "/.git/config", true },
+	{ __LINE__, "/.git/", true },
+	{ __LINE__, "/a/.env", true },
+	{ __LINE__, "/a/b/.htpasswd", true },
+	{ __LINE__, "/a/.d/", true },
+	{ __LINE__, "/.well-known", false },
+	{ __LINE__, "/.well-known/", false },
+	{ __LINE__, "/.well-known/acme-challenge/x", false },
+	{ __LINE__, "/.well-known/security.txt", false },
+	{ __LINE__, "/.well-known/.x", true },
+	{ __LINE__, "/.well-known/a/.git/x", true },
+	{ __LINE__, "/a/.well-known/x", true }, /* only the top level is public */
+	{ __LINE__, "/.well-knownx/y", true },
+	{ __LINE__, "/.well-know/y", true },
+	{ __LINE__, "/.WELL-KNOWN/y", true },
+};
+
+static void test_path_hidden(void **state)
+{
+	(void)state;
+	int failures = 0;
+	for (size_t i = 0; i < sizeof(HIDDEN_CASES) / sizeof(HIDDEN_CASES[0]); i++) {
+		bool got = static_path_hidden(HIDDEN_CASES[i].path);
+		if (got != HIDDEN_CASES[i].hidden)
+			FAIL_ROW(HIDDEN_CASES[i].line, HIDDEN_CASES[i].path, "hidden %d, want %d",
+				 got, HIDDEN_CASES[i].hidden);
+	}
+	/* Through the normaliser, which is what the server will feed it. */
+	char out[STATIC_PATH_MAX];
+	assert_int_equal(static_normalize_path("/a/../%2egit/x", 14, out, sizeof(out)), 0);
+	assert_true(static_path_hidden(out));
+	assert_int_equal(static_normalize_path("/x/./.well-known/../.well-known/a", 33, out,
+					       sizeof(out)), 0);
+	assert_string_equal(out, "/x/.well-known/a");
+	assert_true(static_path_hidden(out));
 	assert_int_equal(failures, 0);
 }
 
@@ -760,6 +933,8 @@ int main(void)
 		cmocka_unit_test(test_normalize_table),
 		cmocka_unit_test(test_normalize_long),
 		cmocka_unit_test(test_evaluate_table),
+		cmocka_unit_test(test_precondition_table),
+		cmocka_unit_test(test_path_hidden),
 		cmocka_unit_test_setup_teardown(test_open_openat2, tree_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_open_walk, tree_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_open_misc, tree_setup, tree_teardown),
