@@ -588,13 +588,22 @@ no_memory:
 	return RESERVE_CLOSED;
 }
 
+void conn_site_fields(const struct conn *c, struct http_resp_head *h)
+{
+	const struct worker_site *site = worker_site(c->w, c->site);
+	h->site_fields = c->tls ? site->fields_tls : site->fields_plain;
+	h->site_fields_len = c->tls ? site->fields_tls_len : site->fields_plain_len;
+}
+
 /* Queue an error response. keep_alive false: it is the last one. */
 void conn_respond_error(struct conn *c, const struct http_request *req, int status,
 			bool keep_alive, bool head_only)
 {
 	if (!worker_keeps_alive(c->w))
 		keep_alive = false;
-	int blen = http_resp_write_error(&c->out, status, keep_alive, !head_only, worker_date(c->w));
+	struct http_resp_head h = { .status = status, .keep_alive = keep_alive };
+	conn_site_fields(c, &h);
+	int blen = http_resp_write_page(&c->out, &h, !head_only, worker_date(c->w));
 	if (blen < 0) {
 		conn_close(c); /* conn_reserve_out made room: cannot happen */
 		return;
@@ -746,7 +755,7 @@ static bool conn_make_head_room(struct conn *c)
 /* An unrecoverable head error: answer once, close after. */
 static void conn_head_error(struct conn *c, int status)
 {
-	switch (conn_reserve_out(c, HTTP_RESP_ERROR_MAX_BYTES)) {
+	switch (conn_reserve_out(c, HTTP_RESP_ERROR_MAX_BYTES + c->w->site_fields_max)) {
 	case RESERVE_OK:
 		break;
 	case RESERVE_WAIT:
@@ -783,7 +792,7 @@ static enum head_step conn_try_head(struct conn *c)
 		conn_head_error(c, -r);
 		return conn_reading_heads(c) ? HEAD_ANSWERED : HEAD_STOP;
 	}
-	switch (conn_reserve_out(c, HTTP_RESP_HEAD_MAX_BYTES)) {
+	switch (conn_reserve_out(c, HTTP_RESP_HEAD_MAX_BYTES + c->w->site_fields_max)) {
 	case RESERVE_OK: break;
 	/* The scanner has moved past this head: it must find it again. */
 	case RESERVE_WAIT: conn_retry_head(c); return HEAD_STOP;
@@ -797,7 +806,7 @@ static enum head_step conn_try_head(struct conn *c)
  * answer and close, never just refuse). */
 static void conn_refuse_answer(struct conn *c)
 {
-	if (conn_reserve_out(c, HTTP_RESP_ERROR_MAX_BYTES) != RESERVE_OK)
+	if (conn_reserve_out(c, HTTP_RESP_ERROR_MAX_BYTES + c->w->site_fields_max) != RESERVE_OK)
 		return;
 	conn_respond_error(c, NULL, 503, false, false);
 }

@@ -160,7 +160,7 @@ static void conn_on_body_done(struct conn *c)
 		return;
 	}
 	/* RESERVE_WAIT: stay in READ_BODY; the writable edge brings us back. */
-	if (conn_reserve_out(c, HTTP_RESP_HEAD_MAX_BYTES) != RESERVE_OK)
+	if (conn_reserve_out(c, HTTP_RESP_HEAD_MAX_BYTES + c->w->site_fields_max) != RESERVE_OK)
 		return;
 	struct http_request *req = conn_request(c);
 	if (c->body_status) {

@@ -143,6 +143,11 @@ struct http_request *conn_request(struct conn *c);
  * connection goes on after it (keep_alive false: it is the last). */
 void conn_answered(struct conn *c, const struct http_request *req, int status,
 		   uint64_t body_bytes, bool keep_alive);
+/* The fields the connection's site adds to every answer (its `header`
+ * lines; HSTS on TLS), into h. c->site is the request's once routed; an
+ * answer before that (a bad head) gets the last request's site's. */
+struct http_resp_head;
+void conn_site_fields(const struct conn *c, struct http_resp_head *h);
 void conn_respond_error(struct conn *c, const struct http_request *req, int status,
 			bool keep_alive, bool head_only);
 /* Drop the head at the front of `in` (no body left) and reset the scanner. */

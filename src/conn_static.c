@@ -2,18 +2,67 @@
  * conn_static — answering a request from the document root: the file
  * through the open-file cache (its body copied behind the head when small
  * and cached, else sent with sendfile), conditional and range answers, the
- * redirect of a directory named without its slash, and the error statuses
- * of a failed lookup.
+ * redirect of a directory named without its slash, and what a site's
+ * settings add (config.h, struct site_serve): hidden names refused, the
+ * `try-html` and `fallback` lookups, directory listings, custom error
+ * pages, Cache-Control/Expires and the site's own header fields.
+ *
+ * The order for a path, each step only when the one before found nothing:
+ * the file (or the directory's index); /x.html with try-html; a listing of
+ * a directory without an index; the fallback page (200). A path with a
+ * hidden segment is a 404 before any of that, the fallback included, so a
+ * probe for /.git/config never gets the application's page as an answer.
  */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "conn_priv.h"
 #include "fcache.h"
 #include "http_resp.h"
+#include "listing.h"
 #include "log.h"
+#include "site_fields.h"
 #include "static.h"
 #include "worker.h"
+
+enum { EXTRA_MAX = 4 };
+
+/* The fields one answer adds to its file's: Cache-Control and Expires. */
+struct extra_fields {
+	struct http_header f[EXTRA_MAX];
+	uint32_t count;
+	char expires[40];
+};
+
+static const struct site_serve *conn_serve(const struct conn *c)
+{
+	return &worker_site(c->w, c->site)->conf->serve;
+}
+
+static void extra_add(struct extra_fields *x, const char *name, const char *value, size_t n)
+{
+	if (x->count < EXTRA_MAX)
+		x->f[x->count++] = (struct http_header){ HTTP_SLICE_STR(name),
+							 { value, (uint32_t)n } };
+}
+
+/* Cache-Control of the first matching rule; Expires from its max-age. */
+static void extra_cache(struct conn *c, const struct http_request *req, struct extra_fields *x)
+{
+	const struct serve_rule *r = site_cache_rule(conn_serve(c), req->path.p, req->path.len);
+	if (!r)
+		return;
+	extra_add(x, "Cache-Control", r->value, strlen(r->value));
+	long age = site_cache_max_age(r->value);
+	if (age < 0)
+		return;
+	size_t n = http_date_format(loop_now_sec(c->w->loop) + age, x->expires, sizeof(x->expires));
+	if (n)
+		extra_add(x, "Expires", x->expires, n);
+}
 
 /* Queue the body bytes [start, start+len) of entry e: copied behind the head
  * when the content is cached and fits (one write carries both, and pipelined
@@ -31,20 +80,27 @@ static void conn_queue_body(struct conn *c, struct fcache_entry *e, off_t start,
 	c->file_left = len;
 }
 
+/* Make room for an answer of `need` bytes besides the head; WAIT: nothing
+ * was written, answer later (SERVE_RETRY). */
+static enum reserve_result conn_room(struct conn *c, uint32_t need)
+{
+	return conn_reserve_out(c, HTTP_RESP_ERROR_MAX_BYTES + c->w->site_fields_max + need);
+}
+
 /* A redirect to the slashed directory path. Its Location may be longer
  * than the room left behind pipelined answers: then flush them first and
  * answer later (SERVE_RETRY: nothing was written). */
 static enum serve_result conn_redirect(struct conn *c, const struct http_request *req,
 				       const char *location, bool keep, bool head_only)
 {
-	uint32_t need = HTTP_RESP_ERROR_MAX_BYTES + (uint32_t)strlen(location);
-	switch (conn_reserve_out(c, need)) {
+	switch (conn_room(c, (uint32_t)strlen(location))) {
 	case RESERVE_OK: break;
 	case RESERVE_WAIT: return SERVE_RETRY;
 	case RESERVE_CLOSED: return SERVE_DONE;
 	}
 	struct http_resp_head h = { .status = 301, .keep_alive = keep,
 				    .location = HTTP_SLICE_STR(location) };
+	conn_site_fields(c, &h);
 	int blen = http_resp_write_page(&c->out, &h, !head_only, worker_date(c->w));
 	if (blen < 0) {
 		conn_close(c); /* room was made: cannot happen */
@@ -54,52 +110,216 @@ static enum serve_result conn_redirect(struct conn *c, const struct http_request
 	return SERVE_DONE;
 }
 
+/* The site's page for an error status, served with that status (its
+ * Content-Type, no validators: they would describe the page, not the
+ * answer); false when the site has none or it cannot be opened. */
+static bool conn_error_page(struct conn *c, const struct http_request *req, int status,
+			    bool keep, bool head_only)
+{
+	const struct site_serve *sv = conn_serve(c);
+	const char *page = NULL;
+	for (unsigned i = 0; i < sv->error_page_count && !page; i++)
+		if (sv->error_pages[i].status == status)
+			page = sv->error_pages[i].path;
+	if (!page)
+		return false;
+	struct fcache *fcache = worker_site(c->w, c->site)->fcache;
+	struct fcache_entry *e = NULL;
+	char unused[8];
+	if (fcache_get(fcache, page, strlen(page), loop_now_sec(c->w->loop), &e, unused,
+		       sizeof(unused)) != 0) {
+		log_warn(c->w->log, "error page %s for %d: cannot open it", page, status);
+		return false;
+	}
+	char type[128];
+	bool charset = sv->charset && site_type_has_charset(e->file.mime);
+	int tlen = snprintf(type, sizeof(type), "%s%s%s", e->file.mime,
+			    charset ? "; charset=" : "", charset ? sv->charset : "");
+	struct http_resp_head h = { .status = status, .keep_alive = keep,
+				    .content_length = e->file.size,
+				    .content_type = { type, (uint32_t)tlen } };
+	conn_site_fields(c, &h);
+	if (http_resp_write_head(&c->out, &h, worker_date(c->w)) < 0) {
+		fcache_release(fcache, e);
+		return false;
+	}
+	bool body = !head_only && e->file.size > 0;
+	if (body)
+		conn_queue_body(c, e, 0, e->file.size);
+	else
+		fcache_release(fcache, e);
+	conn_answered(c, req, status, body ? (uint64_t)e->file.size : 0, keep);
+	return true;
+}
+
+static void conn_static_error(struct conn *c, const struct http_request *req, int status,
+			      bool keep, bool head_only)
+{
+	if (!conn_error_page(c, req, status, keep, head_only))
+		conn_respond_error(c, req, status, keep, head_only);
+}
+
+/* Is a segment of the path hidden (starts with '.')? /.well-known/ is not
+ * (RFC 8615: ACME challenges and the like live there). The raw path is
+ * checked after decoding: "/%2egit/" is "/.git/". */
+static bool conn_path_hidden(const struct http_request *req)
+{
+	const char *p = req->path.p;
+	uint32_t n = req->path.len;
+	/* Fast path: no "/." and no escape at all, nothing hidden. */
+	if (!memmem(p, n, "/.", 2) && !memchr(p, '%', n))
+		return false;
+	char norm[STATIC_PATH_MAX];
+	if (static_normalize_path(p, n, norm, sizeof(norm)) != 0)
+		return false; /* static_open answers 400 or 414 for it */
+	return static_path_hidden(norm);
+}
+
+/* A directory named with its slash and no index: its listing, when the
+ * site lists directories. 0 (answered, or SERVE_RETRY in *retry), or the
+ * status to answer instead (404 when listings are off). */
+static int conn_listing(struct conn *c, const struct http_request *req, bool keep,
+			bool head_only, bool *retry)
+{
+	const struct worker_site *site = worker_site(c->w, c->site);
+	if (!site->conf->serve.listing || req->path.len == 0 ||
+	    req->path.p[req->path.len - 1] != '/')
+		return 404;
+	char norm[STATIC_PATH_MAX];
+	int fd = -1;
+	int status = static_open_dir(site->root, req->path.p, req->path.len, &fd, norm,
+				     sizeof(norm));
+	if (status != 0)
+		return status;
+	const struct http_header *accept = http_find_header(req, "accept");
+	bool json = accept && listing_wants_json(accept->value.p, accept->value.len);
+	char *body = NULL;
+	size_t len = 0;
+	int rc = listing_render(fd, norm, json ? LISTING_JSON : LISTING_HTML, &body, &len);
+	int saved = errno;
+	close(fd);
+	if (rc != 0) {
+		log_err(c->w->log, "listing %s: %s", norm, strerror(saved));
+		return 500;
+	}
+	switch (conn_room(c, head_only ? 0 : (uint32_t)len)) {
+	case RESERVE_OK: break;
+	case RESERVE_WAIT:
+		*retry = true;
+		free(body);
+		return 0;
+	case RESERVE_CLOSED:
+		free(body);
+		return 0;
+	}
+	struct http_resp_head h = {
+		.status = 200, .keep_alive = keep, .content_length = (int64_t)len,
+		.content_type = json ? HTTP_SLICE_STR("application/json")
+				     : HTTP_SLICE_STR("text/html; charset=utf-8"),
+	};
+	static const struct http_header vary = { { "Vary", 4 }, { "Accept", 6 } };
+	h.extra = &vary;
+	h.extra_count = 1;
+	conn_site_fields(c, &h);
+	if (http_resp_write_head(&c->out, &h, worker_date(c->w)) < 0 ||
+	    (!head_only && buf_append(&c->out, body, (uint32_t)len) < 0)) {
+		free(body);
+		conn_close(c); /* room was made: cannot happen */
+		return 0;
+	}
+	free(body);
+	conn_answered(c, req, 200, head_only ? 0 : (uint64_t)len, keep);
+	return 0;
+}
+
+/* The lookups after a 404 (try-html, then the fallback page), into *e.
+ * Returns the final status: 0 when one of them found a file. */
+static int conn_try_more(struct conn *c, const struct http_request *req, struct fcache_entry **e,
+			 char *location, size_t cap)
+{
+	const struct site_serve *sv = conn_serve(c);
+	struct fcache *fcache = worker_site(c->w, c->site)->fcache;
+	time_t now = loop_now_sec(c->w->loop);
+	bool dir = req->path.len && req->path.p[req->path.len - 1] == '/';
+	if (sv->try_html && !dir && req->path.len + 6 <= STATIC_PATH_MAX) {
+		char alt[STATIC_PATH_MAX];
+		memcpy(alt, req->path.p, req->path.len);
+		memcpy(alt + req->path.len, ".html", 5);
+		if (fcache_get(fcache, alt, req->path.len + 5, now, e, location, cap) == 0)
+			return 0;
+	}
+	if (sv->fallback &&
+	    fcache_get(fcache, sv->fallback, strlen(sv->fallback), now, e, location, cap) == 0)
+		return 0;
+	return 404;
+}
+
 /* GET, HEAD and POST to a static file are served alike; a POST body has
  * been read and dropped by now (the Liso graders expect 200). */
 enum serve_result conn_static_serve(struct conn *c, const struct http_request *req)
 {
 	struct worker *w = c->w;
+	const struct site_serve *sv = conn_serve(c);
 	struct fcache *fcache = worker_site(w, c->site)->fcache;
 	bool head_only = req->method == HTTP_METHOD_HEAD;
 	bool keep = req->keep_alive && worker_keeps_alive(w);
 	char location[3 * STATIC_PATH_MAX + 2]; /* percent-encoded */
 	struct fcache_entry *e = NULL;
+	if (!sv->dotfiles && conn_path_hidden(req)) {
+		conn_static_error(c, req, 404, keep, head_only);
+		return SERVE_DONE;
+	}
 	int status = fcache_get(fcache, req->path.p, req->path.len, loop_now_sec(w->loop), &e,
 				location, sizeof(location));
+	if (status == 404) {
+		bool retry = false;
+		status = conn_listing(c, req, keep, head_only, &retry);
+		if (status == 0)
+			return retry ? SERVE_RETRY : SERVE_DONE;
+	}
+	if (status == 404)
+		status = conn_try_more(c, req, &e, location, sizeof(location));
 	if (status == 301)
 		return conn_redirect(c, req, location, keep, head_only);
 	if (status != 0) {
 		if (status == 500)
 			log_err(w->log, "cannot open %.*s: %s", (int)req->path.len, req->path.p,
 				strerror(errno));
-		conn_respond_error(c, req, status, keep, head_only);
+		conn_static_error(c, req, status, keep, head_only);
 		return SERVE_DONE;
 	}
 	const struct static_file *f = &e->file;
 	off_t start = 0, len = f->size;
 	status = static_evaluate(f, req, &start, &len);
-	if (status == 416) {
-		struct http_resp_head h = { .status = 416, .keep_alive = keep,
-					    .range_unsatisfied = true, .range_total = f->size };
+	if (status == 416 || status == 412) {
+		struct http_resp_head h = { .status = status, .keep_alive = keep,
+					    .range_unsatisfied = status == 416,
+					    .range_total = f->size };
+		conn_site_fields(c, &h);
 		fcache_release(fcache, e);
 		int blen = http_resp_write_page(&c->out, &h, !head_only, worker_date(w));
 		if (blen < 0) {
 			conn_close(c);
 			return SERVE_DONE;
 		}
-		conn_answered(c, req, 416, head_only ? 0 : (uint64_t)blen, keep);
+		conn_answered(c, req, status, head_only ? 0 : (uint64_t)blen, keep);
 		return SERVE_DONE;
 	}
+	struct extra_fields x = { .count = 0 };
+	extra_cache(c, req, &x);
 	struct http_resp_head h = {
 		.status = status,
 		.keep_alive = keep,
 		.content_length = status == 304 ? -1 : (int64_t)len,
 		.fields = e->fields,
 		.fields_len = e->fields_len,
+		.extra = x.f,
+		.extra_count = x.count,
 		.range_start = start,
 		.range_len = len,
 		.range_total = f->size,
 	};
+	conn_site_fields(c, &h);
 	if (http_resp_write_head(&c->out, &h, worker_date(w)) < 0) {
 		fcache_release(fcache, e);
 		conn_respond_error(c, req, 500, false, head_only);

@@ -1,4 +1,5 @@
 #include "fcache.h"
+#include "site_fields.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -18,6 +19,7 @@ struct fcache {
 	struct fcache_entry *buckets[FCACHE_BUCKETS];
 	struct fcache_entry *newest, *oldest; /* the LRU list (NULL-terminated) */
 	unsigned count, max;
+	const char *charset;            /* of text types, or NULL */
 };
 
 static uint32_t fcache_hash(const char *p, size_t n)
@@ -39,6 +41,11 @@ struct fcache *fcache_new(const struct static_root *root, unsigned max_entries)
 	 * revalidation still bounds staleness. */
 	fc->notify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	return fc;
+}
+
+void fcache_set_charset(struct fcache *fc, const char *name)
+{
+	fc->charset = name;
 }
 
 static void lru_remove(struct fcache *fc, struct fcache_entry *e)
@@ -132,14 +139,16 @@ static void lru_touch(struct fcache *fc, struct fcache_entry *e)
 
 /* The fields and, for a small file, its content. -1: the fields do not fit;
  * 1: the file changed while read (no content; serve it uncached). */
-static int entry_fill(struct fcache_entry *e)
+static int entry_fill(const struct fcache *fc, struct fcache_entry *e)
 {
 	char lm[40];
 	size_t n = http_date_format(e->file.mtime, lm, sizeof(lm));
+	bool charset = fc->charset && site_type_has_charset(e->file.mime);
 	int len = snprintf(e->fields, sizeof(e->fields),
-			   "Content-Type: %s\r\nLast-Modified: %.*s\r\nETag: %s\r\n"
+			   "Content-Type: %s%s%s\r\nLast-Modified: %.*s\r\nETag: %s\r\n"
 			   "Accept-Ranges: bytes\r\n",
-			   e->file.mime, (int)n, lm, e->file.etag);
+			   e->file.mime, charset ? "; charset=" : "", charset ? fc->charset : "",
+			   (int)n, lm, e->file.etag);
 	if (len < 0 || (size_t)len >= sizeof(e->fields))
 		return -1;
 	e->fields_len = (uint16_t)len;
@@ -181,7 +190,7 @@ static int entry_new(struct fcache *fc, const char *raw, size_t len, uint32_t ha
 	e->key_len = (uint16_t)len;
 	memcpy(e->key, raw, len);
 	e->key[len] = '\0';
-	int filled = entry_fill(e);
+	int filled = entry_fill(fc, e);
 	if (filled < 0) {
 		entry_destroy(e);
 		return 500;

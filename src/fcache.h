@@ -54,6 +54,9 @@ struct fcache;
 
 struct fcache *fcache_new(const struct static_root *root, unsigned max_entries);
 void fcache_free(struct fcache *fc);
+/* Text types get "; charset=NAME" in their Content-Type (NULL: none; the
+ * default). Set before the first fcache_get; name must outlive fc. */
+void fcache_set_charset(struct fcache *fc, const char *name);
 
 /*
  * The file for a request path (raw, as in static_open). Returns 0 and a

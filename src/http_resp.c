@@ -102,6 +102,8 @@ int http_resp_write_head(struct buf *out, const struct http_resp_head *h,
 	bad |= put_mem(p, cap, &off, date->line, date->len);
 	if (h->fields)
 		bad |= put_mem(p, cap, &off, h->fields, h->fields_len);
+	if (h->site_fields)
+		bad |= put_mem(p, cap, &off, h->site_fields, h->site_fields_len);
 	for (uint32_t i = 0; i < h->extra_count; i++) {
 		bad |= put_mem(p, cap, &off, h->extra[i].name.p, h->extra[i].name.len);
 		bad |= PUT_LIT(p, cap, &off, ": ");

@@ -31,6 +31,8 @@ struct http_resp_head {
 	int64_t content_length;      /* -1: none (e.g. chunked, or 304) */
 	const char *fields;          /* pre-formatted "Name: v\r\n" lines, or NULL */
 	uint16_t fields_len;
+	const char *site_fields;     /* more of them: the site's own (site_fields.h) */
+	uint16_t site_fields_len;
 	const struct http_header *extra; /* more fields, written "Name: value" */
 	uint32_t extra_count;
 	struct http_slice content_type;  /* len 0: omitted */

@@ -579,6 +579,39 @@ int static_open(const struct static_root *root, const char *raw, size_t len,
 	return 0;
 }
 
+int static_open_dir(const struct static_root *root, const char *raw, size_t len, int *fd,
+		    char *norm, size_t cap)
+{
+	*fd = -1;
+	int status = static_normalize_path(raw, len, norm, cap);
+	if (status != 0)
+		return status;
+	size_t n = strlen(norm);
+	if (norm[n - 1] != '/')
+		return 404;
+	int d;
+	if (n == 1) {
+		d = openat_retry(root->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (d < 0)
+			return errno_status(errno);
+	} else {
+		/* Without the final slash: "/a/b" (root_open skips the first). */
+		char rel[STATIC_PATH_MAX];
+		memcpy(rel, norm, n - 1);
+		rel[n - 1] = '\0';
+		d = root_open(root, rel);
+		if (d < 0)
+			return -d;
+	}
+	struct stat st;
+	if (fstat(d, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		close(d);
+		return 404;
+	}
+	*fd = d;
+	return 0;
+}
+
 void static_file_close(struct static_file *f)
 {
 	if (f->fd >= 0)

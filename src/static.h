@@ -84,6 +84,13 @@ int static_open(const struct static_root *root, const char *raw, size_t len,
 		struct static_file *f, char *redirect_out, size_t redirect_cap);
 void static_file_close(struct static_file *f);
 
+/* Open the directory a request path names, with its slash ("/a/b/"),
+ * confined like static_open (O_RDONLY | O_DIRECTORY), for a listing.
+ * 0 with *fd set and the normalised path in norm (cap bytes), or a status:
+ * 400, 403, 404 (missing, or not a directory), 414, 500. */
+int static_open_dir(const struct static_root *root, const char *raw, size_t len, int *fd,
+		    char *norm, size_t cap);
+
 /* The MIME type for a file name (or path) by extension (case-insensitive),
  * from the built-in table only; "application/octet-stream" when unknown. */
 const char *static_mime_type(const char *name, size_t len);

@@ -1,4 +1,5 @@
 #include "worker.h"
+#include "site_fields.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -157,6 +158,19 @@ static int worker_sites_init(struct worker *w, const struct worker_setup *setup)
 			log_err(w->log, "epoll_ctl on inotify: %s", strerror(errno));
 			return -1;
 		}
+		fcache_set_charset(site->fcache, conf->serve.charset);
+		if (site_fields_build(&conf->serve, false, &site->fields_plain,
+				      &site->fields_plain_len) < 0 ||
+		    site_fields_build(&conf->serve, true, &site->fields_tls,
+				      &site->fields_tls_len) < 0) {
+			log_err(w->log, "header fields of site %s: out of memory, or over %d bytes",
+				conf->name, SITE_FIELDS_MAX);
+			return -1;
+		}
+		if (site->fields_tls_len > w->site_fields_max)
+			w->site_fields_max = site->fields_tls_len;
+		if (site->fields_plain_len > w->site_fields_max)
+			w->site_fields_max = site->fields_plain_len;
 		struct stat st;
 		site->cgi_is_dir = conf->cgi_path && stat(conf->cgi_path, &st) == 0 &&
 				   S_ISDIR(st.st_mode);
@@ -172,6 +186,8 @@ static void worker_sites_fini(struct worker *w)
 		struct worker_site *site = &w->sites[i];
 		fcache_free(site->fcache); /* after the connections released their entries */
 		static_root_free(site->root);
+		free(site->fields_plain);
+		free(site->fields_tls);
 	}
 	/* Shared logs and certificates once each: from the last site back, so
 	 * "seen in an earlier site" still reads live pointers. */

@@ -51,6 +51,9 @@ struct worker_site {
 	struct log *access;             /* its access lines: its own log, or the worker's */
 	struct tls_ctx *tls;            /* its certificate (sites may share one) */
 	bool cgi_is_dir;                /* its cgi names a directory of programs */
+	/* Its `header` lines (and HSTS on TLS), pre-formatted: site_fields.h */
+	char *fields_plain, *fields_tls;
+	uint16_t fields_plain_len, fields_tls_len;
 };
 
 struct worker {
@@ -60,6 +63,7 @@ struct worker {
 	struct tls_ctx *tls;            /* the default site's; owned; swapped on SIGHUP */
 	struct worker_site *sites;      /* cfg->site_count of them */
 	struct site_router *router;     /* Host or SNI name → site */
+	uint16_t site_fields_max;       /* the longest block of a site's own fields */
 	bool hosts_listed;              /* some site lists hosts: --unknown-host applies */
 	struct tls_sni sni;             /* tls's callback into the router */
 	struct buf_pool pool;
