@@ -686,6 +686,11 @@ static void conn_on_head(struct conn *c, uint32_t head_len)
 	int status = conn_parse(c, head_len, req);
 	bool head_only = req->method == HTTP_METHOD_HEAD;
 	c->head_len = head_len;
+	/* OPTIONS is 501 unless the site it is for has CORS: routed first. */
+	bool options = status == 501 && conn_is_options(req) && req->framing_known &&
+		       !conn_has_body(req);
+	if (options)
+		status = 0;
 	if (status == 0 && req->method == HTTP_METHOD_POST && !conn_has_body(req) &&
 	    req->content_length < 0)
 		status = 411;
@@ -709,6 +714,13 @@ static void conn_on_head(struct conn *c, uint32_t head_len)
 	if (status != 0) {
 		bool keep = !conn_has_body(req) && req->keep_alive;
 		conn_respond_error(c, req, status, keep, head_only);
+		conn_consume_request(c);
+		return;
+	}
+	bool keep = req->keep_alive && !conn_has_body(req);
+	if (options || conn_https_redirect(c, req, keep, head_only)) {
+		if (options)
+			conn_options(c, req, keep);
 		conn_consume_request(c);
 		return;
 	}

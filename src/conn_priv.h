@@ -186,6 +186,14 @@ void conn_on_read_body(struct conn *c);
 
 /* conn_static.c: answer from the document root. RETRY: nothing was
  * written, try again once earlier answers are out (a long Location). */
+/* conn_site.c: OPTIONS, and plain HTTP sent to HTTPS. */
+bool conn_is_options(const struct http_request *req);
+/* A CORS preflight's answer, or 501 where the site has no CORS. */
+void conn_options(struct conn *c, const struct http_request *req, bool keep);
+/* 308 to https:// when the site says so; false: not redirected. */
+bool conn_https_redirect(struct conn *c, const struct http_request *req, bool keep,
+			 bool head_only);
+
 enum serve_result { SERVE_DONE, SERVE_RETRY };
 enum serve_result conn_static_serve(struct conn *c, const struct http_request *req);
 

@@ -19,7 +19,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "accept_enc.h"
 #include "conn_priv.h"
+#include "cors.h"
 #include "fcache.h"
 #include "http_resp.h"
 #include "listing.h"
@@ -28,9 +30,10 @@
 #include "static.h"
 #include "worker.h"
 
-enum { EXTRA_MAX = 4 };
+enum { EXTRA_MAX = 6 };
 
-/* The fields one answer adds to its file's: Cache-Control and Expires. */
+/* The fields one answer adds to its file's: Cache-Control and Expires,
+ * CORS's, Vary. */
 struct extra_fields {
 	struct http_header f[EXTRA_MAX];
 	uint32_t count;
@@ -62,6 +65,66 @@ static void extra_cache(struct conn *c, const struct http_request *req, struct e
 	size_t n = http_date_format(loop_now_sec(c->w->loop) + age, x->expires, sizeof(x->expires));
 	if (n)
 		extra_add(x, "Expires", x->expires, n);
+}
+
+/* Access-Control-Allow-Origin for an allowed Origin; Vary: Origin when
+ * the answer depends on it. */
+static void extra_cors(struct conn *c, const struct http_request *req, struct extra_fields *x,
+		       bool *vary_origin)
+{
+	struct http_slice origin = cors_allow_origin(conn_serve(c), req, vary_origin);
+	if (origin.len)
+		extra_add(x, "Access-Control-Allow-Origin", origin.p, origin.len);
+}
+
+/* A sidecar's fields: the file's Content-Type line (the sidecar's own
+ * would say application/gzip), then the sidecar's validators. */
+static uint16_t variant_fields(const struct fcache_entry *file, const struct fcache_entry *v,
+			       char *out, size_t cap)
+{
+	const char *eol = memchr(file->fields, '\n', file->fields_len);
+	const char *veol = memchr(v->fields, '\n', v->fields_len);
+	if (!eol || !veol)
+		return 0;
+	size_t a = (size_t)(eol + 1 - file->fields);
+	size_t b = (size_t)(v->fields + v->fields_len - (veol + 1));
+	if (a + b > cap)
+		return 0;
+	memcpy(out, file->fields, a);
+	memcpy(out + a, veol + 1, b);
+	return (uint16_t)(a + b);
+}
+
+/* The representation of e to send: a precompressed sidecar the client
+ * accepts (e released, the sidecar held instead, *coding set, its fields
+ * in fields[0 .. *fields_len)), or e. *negotiable: there was a choice, so
+ * the answer varies by Accept-Encoding. */
+static struct fcache_entry *conn_representation(struct conn *c, const struct http_request *req,
+						struct fcache_entry *e, enum content_coding *coding,
+						bool *negotiable, char *fields, uint16_t *fields_len)
+{
+	struct fcache *fcache = worker_site(c->w, c->site)->fcache;
+	*coding = CODING_IDENTITY;
+	unsigned set = fcache_variants(fcache, e, loop_now_sec(c->w->loop));
+	if (!set)
+		return e;
+	*negotiable = true;
+	const struct http_header *ae_field = http_find_header(req, "accept-encoding");
+	struct accept_enc ae;
+	accept_enc_parse(ae_field ? ae_field->value.p : NULL, ae_field ? ae_field->value.len : 0,
+			 &ae);
+	enum content_coding k = accept_enc_choose(&ae, set);
+	struct fcache_entry *v = k == CODING_IDENTITY ? NULL : fcache_variant_get(e, k);
+	if (!v)
+		return e;
+	*fields_len = variant_fields(e, v, fields, 2 * FCACHE_FIELDS_MAX);
+	if (*fields_len == 0) {
+		fcache_release(fcache, v);
+		return e;
+	}
+	*coding = k;
+	fcache_release(fcache, e);
+	return v;
 }
 
 /* Queue the body bytes [start, start+len) of entry e: copied behind the head
@@ -288,6 +351,12 @@ enum serve_result conn_static_serve(struct conn *c, const struct http_request *r
 		conn_static_error(c, req, status, keep, head_only);
 		return SERVE_DONE;
 	}
+	enum content_coding coding = CODING_IDENTITY;
+	bool negotiable = false;
+	char vfields[2 * FCACHE_FIELDS_MAX];
+	uint16_t vfields_len = 0;
+	if (sv->precompressed)
+		e = conn_representation(c, req, e, &coding, &negotiable, vfields, &vfields_len);
 	const struct static_file *f = &e->file;
 	off_t start = 0, len = f->size;
 	status = static_evaluate(f, req, &start, &len);
@@ -307,12 +376,24 @@ enum serve_result conn_static_serve(struct conn *c, const struct http_request *r
 	}
 	struct extra_fields x = { .count = 0 };
 	extra_cache(c, req, &x);
+	bool vary_origin = false;
+	if (cors_enabled(sv))
+		extra_cors(c, req, &x, &vary_origin);
+	if (coding != CODING_IDENTITY) {
+		const char *name = content_coding_name(coding);
+		extra_add(&x, "Content-Encoding", name, strlen(name));
+	}
+	if (negotiable || vary_origin) {
+		const char *vary = negotiable && vary_origin ? "Origin, Accept-Encoding"
+				 : negotiable ? "Accept-Encoding" : "Origin";
+		extra_add(&x, "Vary", vary, strlen(vary));
+	}
 	struct http_resp_head h = {
 		.status = status,
 		.keep_alive = keep,
 		.content_length = status == 304 ? -1 : (int64_t)len,
-		.fields = e->fields,
-		.fields_len = e->fields_len,
+		.fields = vfields_len ? vfields : e->fields,
+		.fields_len = vfields_len ? vfields_len : e->fields_len,
 		.extra = x.f,
 		.extra_count = x.count,
 		.range_start = start,

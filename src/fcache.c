@@ -1,4 +1,5 @@
 #include "fcache.h"
+#include "accept_enc.h"
 #include "site_fields.h"
 
 #include <errno.h>
@@ -75,8 +76,21 @@ shared:
 	e->wd = -1;
 }
 
+static void entry_destroy(struct fcache_entry *e);
+
+static void variants_drop(struct fcache_entry *e)
+{
+	for (unsigned k = 0; k < FCACHE_VARIANTS; k++) {
+		struct fcache_entry *v = e->variant[k];
+		e->variant[k] = NULL;
+		if (v && --v->users == 0 && v->stale)
+			entry_destroy(v);
+	}
+}
+
 static void entry_destroy(struct fcache_entry *e)
 {
+	variants_drop(e);
 	static_file_close(&e->file);
 	free(e);
 }
@@ -300,4 +314,59 @@ int fcache_get(struct fcache *fc, const char *raw, size_t len, time_t now,
 	lru_push_front(fc, e);
 	fc->count++;
 	return 0;
+}
+
+/* ---- precompressed sidecars --------------------------------------------- */
+
+_Static_assert(CODING_GZIP == 1 && (int)CODING_ZSTD == (int)FCACHE_VARIANTS,
+	       "variant[k] is coding k + 1");
+
+static bool variants_fresh(const struct fcache_entry *e, time_t now)
+{
+	if (e->variants_checked != now)
+		return false;
+	for (unsigned k = 0; k < FCACHE_VARIANTS; k++)
+		if (e->variant[k] && e->variant[k]->stale)
+			return false; /* changed since: look again */
+	return true;
+}
+
+unsigned fcache_variants(struct fcache *fc, struct fcache_entry *e, time_t now)
+{
+	if (!variants_fresh(e, now)) {
+		variants_drop(e);
+		e->variants_checked = now;
+		char key[FCACHE_KEY_MAX + 64];
+		const char *index = e->file.index_name ? e->file.index_name : "";
+		size_t base = (size_t)e->key_len + strlen(index);
+		for (unsigned k = 0; k < FCACHE_VARIANTS && base + 5 <= sizeof(key); k++) {
+			int n = snprintf(key, sizeof(key), "%.*s%s%s", (int)e->key_len, e->key, index,
+					 content_coding_suffix(k + 1));
+			struct fcache_entry *v = NULL;
+			char redirect[8];
+			if (n < 0 || (size_t)n >= sizeof(key) ||
+			    fcache_get(fc, key, (size_t)n, now, &v, redirect, sizeof(redirect)) != 0)
+				continue;
+			/* Older than the file: a leftover of an earlier version. */
+			if (v->file.mtime < e->file.mtime) {
+				fcache_release(fc, v);
+				continue;
+			}
+			e->variant[k] = v; /* the entry's own reference */
+		}
+	}
+	unsigned set = 0;
+	for (unsigned k = 0; k < FCACHE_VARIANTS; k++)
+		if (e->variant[k])
+			set |= 1u << (k + 1);
+	return set;
+}
+
+struct fcache_entry *fcache_variant_get(struct fcache_entry *e, unsigned coding)
+{
+	if (coding < 1 || coding > FCACHE_VARIANTS || !e->variant[coding - 1])
+		return NULL;
+	struct fcache_entry *v = e->variant[coding - 1];
+	v->users++;
+	return v;
 }

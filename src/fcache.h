@@ -29,6 +29,7 @@
 #include "static.h"
 
 enum {
+	FCACHE_VARIANTS = 3,             /* sidecars: .gz, .br, .zst (CODING_GZIP..ZSTD) */
 	FCACHE_KEY_MAX = 256,
 	FCACHE_CONTENT_MAX = 8 * 1024,   /* files up to this size are kept in memory */
 	FCACHE_FIELDS_MAX = 256,
@@ -40,6 +41,8 @@ struct fcache_entry {
 	char fields[FCACHE_FIELDS_MAX]; /* "Content-Type: ..\r\nLast-Modified: ..\r\nETag: ..\r\nAccept-Ranges: bytes\r\n" */
 	uint16_t fields_len;
 	/* private */
+	struct fcache_entry *variant[FCACHE_VARIANTS]; /* held sidecars, or NULL */
+	time_t variants_checked;        /* when they were looked for; 0: never */
 	struct fcache_entry *hash_next, *lru_prev, *lru_next;
 	uint32_t users;
 	uint32_t hash;
@@ -66,6 +69,19 @@ void fcache_set_charset(struct fcache *fc, const char *name);
 int fcache_get(struct fcache *fc, const char *raw, size_t len, time_t now,
 	       struct fcache_entry **out, char *redirect_out, size_t redirect_cap);
 void fcache_release(struct fcache *fc, struct fcache_entry *e);
+
+/*
+ * Precompressed sidecars of a file X: X.gz, X.br, X.zst beside it (for a
+ * directory path, beside its index file), each a regular file no older
+ * than X, opened through the same confinement. Looked for at most once a
+ * second per entry (a sidecar made, or removed, is seen within a second;
+ * one that changes is dropped at once by its own watch). Returns the set
+ * as bits (1u << coding) of accept_enc.h's enum content_coding.
+ */
+unsigned fcache_variants(struct fcache *fc, struct fcache_entry *e, time_t now);
+/* The sidecar of e for coding (from fcache_variants' set), held: release
+ * it like any entry. NULL when there is none. */
+struct fcache_entry *fcache_variant_get(struct fcache_entry *e, unsigned coding);
 
 /* The inotify descriptor to watch for readability (-1 if unavailable), and
  * what to call when it is readable: drops the entries whose files changed. */

@@ -539,6 +539,7 @@ int static_open(const struct static_root *root, const char *raw, size_t len,
 	f->mtime = 0;
 	f->mime = MIME_DEFAULT;
 	f->etag[0] = '\0';
+	f->index_name = NULL;
 	if (redirect_cap > 0)
 		redirect_out[0] = '\0';
 
@@ -576,6 +577,7 @@ int static_open(const struct static_root *root, const char *raw, size_t len,
 		return 404;
 	}
 	file_fill(f, fd, &st, static_root_mime_type(root, mime_name, strlen(mime_name)));
+	f->index_name = mime_name == path ? NULL : mime_name;
 	return 0;
 }
 

@@ -51,6 +51,8 @@ struct static_file {
 	time_t mtime;
 	const char *mime;       /* never NULL; static, or owned by the root (valid
 				 * while the root lives) */
+	const char *index_name; /* a directory path: the index file that served
+				 * it (owned by the root), else NULL */
 	char etag[STATIC_ETAG_MAX]; /* strong validator, quotes included:
 				     * "ino-size-mtime_ns", lower-case hex */
 };
