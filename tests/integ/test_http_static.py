@@ -239,7 +239,8 @@ MIME = [("a.html", "text/html"), ("a.htm", "text/html"), ("a.css", "text/css"),
 @pytest.mark.parametrize("name,ctype", MIME, ids=[m[0] for m in MIME])
 def test_mime_types(start_server, www, name, ctype):
     (www / name).write_bytes(b"mime test " + name.encode())
-    srv = start_server()
+    # A name starting with '.' is hidden (404) unless dotfiles are served.
+    srv = start_server(*(("--dotfiles", "yes") if name.startswith(".") else ()))
     r = fetch(srv.port, "/" + name)
     assert r.status == 200 and r.body == b"mime test " + name.encode()
     assert r.header("content-type").split(";")[0].strip().lower() == ctype, r.header("content-type")
