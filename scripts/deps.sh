@@ -6,7 +6,7 @@
 # dpkg-query): nothing is checked.
 #
 #   build     make, make run: gcc, its libc headers, make, pkg-config, OpenSSL,
-#             libinih (the configuration file parser)
+#             libinih (the configuration file parser), zlib (gzip on the fly)
 #   check     make check (the default; "test" is the same): build, plus
 #             cmocka for the unit tests, and for the integration suite
 #             python3 (/usr/bin/python3 runs pytest and the CGI scripts),
@@ -32,7 +32,7 @@
 #   ci        .ci/run: all of the above (it also builds lisod with clang)
 set -eu
 
-build="gcc libc6-dev make pkg-config libssl-dev libinih-dev"
+build="gcc libc6-dev make pkg-config libssl-dev libinih-dev zlib1g-dev"
 unit="libcmocka-dev"
 integ="python3 python3-pytest python3-flask curl openssl apache2-utils util-linux haproxy systemd"
 clang="clang libclang-rt-14-dev"

@@ -21,6 +21,15 @@
  * the orphan deadline. Output starting with "HTTP/" is NPH: relayed
  * verbatim, then the connection closes.
  *
+ * gzip on the fly (relay_choose_coding has the rules): the program's body
+ * goes through a gz_stream into chunks (HTTP/1.0: until the close) and its
+ * Content-Length is not sent, but it is still enforced on what the program
+ * writes: excess is dropped, a short body ends the connection without the
+ * gzip trailer and the last chunk, so the client sees it cut. When the
+ * program pauses (its pipe is empty) what was compressed so far is flushed
+ * to the client (Z_SYNC_FLUSH), so streamed output still streams. The
+ * stream's ~54 KiB exist only while one answer is compressed.
+ *
  * Time: the phase timer counts from the last progress in either direction
  * (body to the program, output from it, bytes to the client), so a client
  * reading a long answer steadily is never cut off; cgi_proc enforces the
@@ -35,6 +44,7 @@
 
 #include "cgi.h"
 #include "cgi_proc.h"
+#include "compress.h"
 #include "conn.h"
 #include "conn_priv.h"
 #include "log.h"
@@ -49,6 +59,7 @@ enum {
 
 struct conn_cgi {
 	struct cgi_proc *proc;
+	struct gz_stream *gz;   /* compressing the body: from the head to relay_free */
 	struct buf held;        /* output not yet in `out`: the header section until
 	                         * parsed, then body bytes `out` had no room for */
 	uint64_t relayed;       /* body bytes sent on (NPH: every byte) */
@@ -62,7 +73,16 @@ struct conn_cgi {
 	bool req_keep, http11;  /* what the request allows */
 	bool keep_alive;        /* what our head announced */
 	bool excess, drop_logged;
+	bool encoded;           /* our head said Content-Encoding: gzip */
+	bool gz_flushing;       /* a sync flush waits for room in `out` */
+	uint64_t sent;          /* encoded: body bytes queued (chunk framing excluded) */
 };
+
+/* Body bytes for the access log: what the client is sent. */
+static uint64_t relay_body_bytes(const struct conn_cgi *g)
+{
+	return g->encoded ? g->sent : g->relayed;
+}
 
 /* ---- starting ----------------------------------------------------------- */
 
@@ -148,12 +168,99 @@ void conn_cgi_start(struct conn *c, const struct http_request *req)
 	conn_set_state(c, CONN_CGI);
 }
 
+/* ---- gzip on the fly ------------------------------------------------------------ */
+
+enum {
+	/* Room `out` must have before the encoder is given a step: a chunk's
+	 * framing plus a little output. */
+	RELAY_GZ_ROOM_MIN = RELAY_CHUNK_OVERHEAD + 64,
+	RELAY_GZ_FINISH_STEPS = 4, /* deflate calls per wakeup for the trailer */
+};
+
+/* Queue n encoded bytes: one chunk, or as they are (HTTP/1.0). The caller
+ * made sure they fit with the chunk framing. */
+static void relay_put_encoded(struct conn *c, struct conn_cgi *g, const char *p, size_t n)
+{
+	if (n == 0)
+		return;
+	if (g->chunked) {
+		char hdr[RELAY_CHUNK_OVERHEAD];
+		int h = snprintf(hdr, sizeof(hdr), "%zx\r\n", n);
+		(void)buf_append(&c->out, hdr, (uint32_t)h);
+		(void)buf_append(&c->out, p, (uint32_t)n);
+		(void)buf_append(&c->out, "\r\n", 2);
+	} else {
+		(void)buf_append(&c->out, p, (uint32_t)n);
+	}
+	g->sent += n;
+}
+
+/* Encoder output room: what `out` has past the framing and `reserve`,
+ * capped by the scratch buffer. 0: not enough for a step. */
+static size_t relay_gz_room(struct conn *c, size_t reserve, size_t scratch)
+{
+	size_t space = buf_space(&c->out);
+	if (space < RELAY_GZ_ROOM_MIN + reserve)
+		return 0;
+	size_t room = space - RELAY_CHUNK_OVERHEAD - reserve;
+	return room < scratch ? room : scratch;
+}
+
+/* Compress up to n body bytes into `out`; returns the bytes consumed
+ * (0 when `out` has no room: back-pressure). One deflate call. */
+static size_t relay_gz_write(struct conn *c, struct conn_cgi *g, const char *data, size_t n)
+{
+	char z[RELAY_READ_CHUNK];
+	size_t room = relay_gz_room(c, 0, sizeof(z)), got = 0;
+	if (room == 0)
+		return 0;
+	size_t took = gz_stream_write(g->gz, data, n, z, room, &got, false);
+	relay_put_encoded(c, g, z, got);
+	g->relayed += took;
+	return took;
+}
+
+/* The program has nothing more for now: push what was compressed to the
+ * client. true: the flush is complete. */
+static bool relay_gz_flush(struct conn *c, struct conn_cgi *g)
+{
+	char z[RELAY_READ_CHUNK];
+	size_t room = relay_gz_room(c, 0, sizeof(z)), got = 0;
+	g->gz_flushing = true;
+	if (room == 0)
+		return false;
+	bool done = gz_stream_flush(g->gz, z, room, &got);
+	relay_put_encoded(c, g, z, got);
+	g->gz_flushing = !done;
+	return done;
+}
+
+/* Write the gzip trailer as room allows, keeping room for the last chunk.
+ * true: it is all queued. */
+static bool relay_gz_finish(struct conn *c, struct conn_cgi *g)
+{
+	char z[RELAY_READ_CHUNK];
+	for (int i = 0; i < RELAY_GZ_FINISH_STEPS && !gz_stream_done(g->gz); i++) {
+		size_t room = relay_gz_room(c, RELAY_LAST_CHUNK_BYTES, sizeof(z)), got = 0;
+		if (room == 0 || gz_stream_failed(g->gz))
+			return false;
+		(void)gz_stream_write(g->gz, NULL, 0, z, room, &got, true);
+		relay_put_encoded(c, g, z, got);
+	}
+	return gz_stream_done(g->gz) && !gz_stream_failed(g->gz);
+}
+
 /* ---- the end ---------------------------------------------------------------- */
 
 static void relay_free(struct conn *c, bool kill_it)
 {
 	struct conn_cgi *g = c->cgi;
 	c->cgi = NULL;
+	if (g->gz) {
+		gz_stream_end(g->gz);
+		free(g->gz);
+		c->w->gz_streams--;
+	}
 	cgi_proc_detach(g->proc, kill_it);
 	buf_release(&g->held, &c->w->pool);
 	free(g);
@@ -167,7 +274,7 @@ void conn_cgi_detach(struct conn *c, bool kill_it)
 	/* The connection closes mid-answer (the client left, or it reads too
 	 * slowly): the access log still gets the line for what was sent. */
 	if (g->head_done)
-		conn_answered(c, conn_request(c), g->status, g->relayed, false);
+		conn_answered(c, conn_request(c), g->status, relay_body_bytes(g), false);
 	relay_free(c, kill_it);
 }
 
@@ -199,14 +306,20 @@ static void relay_finish(struct conn *c)
 		relay_fail(c, 500, "no valid header section (did it start? see its exit status)");
 		return;
 	}
-	if (g->chunked && !g->no_body)
-		(void)buf_append(&c->out, "0\r\n\r\n", RELAY_LAST_CHUNK_BYTES); /* room kept */
 	bool short_body = g->has_length && !g->no_body && g->relayed < g->declared;
+	if (g->gz && !short_body && !relay_gz_finish(c, g)) {
+		if (gz_stream_failed(g->gz))
+			relay_fail(c, 500, "gzip encoding failed");
+		return; /* the rest of the trailer when `out` has room */
+	}
+	/* A short encoded body gets no last chunk: the client must see it cut. */
+	if (g->chunked && !g->no_body && !(g->encoded && short_body))
+		(void)buf_append(&c->out, "0\r\n\r\n", RELAY_LAST_CHUNK_BYTES); /* room kept */
 	if (short_body)
 		log_warn(c->w->log, "CGI %s (pid %ld) sent %llu of its %llu body bytes: connection closed",
 			 cgi_proc_program(g->proc), (long)cgi_proc_pid(g->proc),
 			 (unsigned long long)g->relayed, (unsigned long long)g->declared);
-	conn_answered(c, conn_request(c), g->status, g->relayed,
+	conn_answered(c, conn_request(c), g->status, relay_body_bytes(g),
 		      g->keep_alive && !g->nph && !g->excess && !short_body);
 	relay_free(c, false);
 	conn_request_done(c);
@@ -247,6 +360,10 @@ static size_t relay_emit(struct conn *c, struct conn_cgi *g, const char *data, s
 		g->excess = true;
 		relay_note_drop(c, g, "sent more than its Content-Length");
 	}
+	if (g->gz) {
+		size_t took = use ? relay_gz_write(c, g, data, use) : 0;
+		return took == use ? use + drop : took; /* the excess is seen again with the rest */
+	}
 	size_t fit = space;
 	if (g->chunked)
 		fit = space > RELAY_CHUNK_OVERHEAD ? space - RELAY_CHUNK_OVERHEAD : 0;
@@ -282,6 +399,178 @@ static bool relay_drain_held(struct conn *c, struct conn_cgi *g)
 	return true;
 }
 
+/* ---- content coding ------------------------------------------------------------ */
+
+static bool ascii_eq_ci(const char *p, size_t len, const char *lit)
+{
+	return http_slice_eq_ci((struct http_slice){ p, (uint32_t)len }, lit);
+}
+
+/* Is q-value text [p, end) zero ("0", "0.", "0.000")? */
+static bool qvalue_zero(const char *p, const char *end)
+{
+	if (p == end || *p != '0')
+		return false;
+	p++;
+	if (p == end)
+		return true;
+	if (*p != '.')
+		return false;
+	for (p++; p < end; p++)
+		if (*p != '0')
+			return false;
+	return true;
+}
+
+/* One Accept-Encoding element "coding *( OWS ; OWS param )": its name, and
+ * whether it has q=0. */
+static void accept_element(const char *p, const char *end, struct http_slice *name, bool *refused)
+{
+	const char *semi = memchr(p, ';', (size_t)(end - p));
+	const char *ne = semi ? semi : end;
+	while (p < ne && http_is_ows(*p))
+		p++;
+	while (ne > p && http_is_ows(ne[-1]))
+		ne--;
+	*name = (struct http_slice){ p, (uint32_t)(ne - p) };
+	*refused = false;
+	while (semi) {
+		const char *q = semi + 1;
+		semi = memchr(q, ';', (size_t)(end - q));
+		const char *qe = semi ? semi : end;
+		while (q < qe && http_is_ows(*q))
+			q++;
+		while (qe > q && http_is_ows(qe[-1]))
+			qe--;
+		if (qe - q >= 2 && (q[0] == 'q' || q[0] == 'Q') && q[1] == '=')
+			*refused = qvalue_zero(q + 2, qe);
+	}
+}
+
+/* Does the request accept gzip? A "gzip" or "x-gzip" element without q=0,
+ * else a "*" without q=0 (RFC 9110 §12.5.3). No header: identity (the
+ * RFC allows any coding then, but clients that want gzip say so).
+ * Minimal on purpose: the shared negotiator (accept_enc.h) replaces this
+ * body, and this is its only caller. */
+static bool accepts_gzip(const struct http_request *req)
+{
+	const struct http_header *ae = http_find_header(req, "accept-encoding");
+	if (!ae)
+		return false;
+	int named = -1, star = -1; /* -1: not listed; 0: q=0; 1: accepted */
+	const char *p = ae->value.p, *end = p + ae->value.len;
+	while (p < end) {
+		const char *comma = memchr(p, ',', (size_t)(end - p));
+		const char *ee = comma ? comma : end;
+		struct http_slice name;
+		bool refused;
+		accept_element(p, ee, &name, &refused);
+		if (http_slice_eq_ci(name, "gzip") || http_slice_eq_ci(name, "x-gzip"))
+			named = named == 1 || !refused;
+		else if (http_slice_eq_ci(name, "*"))
+			star = star == 1 || !refused;
+		p = comma ? comma + 1 : end;
+	}
+	return named >= 0 ? named == 1 : star == 1;
+}
+
+/* Does a comma-separated field value list this token (any case)? */
+static bool list_has_token(struct http_slice v, const char *tok)
+{
+	const char *p = v.p, *end = v.p + v.len;
+	while (p < end) {
+		const char *comma = memchr(p, ',', (size_t)(end - p));
+		const char *te = comma ? comma : end, *t = p;
+		while (t < te && http_is_ows(*t))
+			t++;
+		while (te > t && http_is_ows(te[-1]))
+			te--;
+		if (ascii_eq_ci(t, (size_t)(te - t), tok))
+			return true;
+		p = comma ? comma + 1 : end;
+	}
+	return false;
+}
+
+static const struct http_header *head_field(const struct cgi_head *h, const char *name)
+{
+	for (uint32_t i = 0; i < h->header_count; i++)
+		if (http_slice_eq_ci(h->headers[i].name, name))
+			return &h->headers[i];
+	return NULL;
+}
+
+enum relay_coding {
+	RELAY_IDENTITY,       /* not negotiable: as it is, no Vary */
+	RELAY_IDENTITY_VARY,  /* negotiable, but identity this time */
+	RELAY_GZIP,
+};
+
+/*
+ * Content coding for the program's answer. Negotiable when the site
+ * compresses, the status has a body (not 204/304), the type is worth it
+ * (compress_type_ok), the program chose no Content-Encoding, sent no
+ * Content-Range (a range of the identity form) nor Cache-Control:
+ * no-transform (RFC 9110 §7.7), and its Content-Length, if any, is at least
+ * compress_min_size; and when there is room for our two fields. Then gzip
+ * if the client accepts it and, for a body, a stream is free in this worker
+ * (HEAD gets the head GET would get, and needs no stream). NPH never comes
+ * here.
+ */
+static enum relay_coding relay_choose_coding(struct conn *c, const struct conn_cgi *g,
+					     const struct cgi_head *h)
+{
+	const struct site_serve *serve = &worker_site(c->w, c->site)->conf->serve;
+	if (!serve->compress || h->status == 204 || h->status == 304 || !h->content_type.p ||
+	    !compress_type_ok(h->content_type.p, h->content_type.len) ||
+	    head_field(h, "content-encoding") || head_field(h, "content-range") ||
+	    h->header_count + 2 > CGI_HEADERS_MAX)
+		return RELAY_IDENTITY;
+	const struct http_header *cc = head_field(h, "cache-control");
+	if (cc && list_has_token(cc->value, "no-transform"))
+		return RELAY_IDENTITY;
+	if (h->has_content_length && h->content_length < serve->compress_min_size)
+		return RELAY_IDENTITY;
+	if (!accepts_gzip(conn_request(c)))
+		return RELAY_IDENTITY_VARY;
+	if (!g->head_only && c->w->gz_streams >= COMPRESS_STREAMS_MAX)
+		return RELAY_IDENTITY_VARY;
+	return RELAY_GZIP;
+}
+
+/* Add Vary: Accept-Encoding unless the program's Vary covers it already.
+ * The caller checked there is room (relay_choose_coding). */
+static void relay_add_vary(struct cgi_head *h)
+{
+	const struct http_header *vary = head_field(h, "vary");
+	if (vary && (list_has_token(vary->value, "accept-encoding") ||
+		     list_has_token(vary->value, "*")))
+		return;
+	h->headers[h->header_count++] = (struct http_header){ HTTP_SLICE_STR("Vary"),
+							      HTTP_SLICE_STR("Accept-Encoding") };
+}
+
+/* Set up gzip for the answer: the fields, and the stream for a body.
+ * false: no memory for the stream (the answer goes as it is). */
+static bool relay_start_gzip(struct conn *c, struct conn_cgi *g, struct cgi_head *h)
+{
+	if (!g->head_only) {
+		struct gz_stream *gz = malloc(sizeof(*gz));
+		if (!gz || gz_stream_init(gz) < 0) {
+			free(gz);
+			log_warn(c->w->log, "CGI %s: no memory to compress its answer: sent as it is",
+				 cgi_proc_program(g->proc));
+			return false;
+		}
+		g->gz = gz;
+		c->w->gz_streams++;
+	}
+	g->encoded = true;
+	h->headers[h->header_count++] = (struct http_header){ HTTP_SLICE_STR("Content-Encoding"),
+							      HTTP_SLICE_STR("gzip") };
+	return true;
+}
+
 /* The header section is complete in g->held: decide the framing, write our
  * head. false: malformed output. */
 static bool relay_start_response(struct conn *c, struct conn_cgi *g, size_t head_len)
@@ -294,9 +583,16 @@ static bool relay_start_response(struct conn *c, struct conn_cgi *g, size_t head
 	g->no_body = bodiless_status || g->head_only;
 	g->has_length = h.has_content_length && !bodiless_status;
 	g->declared = h.content_length;
-	g->chunked = !g->has_length && !bodiless_status && g->http11;
+	enum relay_coding coding = relay_choose_coding(c, g, &h);
+	if (coding != RELAY_IDENTITY)
+		relay_add_vary(&h);
+	if (coding == RELAY_GZIP && relay_start_gzip(c, g, &h))
+		h.has_content_length = false; /* still enforced on the program (has_length) */
+	/* An encoded body is chunked (HTTP/1.1) or ends with the connection. */
+	g->chunked = (g->encoded || !g->has_length) && !bodiless_status && g->http11;
 	/* Without a length an HTTP/1.0 answer ends when the connection does. */
-	g->keep_alive = g->req_keep && (g->has_length || g->chunked || bodiless_status);
+	g->keep_alive = g->req_keep && ((g->has_length && !g->encoded) || g->chunked ||
+					bodiless_status);
 	if (bodiless_status)
 		h.has_content_length = false; /* RFC 9110 §8.6: never for 204 */
 	bool announce = g->keep_alive && worker_keeps_alive(c->w);
@@ -356,8 +652,14 @@ static bool relay_complete(const struct conn_cgi *g)
 /* Move the program's stdout towards `out` as room allows. true: progress. */
 static bool relay_stdout(struct conn *c, struct conn_cgi *g)
 {
+	if (g->gz && gz_stream_failed(g->gz)) {
+		relay_fail(c, 500, "gzip encoding failed");
+		return false;
+	}
 	if (g->head_done && buf_len(&g->held) > 0 && !relay_drain_held(c, g))
 		return false; /* back-pressure: the client must read first */
+	if (g->gz_flushing && !relay_gz_flush(c, g))
+		return false;
 	if (relay_complete(g)) {
 		relay_finish(c);
 		return false;
@@ -379,11 +681,15 @@ static bool relay_stdout(struct conn *c, struct conn_cgi *g)
 		}
 		want = BUF_BLOCK_BYTES - held;
 	} else {
-		/* Body bytes we will pass on: only as many as `out` can take. */
+		/* Body bytes we will pass on: only as many as `out` can take
+		 * (compressed: a full read once it has room for a step; what
+		 * the encoder leaves waits in `held`). */
 		uint32_t space = buf_space(&c->out);
+		if (g->gz && space < RELAY_GZ_ROOM_MIN)
+			return false;
 		if (space <= RELAY_CHUNK_OVERHEAD + 1)
 			return false;
-		if (want > space - RELAY_CHUNK_OVERHEAD)
+		if (!g->gz && want > space - RELAY_CHUNK_OVERHEAD)
 			want = space - RELAY_CHUNK_OVERHEAD;
 	}
 	if (!conn_budget_take(c))
@@ -393,6 +699,12 @@ static bool relay_stdout(struct conn *c, struct conn_cgi *g)
 	if (n < 0) {
 		if (errno == EAGAIN) {
 			g->out_ready = false;
+			/* The program pauses: what it wrote reaches the client now. */
+			if (g->gz && g->head_done) {
+				uint32_t before = buf_len(&c->out);
+				(void)relay_gz_flush(c, g);
+				return buf_len(&c->out) != before;
+			}
 			return false;
 		}
 		relay_fail(c, 500, "reading its output failed");

@@ -94,6 +94,8 @@ struct worker {
 
 	unsigned conns_active;          /* refusing ones included */
 	struct cgi_procs cgi;           /* every CGI program of this worker */
+	unsigned gz_streams;            /* CGI answers being gzipped now (compress.h:
+	                                 * COMPRESS_STREAMS_MAX; over it: identity) */
 	struct conn *closing;           /* closed this batch, freed after it */
 	struct conn *free_conns;        /* recycled struct conn */
 	unsigned free_conn_count;
