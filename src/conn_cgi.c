@@ -42,6 +42,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "accept_enc.h"
 #include "cgi.h"
 #include "cgi_proc.h"
 #include "compress.h"
@@ -406,74 +407,6 @@ static bool ascii_eq_ci(const char *p, size_t len, const char *lit)
 	return http_slice_eq_ci((struct http_slice){ p, (uint32_t)len }, lit);
 }
 
-/* Is q-value text [p, end) zero ("0", "0.", "0.000")? */
-static bool qvalue_zero(const char *p, const char *end)
-{
-	if (p == end || *p != '0')
-		return false;
-	p++;
-	if (p == end)
-		return true;
-	if (*p != '.')
-		return false;
-	for (p++; p < end; p++)
-		if (*p != '0')
-			return false;
-	return true;
-}
-
-/* One Accept-Encoding element "coding *( OWS ; OWS param )": its name, and
- * whether it has q=0. */
-static void accept_element(const char *p, const char *end, struct http_slice *name, bool *refused)
-{
-	const char *semi = memchr(p, ';', (size_t)(end - p));
-	const char *ne = semi ? semi : end;
-	while (p < ne && http_is_ows(*p))
-		p++;
-	while (ne > p && http_is_ows(ne[-1]))
-		ne--;
-	*name = (struct http_slice){ p, (uint32_t)(ne - p) };
-	*refused = false;
-	while (semi) {
-		const char *q = semi + 1;
-		semi = memchr(q, ';', (size_t)(end - q));
-		const char *qe = semi ? semi : end;
-		while (q < qe && http_is_ows(*q))
-			q++;
-		while (qe > q && http_is_ows(qe[-1]))
-			qe--;
-		if (qe - q >= 2 && (q[0] == 'q' || q[0] == 'Q') && q[1] == '=')
-			*refused = qvalue_zero(q + 2, qe);
-	}
-}
-
-/* Does the request accept gzip? A "gzip" or "x-gzip" element without q=0,
- * else a "*" without q=0 (RFC 9110 §12.5.3). No header: identity (the
- * RFC allows any coding then, but clients that want gzip say so).
- * Minimal on purpose: the shared negotiator (accept_enc.h) replaces this
- * body, and this is its only caller. */
-static bool accepts_gzip(const struct http_request *req)
-{
-	const struct http_header *ae = http_find_header(req, "accept-encoding");
-	if (!ae)
-		return false;
-	int named = -1, star = -1; /* -1: not listed; 0: q=0; 1: accepted */
-	const char *p = ae->value.p, *end = p + ae->value.len;
-	while (p < end) {
-		const char *comma = memchr(p, ',', (size_t)(end - p));
-		const char *ee = comma ? comma : end;
-		struct http_slice name;
-		bool refused;
-		accept_element(p, ee, &name, &refused);
-		if (http_slice_eq_ci(name, "gzip") || http_slice_eq_ci(name, "x-gzip"))
-			named = named == 1 || !refused;
-		else if (http_slice_eq_ci(name, "*"))
-			star = star == 1 || !refused;
-		p = comma ? comma + 1 : end;
-	}
-	return named >= 0 ? named == 1 : star == 1;
-}
-
 /* Does a comma-separated field value list this token (any case)? */
 static bool list_has_token(struct http_slice v, const char *tok)
 {
@@ -531,7 +464,7 @@ static enum relay_coding relay_choose_coding(struct conn *c, const struct conn_c
 		return RELAY_IDENTITY;
 	if (h->has_content_length && h->content_length < serve->compress_min_size)
 		return RELAY_IDENTITY;
-	if (!accepts_gzip(conn_request(c)))
+	if (conn_choose_coding(conn_request(c), 1u << CODING_GZIP) != CODING_GZIP)
 		return RELAY_IDENTITY_VARY;
 	if (!g->head_only && c->w->gz_streams >= COMPRESS_STREAMS_MAX)
 		return RELAY_IDENTITY_VARY;

@@ -29,6 +29,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "accept_enc.h"
 #include "buf.h"
 #include "conn.h"
 #include "http_parse.h"
@@ -193,6 +194,11 @@ void conn_options(struct conn *c, const struct http_request *req, bool keep);
 /* 308 to https:// when the site says so; false: not redirected. */
 bool conn_https_redirect(struct conn *c, const struct http_request *req, bool keep,
 			 bool head_only);
+
+/* The content coding to answer req with among `available` (bits of
+ * accept_enc.h's codings; identity is always available), by its
+ * Accept-Encoding. conn_static.c. */
+enum content_coding conn_choose_coding(const struct http_request *req, unsigned available);
 
 enum serve_result { SERVE_DONE, SERVE_RETRY };
 enum serve_result conn_static_serve(struct conn *c, const struct http_request *req);

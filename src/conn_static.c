@@ -77,6 +77,14 @@ static void extra_cors(struct conn *c, const struct http_request *req, struct ex
 		extra_add(x, "Access-Control-Allow-Origin", origin.p, origin.len);
 }
 
+enum content_coding conn_choose_coding(const struct http_request *req, unsigned available)
+{
+	const struct http_header *f = http_find_header(req, "accept-encoding");
+	struct accept_enc ae;
+	accept_enc_parse(f ? f->value.p : NULL, f ? f->value.len : 0, &ae);
+	return accept_enc_choose(&ae, available);
+}
+
 /* A sidecar's fields: the file's Content-Type line (the sidecar's own
  * would say application/gzip), then the sidecar's validators. */
 static uint16_t variant_fields(const struct fcache_entry *file, const struct fcache_entry *v,
@@ -109,11 +117,7 @@ static struct fcache_entry *conn_representation(struct conn *c, const struct htt
 	if (!set)
 		return e;
 	*negotiable = true;
-	const struct http_header *ae_field = http_find_header(req, "accept-encoding");
-	struct accept_enc ae;
-	accept_enc_parse(ae_field ? ae_field->value.p : NULL, ae_field ? ae_field->value.len : 0,
-			 &ae);
-	enum content_coding k = accept_enc_choose(&ae, set);
+	enum content_coding k = conn_choose_coding(req, set);
 	struct fcache_entry *v = k == CODING_IDENTITY ? NULL : fcache_variant_get(e, k);
 	if (!v)
 		return e;
