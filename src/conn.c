@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cgi.h"
+#include "compress.h"
 #include "fcache.h"
 #include "http_resp.h"
 #include "log.h"
@@ -175,14 +176,16 @@ static void conn_file_done(struct conn *c)
 {
 	/* The descriptor belongs to the cache entry; we only held it. */
 	fcache_release(worker_site(c->w, c->site)->fcache, c->file_entry);
+	zcache_release(c->zitem);
 	c->file_entry = NULL;
+	c->zitem = NULL;
 	c->file_fd = -1;
 	c->file_left = 0;
 }
 
 bool conn_output_pending(const struct conn *c)
 {
-	return buf_len(&c->out) > 0 || c->file_fd >= 0;
+	return buf_len(&c->out) > 0 || conn_body_queued(c);
 }
 
 /* Write out, then the file body, as far as the socket takes them. */
@@ -202,9 +205,20 @@ enum flush_result conn_flush(struct conn *c)
 		if (buf_len(&c->out) > 0) {
 			struct iovec iov = { buf_rptr(&c->out), buf_len(&c->out) };
 			want = iov.iov_len;
-			r = c->io.ops->writev(&c->io, &iov, 1, c->file_fd >= 0, &n);
+			r = c->io.ops->writev(&c->io, &iov, 1, conn_body_queued(c), &n);
 			if (r == IO_OK)
 				buf_consume(&c->out, (uint32_t)n);
+		} else if (c->zitem) {
+			want = c->file_left > CONN_SENDFILE_CHUNK ? CONN_SENDFILE_CHUNK
+								  : (size_t)c->file_left;
+			struct iovec iov = { (void *)(c->zitem->data + c->file_off), want };
+			r = c->io.ops->writev(&c->io, &iov, 1, false, &n);
+			if (r == IO_OK) {
+				c->file_off += (off_t)n;
+				c->file_left -= (off_t)n;
+				if (c->file_left == 0)
+					conn_file_done(c);
+			}
 		} else {
 			want = c->file_left > CONN_SENDFILE_CHUNK ? CONN_SENDFILE_CHUNK
 								  : (size_t)c->file_left;
@@ -567,7 +581,7 @@ enum reserve_result conn_reserve_out(struct conn *c, uint32_t need)
 {
 	if (buf_acquire(&c->out, &c->w->pool) < 0)
 		goto no_memory;
-	if (buf_space(&c->out) >= need && c->file_fd < 0)
+	if (buf_space(&c->out) >= need && !conn_body_queued(c))
 		return RESERVE_OK;
 	switch (conn_flush(c)) {
 	case FLUSH_DONE:
@@ -834,7 +848,7 @@ static void conn_on_read_head(struct conn *c)
 		/* Answer every complete head already buffered (pipelining) before
 		 * writing: their responses then leave in one write. A pending file
 		 * body goes first; nothing is parsed after the last response. */
-		if (!c->close_after && c->file_fd < 0 && buf_len(&c->in) > 0) {
+		if (!c->close_after && !conn_body_queued(c) && buf_len(&c->in) > 0) {
 			enum head_step step = conn_try_head(c);
 			if (step == HEAD_STOP)
 				return;

@@ -38,6 +38,7 @@
 
 struct conn_cgi;
 struct fcache_entry;
+struct zcache_item;
 
 enum conn_state {
 	CONN_PROXY,      /* --proxy-protocol: reading the balancer's PROXY header */
@@ -93,8 +94,9 @@ struct conn {
 	struct conn_cgi *cgi;       /* CONN_CGI: the relay */
 
 	struct fcache_entry *file_entry; /* held while its body is sent */
+	const struct zcache_item *zitem; /* or: a compressed body in memory, held */
 	int file_fd;                /* body to sendfile after out, or -1 (the entry's) */
-	off_t file_off, file_left;
+	off_t file_off, file_left;  /* of the file, or of zitem's bytes */
 
 	uint16_t local_port;
 	uint16_t site;              /* of the request being answered (cfg->sites) */
@@ -123,6 +125,11 @@ bool conn_budget_take(struct conn *c);
 
 enum io_result conn_read(struct conn *c);
 bool conn_output_pending(const struct conn *c);
+/* A body queued after `out` (a file, or compressed bytes in memory). */
+static inline bool conn_body_queued(const struct conn *c)
+{
+	return c->file_fd >= 0 || c->zitem;
+}
 enum flush_result conn_flush(struct conn *c);
 
 enum conn_read_more { CONN_READ_NONE, CONN_READ_GOT, CONN_READ_GONE };

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "accept_enc.h"
+#include "compress.h"
 #include "conn_priv.h"
 #include "cors.h"
 #include "fcache.h"
@@ -131,6 +132,51 @@ static struct fcache_entry *conn_representation(struct conn *c, const struct htt
 	return v;
 }
 
+/* The gzip form of e made here (compress.h's cache) when the site
+ * compresses, the type is worth it, the size is in bounds and the client
+ * takes gzip: held, or NULL (send e as it is). *negotiable when the type
+ * and size made it a choice. */
+static const struct zcache_item *conn_gzip_on_the_fly(struct conn *c,
+							const struct http_request *req,
+							const struct fcache_entry *e,
+							bool *negotiable)
+{
+	const struct site_serve *sv = conn_serve(c);
+	const struct static_file *f = &e->file;
+	if (!sv->compress || f->size < (off_t)sv->compress_min_size ||
+	    f->size > ZCACHE_FILE_MAX_BYTES || !compress_type_ok(f->mime, strlen(f->mime)))
+		return NULL;
+	*negotiable = true;
+	if (conn_choose_coding(req, 1u << CODING_GZIP) != CODING_GZIP)
+		return NULL;
+	struct zcache_key key = { .dev = f->dev, .ino = f->ino, .size = f->size,
+				  .mtime_ns = f->mtime_ns, .coding = ZCACHE_GZIP };
+	return zcache_get_or_make(c->w->zcache, &key, f->fd, f->size);
+}
+
+/* The compressed form's validators: the file's fields with its ETag
+ * marked (a representation of its own, RFC 9110 §8.8.3); into out (cap
+ * bytes), *zf described for static_evaluate. 0 when it does not fit. */
+static uint16_t gzip_fields(const struct fcache_entry *e, const struct zcache_item *z,
+			    struct static_file *zf, char *out, size_t cap)
+{
+	*zf = e->file;
+	zf->fd = -1;
+	zf->size = (off_t)z->len;
+	size_t n = strlen(e->file.etag);
+	if (n < 2 || n + 3 >= sizeof(zf->etag))
+		return 0;
+	memcpy(zf->etag, e->file.etag, n - 1);
+	memcpy(zf->etag + n - 1, "-gz\"", 5);
+	const char *tag = strstr(e->fields, "ETag: ");
+	const char *eol = tag ? strstr(tag, "\r\n") : NULL;
+	if (!eol)
+		return 0;
+	int len = snprintf(out, cap, "%.*sETag: %s%s", (int)(tag - e->fields), e->fields, zf->etag,
+			   eol);
+	return len > 0 && (size_t)len < cap ? (uint16_t)len : 0;
+}
+
 /* Queue the body bytes [start, start+len) of entry e: copied behind the head
  * when the content is cached and fits (one write carries both, and pipelined
  * responses batch), else sent from the cached descriptor with sendfile. */
@@ -143,6 +189,19 @@ static void conn_queue_body(struct conn *c, struct fcache_entry *e, off_t start,
 	}
 	c->file_entry = e; /* held until the body is out */
 	c->file_fd = e->file.fd;
+	c->file_off = start;
+	c->file_left = len;
+}
+
+/* The same for compressed bytes in memory (z held until they are out). */
+static void conn_queue_memory(struct conn *c, const struct zcache_item *z, off_t start, off_t len)
+{
+	if ((uint64_t)len <= buf_space(&c->out)) {
+		(void)buf_append(&c->out, z->data + start, (uint32_t)len);
+		zcache_release(z);
+		return;
+	}
+	c->zitem = z;
 	c->file_off = start;
 	c->file_left = len;
 }
@@ -361,7 +420,18 @@ enum serve_result conn_static_serve(struct conn *c, const struct http_request *r
 	uint16_t vfields_len = 0;
 	if (sv->precompressed)
 		e = conn_representation(c, req, e, &coding, &negotiable, vfields, &vfields_len);
-	const struct static_file *f = &e->file;
+	const struct zcache_item *z = NULL;
+	struct static_file zf;
+	if (coding == CODING_IDENTITY && (z = conn_gzip_on_the_fly(c, req, e, &negotiable))) {
+		vfields_len = gzip_fields(e, z, &zf, vfields, sizeof(vfields));
+		if (vfields_len == 0) {
+			zcache_release(z);
+			z = NULL;
+		} else {
+			coding = CODING_GZIP;
+		}
+	}
+	const struct static_file *f = z ? &zf : &e->file;
 	off_t start = 0, len = f->size;
 	status = static_evaluate(f, req, &start, &len);
 	if (status == 416 || status == 412) {
@@ -370,6 +440,7 @@ enum serve_result conn_static_serve(struct conn *c, const struct http_request *r
 					    .range_total = f->size };
 		conn_site_fields(c, &h);
 		fcache_release(fcache, e);
+		zcache_release(z);
 		int blen = http_resp_write_page(&c->out, &h, !head_only, worker_date(w));
 		if (blen < 0) {
 			conn_close(c);
@@ -407,14 +478,20 @@ enum serve_result conn_static_serve(struct conn *c, const struct http_request *r
 	conn_site_fields(c, &h);
 	if (http_resp_write_head(&c->out, &h, worker_date(w)) < 0) {
 		fcache_release(fcache, e);
+		zcache_release(z);
 		conn_respond_error(c, req, 500, false, head_only);
 		return SERVE_DONE;
 	}
 	bool body = status != 304 && !head_only && len > 0;
-	if (body)
-		conn_queue_body(c, e, start, len);
-	else
+	if (body && z) {
 		fcache_release(fcache, e);
+		conn_queue_memory(c, z, start, len);
+	} else if (body) {
+		conn_queue_body(c, e, start, len);
+	} else {
+		fcache_release(fcache, e);
+		zcache_release(z);
+	}
 	conn_answered(c, req, status, body ? (uint64_t)len : 0, keep);
 	return SERVE_DONE;
 }

@@ -496,6 +496,9 @@ static void file_fill(struct static_file *f, int fd, const struct stat *st,
 	f->size = st->st_size;
 	f->mtime = st->st_mtim.tv_sec;
 	f->mime = mime;
+	f->dev = st->st_dev;
+	f->ino = st->st_ino;
+	f->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 	uint64_t mtime_ns = (uint64_t)st->st_mtim.tv_sec * 1000000000u +
 			    (uint64_t)st->st_mtim.tv_nsec;
 	snprintf(f->etag, sizeof(f->etag), "\"%llx-%llx-%llx\"",

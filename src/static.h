@@ -51,6 +51,9 @@ struct static_file {
 	time_t mtime;
 	const char *mime;       /* never NULL; static, or owned by the root (valid
 				 * while the root lives) */
+	dev_t dev;              /* the file's identity: with size and mtime_ns */
+	ino_t ino;              /* the key of its compressed form (compress.h) */
+	int64_t mtime_ns;
 	const char *index_name; /* a directory path: the index file that served
 				 * it (owned by the root), else NULL */
 	char etag[STATIC_ETAG_MAX]; /* strong validator, quotes included:

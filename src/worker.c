@@ -1,4 +1,5 @@
 #include "worker.h"
+#include "compress.h"
 #include "site_fields.h"
 
 #include <errno.h>
@@ -457,6 +458,11 @@ int worker_init(struct worker *w, const struct worker_setup *setup)
 	}
 	if (worker_sites_init(w, setup) < 0)
 		return -1;
+	w->zcache = zcache_new(0);
+	if (!w->zcache) {
+		log_err(log, "compressed-file cache: %s", strerror(errno));
+		return -1;
+	}
 	if (listen_reserve_init(&w->reserve, log) < 0) {
 		log_err(log, "reserve descriptor: %s", strerror(errno));
 		return -1;
@@ -527,6 +533,8 @@ void worker_fini(struct worker *w)
 	w->chan_watch.fd = -1;
 	listen_reserve_fini(&w->reserve);
 	worker_sites_fini(w);
+	zcache_free(w->zcache); /* after the connections released their items */
+	w->zcache = NULL;
 	tls_ctx_free(w->tls);
 	w->tls = NULL;
 	buf_pool_reset(&w->pool);

@@ -94,6 +94,7 @@ struct worker {
 
 	unsigned conns_active;          /* refusing ones included */
 	struct cgi_procs cgi;           /* every CGI program of this worker */
+	struct zcache *zcache;          /* compressed static files (compress.h) */
 	unsigned gz_streams;            /* CGI answers being gzipped now (compress.h:
 	                                 * COMPRESS_STREAMS_MAX; over it: identity) */
 	struct conn *closing;           /* closed this batch, freed after it */
