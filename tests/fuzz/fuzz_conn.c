@@ -93,8 +93,8 @@ static void fuzz_setup(void)
 
 static bool is_our_status(int s)
 {
-	static const int ours[] = { 100, 200, 206, 301, 304, 400, 403, 404, 408, 411, 413,
-				    414, 416, 431, 500, 501, 503, 505 };
+	static const int ours[] = { 100, 200, 204, 206, 301, 304, 308, 400, 403, 404, 408, 411,
+				    412, 413, 414, 416, 431, 500, 501, 503, 505 };
 	for (size_t i = 0; i < sizeof(ours) / sizeof(ours[0]); i++)
 		if (s == ours[i])
 			return true;

@@ -545,3 +545,97 @@ def test_several_ranges_coalesce_into_one(start_server, site, spec, status, cran
     assert r.header("content-range") == crange
     if body is not None:
         assert r.body == body
+
+
+# ---- 2. compression on the fly (static files) -------------------------------------
+
+LOREM = b"".join(b"line %05d: the quick brown fox jumps over the lazy dog\n" % i
+                 for i in range(4000))                   # 224 KB of text
+
+
+@pytest.fixture
+def texts(site):
+    write(site / "lorem.txt", LOREM)
+    write(site / "small.txt", b"tiny\n" * 100)            # 500 B: under compress-min-size
+    write(site / "data.json", b'{"k": "' + b"v" * 5000 + b'"}')
+    write(site / "photo.png", b"\x89PNG" + b"\0" * 5000)
+    return site
+
+
+@V
+def test_gzip_on_the_fly(start_server, texts):
+    srv = start_server()
+    r = get(srv.port, "/lorem.txt", "Accept-Encoding: gzip, br")
+    assert r.status == 200
+    assert r.header("content-encoding") == "gzip"
+    assert r.header("vary") == "Accept-Encoding"
+    assert r.header("content-type") == "text/plain; charset=utf-8"
+    assert gzip.decompress(r.body) == LOREM
+    assert int(r.header("content-length")) == len(r.body) < len(LOREM) // 5
+    ident = get(srv.port, "/lorem.txt")
+    assert ident.body == LOREM and ident.header("vary") == "Accept-Encoding"
+    assert ident.header("content-encoding") is None
+    assert r.header("etag") == ident.header("etag")[:-1] + '-gz"'
+    # Range and 304 apply to the compressed bytes.
+    part = get(srv.port, "/lorem.txt", "Accept-Encoding: gzip", "Range: bytes=0-99")
+    assert part.status == 206 and part.body == r.body[:100]
+    assert part.header("content-range") == f"bytes 0-99/{len(r.body)}"
+    nm = get(srv.port, "/lorem.txt", "Accept-Encoding: gzip", f"If-None-Match: {r.header('etag')}")
+    assert nm.status == 304 and nm.header("vary") == "Accept-Encoding" and nm.body == b""
+    h = get(srv.port, "/lorem.txt", "Accept-Encoding: gzip", method="HEAD")
+    assert h.status == 200 and h.body == b""
+    assert h.header("content-length") == r.header("content-length")
+    assert h.header("content-encoding") == "gzip"
+    j = get(srv.port, "/data.json", "Accept-Encoding: gzip")
+    assert j.header("content-encoding") == "gzip"
+    assert gzip.decompress(j.body) == (texts / "data.json").read_bytes()
+
+
+@pytest.mark.parametrize("path,ae,args", [
+    ("/small.txt", "gzip", ()),                  # under compress-min-size
+    ("/photo.png", "gzip", ()),                  # not a compressible type
+    ("/lorem.txt", "gzip", ("--compress", "no")),
+    ("/lorem.txt", "gzip;q=0", ()),
+    ("/lorem.txt", "br", ()),                    # only gzip is made on the fly
+])
+def test_not_gzipped(start_server, texts, path, ae, args):
+    srv = start_server(*args)
+    r = get(srv.port, path, f"Accept-Encoding: {ae}")
+    assert r.status == 200
+    assert r.header("content-encoding") is None
+    assert r.body == (texts / path[1:]).read_bytes()
+
+
+def test_gzip_follows_a_changed_file(start_server, texts):
+    srv = start_server()
+    first = get(srv.port, "/lorem.txt", "Accept-Encoding: gzip")
+    assert gzip.decompress(first.body) == LOREM
+    changed = LOREM.replace(b"fox", b"cat")
+    write(texts / "lorem.txt", changed)
+    time.sleep(1.2)  # the open-file cache's watch, or its once-a-second check
+    again = get(srv.port, "/lorem.txt", "Accept-Encoding: gzip")
+    assert gzip.decompress(again.body) == changed
+    assert again.header("etag") != first.header("etag")
+
+
+def test_a_sidecar_wins_over_gzip_on_the_fly(start_server, texts):
+    write(texts / "lorem.txt.gz", b"precompressed", time.time() + 5)
+    srv = start_server()
+    r = get(srv.port, "/lorem.txt", "Accept-Encoding: gzip")
+    assert r.header("content-encoding") == "gzip" and r.body == b"precompressed"
+
+
+def test_gzip_to_a_slow_reader_keep_alive(start_server, texts):
+    """Several gzipped answers pipelined on one connection, read slowly:
+    each is byte-exact and the stream stays in step."""
+    noise = bytes((i * 7919) % 251 for i in range(300000))
+    write(texts / "noise.txt", noise.hex().encode()[:400000])
+    srv = start_server()
+    want = (texts / "noise.txt").read_bytes()
+    with Conn.open(srv.port) as c:
+        c.send(b"".join(request("GET", p, ("Accept-Encoding: gzip",))
+                        for p in ("/noise.txt", "/lorem.txt", "/noise.txt")))
+        time.sleep(0.5)
+        a, b, d = c.read_responses(3)
+    assert gzip.decompress(a.body) == want and gzip.decompress(d.body) == want
+    assert gzip.decompress(b.body) == LOREM

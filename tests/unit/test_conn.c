@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <zlib.h>
 
 #include <fcntl.h>
 #include <signal.h>
@@ -97,7 +98,16 @@ static int setup(void **state)
 	for (int i = 0; i < BIG_BYTES; i++)
 		big[i] = (char)('a' + i % 26);
 	put_file("www/big.bin", big, BIG_BYTES);
+	/* Letters from a fixed LCG: text that gzip shrinks to about 60 %, so its
+	 * compressed form is bigger than an output buffer (sent from memory). */
+	uint32_t x = 1;
+	for (int i = 0; i < BIG_BYTES; i++) {
+		x = x * 1103515245u + 12345u;
+		big[i] = (char)('a' + (x >> 16) % 26);
+	}
+	put_file("www/noise.txt", big, BIG_BYTES);
 	free(big);
+	put_file("www/.env", "SECRET\n", 7);
 	put_script("hello", "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\nContent-Length: 5\\r\\n\\r\\nhello'\n");
 	put_script("echo", "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\nexec cat\n");
 	put_script("noread", "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\nContent-Length: 2\\r\\n\\r\\nok'\n");
@@ -271,6 +281,25 @@ static const struct conn_case CASES[] = {
 	  END_CLOSED, 0, NULL },
 	{ __LINE__, "linger drains after the last answer", { "GET /index.html HTTP/1.0\r\n\r\n", "junk after" },
 	  ACT_EOF, "200", END_CLOSED, 0, NULL },
+	{ __LINE__, "gzip on the fly, sent from memory", { "GET /noise.txt HTTP/1.1\r\n" H
+	  "Accept-Encoding: gzip\r\n\r\n" GET("/index.html") }, ACT_NONE, "200 200", END_OPEN,
+	  CONN_IDLE, "Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n" },
+	{ __LINE__, "gzip refused: the file as it is, Vary still", { "GET /noise.txt HTTP/1.1\r\n" H
+	  "Accept-Encoding: gzip;q=0\r\n\r\n" }, ACT_NONE, "200", END_OPEN, CONN_IDLE,
+	  "Vary: Accept-Encoding\r\nContent-Length: 100000\r\n" },
+	{ __LINE__, "HEAD of a gzipped answer", { "HEAD /noise.txt HTTP/1.1\r\n" H
+	  "Accept-Encoding: gzip\r\n\r\n" GET("/old.txt") }, ACT_NONE, "200h 200", END_OPEN,
+	  CONN_IDLE, "Content-Encoding: gzip\r\n" },
+	{ __LINE__, "a hidden file is 404", { GET("/.env") GET("/old.txt") }, ACT_NONE, "404 200",
+	  END_OPEN, CONN_IDLE, NULL },
+	{ __LINE__, "OPTIONS without CORS: 501, and on", { "OPTIONS /index.html HTTP/1.1\r\n" H
+	  "Origin: https://a.example\r\nAccess-Control-Request-Method: GET\r\n\r\n"
+	  GET("/old.txt") }, ACT_NONE, "501 200", END_OPEN, CONN_IDLE, NULL },
+	{ __LINE__, "412 for If-Match", { "GET /old.txt HTTP/1.1\r\n" H "If-Match: \"x\"\r\n\r\n"
+	  GET("/old.txt") }, ACT_NONE, "412 200", END_OPEN, CONN_IDLE, NULL },
+	{ __LINE__, "several ranges: one coalesced 206", { "GET /big.bin HTTP/1.1\r\n" H
+	  "Range: bytes=10-19,0-4\r\n\r\n" }, ACT_NONE, "206", END_OPEN, CONN_IDLE,
+	  "Content-Range: bytes 0-19/100000\r\n" },
 	{ __LINE__, "leading empty lines", { "\r\n\r\n" GET("/index.html") }, ACT_NONE, "200", END_OPEN,
 	  CONN_IDLE, NULL },
 };
@@ -429,6 +458,59 @@ static void test_backpressure(void **state)
 	drive_end(&d);
 }
 
+/* A gzipped body bigger than the output buffer leaves from memory in
+ * pieces, as the socket takes them (a window of 1000 bytes per wakeup):
+ * byte-exact, it inflates to the file, and the next answer follows it. */
+static void test_gzip_body_from_memory(void **state)
+{
+	(void)state;
+	static const char req[] = "GET /noise.txt HTTP/1.1\r\n" H "Accept-Encoding: gzip\r\n\r\n"
+				  GET("/index.html");
+	struct drive d;
+	memset(&d, 0, sizeof(d));
+	drive_start(&d);
+	d.io.window = 1000;
+	fake_add(&d.io, req, sizeof(req) - 1);
+	fake_release(&d.io, true);
+	drive_begin(&d);
+	for (int i = 0; i < 1000 && d.c->state != CONN_IDLE; i++) {
+		d.io.window = 1000;
+		drive_event(&d, EPOLLOUT);
+	}
+	assert_int_equal(d.c->state, CONN_IDLE);
+	struct fake_resp r[3];
+	bool bad;
+	assert_int_equal(fake_responses(&d.io, r, 3, NULL, &bad), 2);
+	assert_false(bad);
+	const char *body = memmem(d.io.out, d.io.out_len, "\r\n\r\n", 4);
+	assert_non_null(body);
+	body += 4;
+	const char *cl = strstr(d.io.out, "Content-Length: ");
+	assert_non_null(cl);
+	size_t zlen = strtoul(cl + 16, NULL, 10);
+	assert_true(zlen > BUF_BLOCK_BYTES); /* the memory path, not a copy into out */
+	static char plain[BIG_BYTES + 1];
+	z_stream zs;
+	memset(&zs, 0, sizeof(zs));
+	assert_int_equal(inflateInit2(&zs, 16 + MAX_WBITS), Z_OK);
+	zs.next_in = (Bytef *)body;
+	zs.avail_in = (uInt)zlen;
+	zs.next_out = (Bytef *)plain;
+	zs.avail_out = sizeof(plain);
+	assert_int_equal(inflate(&zs, Z_FINISH), Z_STREAM_END);
+	assert_int_equal(zs.total_out, BIG_BYTES);
+	inflateEnd(&zs);
+	uint32_t x = 1;
+	for (int i = 0; i < BIG_BYTES; i++) {
+		x = x * 1103515245u + 12345u;
+		if (plain[i] != (char)('a' + (x >> 16) % 26))
+			fail_msg("byte %d differs", i);
+	}
+	assert_memory_equal(body + zlen + (strstr(body + zlen, "\r\n\r\n") - (body + zlen)) + 4,
+			    "hello\n", 6);
+	drive_end(&d);
+}
+
 /* A bad head behind answers that cannot be sent yet: it waits for them,
  * then gets its 400, and the connection closes after. */
 static void test_bad_head_behind_unsent_answers(void **state)
@@ -584,6 +666,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_backpressure),
+		cmocka_unit_test(test_gzip_body_from_memory),
 		cmocka_unit_test(test_bad_head_behind_unsent_answers),
 		cmocka_unit_test(test_budget_posts),
 		cmocka_unit_test(test_cgi_phase),

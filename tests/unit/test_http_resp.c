@@ -66,6 +66,8 @@ static const struct reason_case REASON_CASES[] = {
 	{ __LINE__, 411, "Length Required" },
 	{ __LINE__, 413, "Content Too Large" },
 	{ __LINE__, 414, "URI Too Long" },
+	{ __LINE__, 406, "Not Acceptable" },
+	{ __LINE__, 412, "Precondition Failed" },
 	{ __LINE__, 416, "Range Not Satisfiable" },
 	{ __LINE__, 431, "Request Header Fields Too Large" },
 	{ __LINE__, 500, "Internal Server Error" },
@@ -302,6 +304,13 @@ static const struct head_case HEAD_CASES[] = {
 	  HEAD200 "Last-Modified: Sun, 06 Nov 1994 08:49:37 GMT\r\nETag: \"1-2-3\"\r\n"
 		  "Accept-Ranges: bytes\r\nContent-Type: text/html; charset=utf-8\r\n"
 		  "Content-Length: 1234\r\n" KA },
+	{ __LINE__, "a site's fields follow the file's, before the extra ones",
+	  { .status = 200, .keep_alive = true, .content_length = 0,
+	    FIELDS("ETag: \"1\"\r\n"), .site_fields = "X-Frame-Options: DENY\r\nX-Z: 9\r\n",
+	    .site_fields_len = 23,
+	    .extra = (const struct http_header[]){ { SLICE("Vary"), SLICE("Origin") } },
+	    .extra_count = 1 },
+	  HEAD200 "ETag: \"1\"\r\nX-Frame-Options: DENY\r\nVary: Origin\r\nContent-Length: 0\r\n" KA },
 	{ __LINE__, "fields_len bounds the fields",
 	  { .status = 200, .keep_alive = true, .content_length = 0,
 	    .fields = "X-A: 1\r\nX-B: 2\r\n", .fields_len = 8 },
