@@ -404,3 +404,32 @@ def test_sessions_resume_across_a_reload(site, workdir, version):
     site.hup()
     resumed = [exchange(session)[2] for _ in range(4)]
     assert all(resumed), f"resumed {sum(resumed)} of 4 after the reload"
+
+
+def test_serve_settings_change_with_a_reload(site):
+    """A site's header lines, cache rules and listing setting are the new
+    file's after a reload; an invalid header value keeps the old ones."""
+    port = free_port()
+    root = site.root("a")
+    (root / "style.css").write_text("body{}\n")
+    (root / "dir").mkdir()
+    (root / "dir" / "f.txt").write_text("f\n")
+    site.write(f"http-port = {port}\nhttps-port = 0\nheader = X-Gen: one",
+               [("a", "", root)])
+    site.start(port)
+
+    def answer(path):
+        [r] = raw_exchange(port, get(path, host="a.test"), timeout=T)
+        return r
+    assert answer("/style.css").header("x-gen") == "one"
+    assert answer("/style.css").header("cache-control") is None
+    assert answer("/dir/").status == 404
+    site.write(f"http-port = {port}\nhttps-port = 0\nheader = X-Gen: two\n"
+               "cache = *.css max-age=60\nlisting = yes", [("a", "", root)])
+    site.hup()
+    wait_for(lambda: answer("/style.css").header("x-gen") == "two", timeout=T)
+    assert answer("/style.css").header("cache-control") == "max-age=60"
+    assert answer("/dir/").status == 200
+    site.write(f"http-port = {port}\nhttps-port = 0\nheader = X-Gen three", [("a", "", root)])
+    site.hup("reload refused")
+    assert answer("/style.css").header("x-gen") == "two"
