@@ -61,6 +61,9 @@ enum serve_key {
 enum {
 	SERVE_LIST_MAX = 32,          /* entries of one list setting (cache, header, ...) */
 	SERVE_CORS_ORIGINS_MAX = 64,
+	/* The `header` lines of a site together, as written in an answer
+	 * ("Name: value" CRLF each); site_fields.h keeps room for HSTS too. */
+	SERVE_HEADER_BYTES_MAX = 4000,
 };
 
 /* "cache = PATTERN VALUE": requests whose path matches PATTERN get

@@ -196,6 +196,11 @@ static const char *apply_header(struct config *cfg, struct site_serve *sv, const
 	for (size_t i = 0; i < sizeof(RESERVED_FIELDS) / sizeof(RESERVED_FIELDS[0]); i++)
 		if (strlen(RESERVED_FIELDS[i]) == n && strncasecmp(value, RESERVED_FIELDS[i], n) == 0)
 			return "the server writes this field itself";
+	size_t bytes = n + 2 + strlen(v) + 2;
+	for (unsigned i = 0; owned && i < sv->header_count; i++)
+		bytes += strlen(sv->headers[i].pattern) + 2 + strlen(sv->headers[i].value) + 2;
+	if (bytes > SERVE_HEADER_BYTES_MAX)
+		return "the header lines add up to more than 4000 bytes";
 	char *name = config_alloc(cfg, n + 1);
 	if (!name)
 		return "out of memory";

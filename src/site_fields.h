@@ -23,7 +23,10 @@
 
 #include "config.h"
 
+/* SERVE_HEADER_BYTES_MAX of header lines (checked when the configuration is
+ * read) and the HSTS line always fit. */
 enum { SITE_FIELDS_MAX = 4096 };
+_Static_assert(SERVE_HEADER_BYTES_MAX + 64 <= SITE_FIELDS_MAX, "room for HSTS");
 
 /* The `header` lines, then Strict-Transport-Security when tls and hsts is
  * set, as "Name: value\r\n" lines into a malloc'ed *out (NULL when there

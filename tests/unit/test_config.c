@@ -581,6 +581,35 @@ static void test_serve_inheritance(void **state)
 	run_free(&r);
 }
 
+/* Found by test_site_fields: 32 long header lines passed the file's checks
+ * and `lisod -t`, then no worker could start (their block is bounded). The
+ * line that goes over the bound is reported. */
+static void test_fixed_header_lines_bounded(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/lisod-test-headers-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	FILE *f = fdopen(fd, "w");
+	assert_non_null(f);
+	char v[151];
+	memset(v, 'v', 150);
+	v[150] = '\0';
+	for (int i = 1; i <= 32; i++) /* 166 bytes a line written: the 25th goes over 4000 */
+		fprintf(f, "header = X-Long-%02d: %s\n", i, v);
+	fclose(f);
+	struct run r;
+	run_parse(&r, (const char *const[]){ "-c", path, NULL });
+	unlink(path);
+	assert_int_equal(r.rc, CONFIG_EXIT_FAIL);
+	char want[128];
+	snprintf(want, sizeof(want), "lisod: %s:25: the header lines add up to more than 4000 bytes",
+		 path);
+	assert_non_null(strstr(r.err, want));
+	assert_null(strstr(r.err, ":24:"));
+	run_free(&r);
+}
+
 static void test_help_options_covered(void **state)
 {
 	(void)state;
@@ -1054,6 +1083,7 @@ int main(void)
 		cmocka_unit_test(test_fixed_parse_after_stop_inside_cluster),
 		cmocka_unit_test(test_fixed_leading_space_accepted),
 		cmocka_unit_test(test_serve_inheritance),
+		cmocka_unit_test(test_fixed_header_lines_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
