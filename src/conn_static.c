@@ -380,18 +380,149 @@ static int conn_try_more(struct conn *c, const struct http_request *req, struct 
 	return 404;
 }
 
+/* What one answer sends: a file's entry (the file, or its sidecar) or the
+ * compressed form made here, and the fields that describe it. */
+struct representation {
+	struct fcache_entry *e;          /* held */
+	const struct zcache_item *z;     /* held when gzip was made here, else NULL */
+	struct static_file zf;           /* z described for static_evaluate */
+	enum content_coding coding;
+	bool negotiable;                 /* there was a choice: Vary: Accept-Encoding */
+	uint16_t fields_len;             /* 0: e's own fields */
+	char fields[2 * FCACHE_FIELDS_MAX];
+};
+
+/* Choose among the sidecars, gzip on the fly and the file itself. */
+static void repr_choose(struct conn *c, const struct http_request *req, struct fcache_entry *e,
+			struct representation *r)
+{
+	r->e = e;
+	r->z = NULL;
+	r->coding = CODING_IDENTITY;
+	r->negotiable = false;
+	r->fields_len = 0;
+	if (conn_serve(c)->precompressed)
+		r->e = conn_representation(c, req, e, &r->coding, &r->negotiable, r->fields,
+					   &r->fields_len);
+	if (r->coding != CODING_IDENTITY)
+		return;
+	r->z = conn_gzip_on_the_fly(c, req, r->e, &r->negotiable);
+	if (!r->z)
+		return;
+	r->fields_len = gzip_fields(r->e, r->z, &r->zf, r->fields, sizeof(r->fields));
+	if (r->fields_len == 0) {
+		zcache_release(r->z);
+		r->z = NULL;
+		return;
+	}
+	r->coding = CODING_GZIP;
+}
+
+static const struct static_file *repr_file(const struct representation *r)
+{
+	return r->z ? &r->zf : &r->e->file;
+}
+
+static void repr_release(struct conn *c, struct representation *r)
+{
+	fcache_release(worker_site(c->w, c->site)->fcache, r->e);
+	zcache_release(r->z);
+	r->e = NULL;
+	r->z = NULL;
+}
+
+/* 412 and 416: a short page (416's Content-Range says the size). */
+static void conn_precondition_page(struct conn *c, const struct http_request *req, int status,
+				   off_t size, bool keep, bool head_only)
+{
+	struct http_resp_head h = { .status = status, .keep_alive = keep,
+				    .range_unsatisfied = status == 416, .range_total = size };
+	conn_site_fields(c, &h);
+	int blen = http_resp_write_page(&c->out, &h, !head_only, worker_date(c->w));
+	if (blen < 0) {
+		conn_close(c); /* room was reserved for a head: cannot happen */
+		return;
+	}
+	conn_answered(c, req, status, head_only ? 0 : (uint64_t)blen, keep);
+}
+
+/* The fields this answer adds: Cache-Control/Expires, CORS, the coding,
+ * one Vary naming what it depends on. */
+static void extra_for(struct conn *c, const struct http_request *req,
+		      const struct representation *r, struct extra_fields *x)
+{
+	bool vary_origin = false;
+	extra_cache(c, req, x);
+	if (cors_enabled(conn_serve(c)))
+		extra_cors(c, req, x, &vary_origin);
+	if (r->coding != CODING_IDENTITY) {
+		const char *name = content_coding_name(r->coding);
+		extra_add(x, "Content-Encoding", name, strlen(name));
+	}
+	if (r->negotiable || vary_origin) {
+		const char *vary = r->negotiable && vary_origin ? "Origin, Accept-Encoding"
+				 : r->negotiable ? "Accept-Encoding" : "Origin";
+		extra_add(x, "Vary", vary, strlen(vary));
+	}
+}
+
+/* Answer with representation r (its references pass to the body, or are
+ * released): 200, 206, 304, or a precondition's page. */
+static void conn_send(struct conn *c, const struct http_request *req, struct representation *r,
+		      bool keep, bool head_only)
+{
+	const struct static_file *f = repr_file(r);
+	off_t start = 0, len = f->size;
+	int status = static_evaluate(f, req, &start, &len);
+	if (status == 416 || status == 412) {
+		off_t size = f->size;
+		repr_release(c, r);
+		conn_precondition_page(c, req, status, size, keep, head_only);
+		return;
+	}
+	struct extra_fields x = { .count = 0 };
+	extra_for(c, req, r, &x);
+	struct http_resp_head h = {
+		.status = status,
+		.keep_alive = keep,
+		.content_length = status == 304 ? -1 : (int64_t)len,
+		.fields = r->fields_len ? r->fields : r->e->fields,
+		.fields_len = r->fields_len ? r->fields_len : r->e->fields_len,
+		.extra = x.f,
+		.extra_count = x.count,
+		.range_start = start,
+		.range_len = len,
+		.range_total = f->size,
+	};
+	conn_site_fields(c, &h);
+	if (http_resp_write_head(&c->out, &h, worker_date(c->w)) < 0) {
+		repr_release(c, r);
+		conn_respond_error(c, req, 500, false, head_only);
+		return;
+	}
+	bool body = status != 304 && !head_only && len > 0;
+	if (body && r->z) {
+		fcache_release(worker_site(c->w, c->site)->fcache, r->e);
+		conn_queue_memory(c, r->z, start, len);
+	} else if (body) {
+		conn_queue_body(c, r->e, start, len);
+	} else {
+		repr_release(c, r);
+	}
+	conn_answered(c, req, status, body ? (uint64_t)len : 0, keep);
+}
+
 /* GET, HEAD and POST to a static file are served alike; a POST body has
  * been read and dropped by now (the Liso graders expect 200). */
 enum serve_result conn_static_serve(struct conn *c, const struct http_request *req)
 {
 	struct worker *w = c->w;
-	const struct site_serve *sv = conn_serve(c);
 	struct fcache *fcache = worker_site(w, c->site)->fcache;
 	bool head_only = req->method == HTTP_METHOD_HEAD;
 	bool keep = req->keep_alive && worker_keeps_alive(w);
 	char location[3 * STATIC_PATH_MAX + 2]; /* percent-encoded */
 	struct fcache_entry *e = NULL;
-	if (!sv->dotfiles && conn_path_hidden(req)) {
+	if (!conn_serve(c)->dotfiles && conn_path_hidden(req)) {
 		conn_static_error(c, req, 404, keep, head_only);
 		return SERVE_DONE;
 	}
@@ -414,84 +545,8 @@ enum serve_result conn_static_serve(struct conn *c, const struct http_request *r
 		conn_static_error(c, req, status, keep, head_only);
 		return SERVE_DONE;
 	}
-	enum content_coding coding = CODING_IDENTITY;
-	bool negotiable = false;
-	char vfields[2 * FCACHE_FIELDS_MAX];
-	uint16_t vfields_len = 0;
-	if (sv->precompressed)
-		e = conn_representation(c, req, e, &coding, &negotiable, vfields, &vfields_len);
-	const struct zcache_item *z = NULL;
-	struct static_file zf;
-	if (coding == CODING_IDENTITY && (z = conn_gzip_on_the_fly(c, req, e, &negotiable))) {
-		vfields_len = gzip_fields(e, z, &zf, vfields, sizeof(vfields));
-		if (vfields_len == 0) {
-			zcache_release(z);
-			z = NULL;
-		} else {
-			coding = CODING_GZIP;
-		}
-	}
-	const struct static_file *f = z ? &zf : &e->file;
-	off_t start = 0, len = f->size;
-	status = static_evaluate(f, req, &start, &len);
-	if (status == 416 || status == 412) {
-		struct http_resp_head h = { .status = status, .keep_alive = keep,
-					    .range_unsatisfied = status == 416,
-					    .range_total = f->size };
-		conn_site_fields(c, &h);
-		fcache_release(fcache, e);
-		zcache_release(z);
-		int blen = http_resp_write_page(&c->out, &h, !head_only, worker_date(w));
-		if (blen < 0) {
-			conn_close(c);
-			return SERVE_DONE;
-		}
-		conn_answered(c, req, status, head_only ? 0 : (uint64_t)blen, keep);
-		return SERVE_DONE;
-	}
-	struct extra_fields x = { .count = 0 };
-	extra_cache(c, req, &x);
-	bool vary_origin = false;
-	if (cors_enabled(sv))
-		extra_cors(c, req, &x, &vary_origin);
-	if (coding != CODING_IDENTITY) {
-		const char *name = content_coding_name(coding);
-		extra_add(&x, "Content-Encoding", name, strlen(name));
-	}
-	if (negotiable || vary_origin) {
-		const char *vary = negotiable && vary_origin ? "Origin, Accept-Encoding"
-				 : negotiable ? "Accept-Encoding" : "Origin";
-		extra_add(&x, "Vary", vary, strlen(vary));
-	}
-	struct http_resp_head h = {
-		.status = status,
-		.keep_alive = keep,
-		.content_length = status == 304 ? -1 : (int64_t)len,
-		.fields = vfields_len ? vfields : e->fields,
-		.fields_len = vfields_len ? vfields_len : e->fields_len,
-		.extra = x.f,
-		.extra_count = x.count,
-		.range_start = start,
-		.range_len = len,
-		.range_total = f->size,
-	};
-	conn_site_fields(c, &h);
-	if (http_resp_write_head(&c->out, &h, worker_date(w)) < 0) {
-		fcache_release(fcache, e);
-		zcache_release(z);
-		conn_respond_error(c, req, 500, false, head_only);
-		return SERVE_DONE;
-	}
-	bool body = status != 304 && !head_only && len > 0;
-	if (body && z) {
-		fcache_release(fcache, e);
-		conn_queue_memory(c, z, start, len);
-	} else if (body) {
-		conn_queue_body(c, e, start, len);
-	} else {
-		fcache_release(fcache, e);
-		zcache_release(z);
-	}
-	conn_answered(c, req, status, body ? (uint64_t)len : 0, keep);
+	struct representation r;
+	repr_choose(c, req, e, &r);
+	conn_send(c, req, &r, keep, head_only);
 	return SERVE_DONE;
 }
