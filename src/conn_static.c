@@ -143,8 +143,8 @@ static const struct zcache_item *conn_gzip_on_the_fly(struct conn *c,
 {
 	const struct site_serve *sv = conn_serve(c);
 	const struct static_file *f = &e->file;
-	if (!sv->compress || f->size < (off_t)sv->compress_min_size ||
-	    f->size > ZCACHE_FILE_MAX_BYTES || !compress_type_ok(f->mime, strlen(f->mime)))
+	if (!sv->compress || !e->compressible || f->size < (off_t)sv->compress_min_size ||
+	    f->size > ZCACHE_FILE_MAX_BYTES)
 		return NULL;
 	*negotiable = true;
 	if (conn_choose_coding(req, 1u << CODING_GZIP) != CODING_GZIP)
@@ -287,14 +287,13 @@ static void conn_static_error(struct conn *c, const struct http_request *req, in
 
 /* Is a segment of the path hidden (starts with '.')? /.well-known/ is not
  * (RFC 8615: ACME challenges and the like live there). The raw path is
- * checked after decoding: "/%2egit/" is "/.git/". */
+ * checked after decoding: "/%2egit/" is "/.git/". For a path the cache has
+ * an entry for, the entry knows (fcache_entry.hidden): this is for the
+ * others, before a listing or the fallback page could answer them. */
 static bool conn_path_hidden(const struct http_request *req)
 {
 	const char *p = req->path.p;
 	uint32_t n = req->path.len;
-	/* Fast path: no "/." and no escape at all, nothing hidden. */
-	if (!memmem(p, n, "/.", 2) && !memchr(p, '%', n))
-		return false;
 	char norm[STATIC_PATH_MAX];
 	if (static_normalize_path(p, n, norm, sizeof(norm)) != 0)
 		return false; /* static_open answers 400 or 414 for it */
@@ -480,7 +479,8 @@ static void conn_send(struct conn *c, const struct http_request *req, struct rep
 		conn_precondition_page(c, req, status, size, keep, head_only);
 		return;
 	}
-	struct extra_fields x = { .count = 0 };
+	struct extra_fields x; /* only count and the entries it counts are read */
+	x.count = 0;
 	extra_for(c, req, r, &x);
 	struct http_resp_head h = {
 		.status = status,
@@ -522,12 +522,15 @@ enum serve_result conn_static_serve(struct conn *c, const struct http_request *r
 	bool keep = req->keep_alive && worker_keeps_alive(w);
 	char location[3 * STATIC_PATH_MAX + 2]; /* percent-encoded */
 	struct fcache_entry *e = NULL;
-	if (!conn_serve(c)->dotfiles && conn_path_hidden(req)) {
+	bool dotfiles = conn_serve(c)->dotfiles;
+	int status = fcache_get(fcache, req->path.p, req->path.len, loop_now_sec(w->loop), &e,
+				location, sizeof(location));
+	/* Hidden paths are 404 whatever exists, and get no listing or fallback. */
+	if (!dotfiles && (status == 0 ? e->hidden : conn_path_hidden(req))) {
+		fcache_release(fcache, e);
 		conn_static_error(c, req, 404, keep, head_only);
 		return SERVE_DONE;
 	}
-	int status = fcache_get(fcache, req->path.p, req->path.len, loop_now_sec(w->loop), &e,
-				location, sizeof(location));
 	if (status == 404) {
 		bool retry = false;
 		status = conn_listing(c, req, keep, head_only, &retry);

@@ -1,5 +1,6 @@
 #include "fcache.h"
 #include "accept_enc.h"
+#include "compress.h"
 #include "site_fields.h"
 
 #include <errno.h>
@@ -166,6 +167,7 @@ static int entry_fill(const struct fcache *fc, struct fcache_entry *e)
 	if (len < 0 || (size_t)len >= sizeof(e->fields))
 		return -1;
 	e->fields_len = (uint16_t)len;
+	e->compressible = compress_type_ok(e->file.mime, strlen(e->file.mime));
 	if (e->file.size > FCACHE_CONTENT_MAX)
 		return 0;
 	char *content = (char *)e->key + e->key_len + 1;
@@ -199,6 +201,9 @@ static int entry_new(struct fcache *fc, const char *raw, size_t len, uint32_t ha
 	memset(e, 0, sizeof(*e));
 	e->wd = -1;
 	e->file = f;
+	char norm[STATIC_PATH_MAX];
+	e->hidden = static_normalize_path(raw, len, norm, sizeof(norm)) == 0 &&
+		    static_path_hidden(norm);
 	e->hash = hash;
 	e->checked = now;
 	e->key_len = (uint16_t)len;

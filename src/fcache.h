@@ -40,6 +40,8 @@ struct fcache_entry {
 	const char *content;            /* the whole file if small, else NULL */
 	char fields[FCACHE_FIELDS_MAX]; /* "Content-Type: ..\r\nLast-Modified: ..\r\nETag: ..\r\nAccept-Ranges: bytes\r\n" */
 	uint16_t fields_len;
+	bool compressible;              /* its type is worth gzip (compress_type_ok), decided once */
+	bool hidden;                    /* its path has a dot segment (static_path_hidden) */
 	/* private */
 	struct fcache_entry *variant[FCACHE_VARIANTS]; /* held sidecars, or NULL */
 	time_t variants_checked;        /* when they were looked for; 0: never */

@@ -883,6 +883,63 @@ static void test_fixed_file_shrinks_while_read(void **state)
 	assert_int_equal(st, 0);
 }
 
+/* What an entry decides once for every request of its path: whether the
+ * path is hidden (a dot segment, after decoding) and whether its type is
+ * worth gzip; and the sidecars beside it (.gz, .br, .zst), not older. */
+static void test_entry_flags_and_sidecars(void **state)
+{
+	struct fix *f = *state;
+	mk(f, "/.git");
+	put(f, "/.git/config", "[core]");
+	put(f, "/.env", "SECRET");
+	mk(f, "/.well-known");
+	put(f, "/.well-known/x", "ok");
+	put(f, "/t.txt", "text");
+	put(f, "/t.txt.gz", "gz");
+	put(f, "/t.txt.zst", "zst");
+	static const struct {
+		int line;
+		const char *raw;
+		bool hidden, compressible;
+	} rows[] = {
+		{ __LINE__, "/.git/config", true, false },
+		{ __LINE__, "/.env", true, false },
+		{ __LINE__, "/%2eenv", true, false },
+		{ __LINE__, "/.well-known/x", false, false },
+		{ __LINE__, "/t.txt", false, true },
+		{ __LINE__, "/sub/index.html", false, true },
+		{ __LINE__, "/sub/", false, true },
+		{ __LINE__, "/big.bin", false, false },
+	};
+	int failures = 0;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct fcache_entry *e = NULL;
+		if (get(f, rows[i].raw, T0, &e) != 0 || e->hidden != rows[i].hidden ||
+		    e->compressible != rows[i].compressible) {
+			print_error("test_fcache.c:%d: %s: hidden %d compressible %d\n", rows[i].line,
+				    rows[i].raw, e ? e->hidden : -1, e ? e->compressible : -1);
+			failures++;
+		}
+		fcache_release(f->fc, e);
+	}
+	assert_int_equal(failures, 0);
+	struct fcache_entry *e = NULL;
+	assert_int_equal(get(f, "/t.txt", T0, &e), 0);
+	assert_int_equal(fcache_variants(f->fc, e, T0), (1u << 1) | (1u << 3)); /* gzip, zstd */
+	struct fcache_entry *v = fcache_variant_get(e, 1);
+	assert_entry_is(v, "gz");
+	fcache_release(f->fc, v);
+	assert_null(fcache_variant_get(e, 2)); /* no .br */
+	/* A sidecar older than the file is a leftover: not taken. */
+	char path[512];
+	path_of(f, "/t.txt.gz", path, sizeof(path));
+	struct timespec old[2] = { { 1000, 0 }, { 1000, 0 } };
+	assert_int_equal(utimensat(AT_FDCWD, path, old, 0), 0);
+	notify(f, 1000);
+	assert_int_equal(fcache_variants(f->fc, e, T0 + 1), 1u << 3);
+	fcache_release(f->fc, e);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fix_setup, fix_teardown)
@@ -902,6 +959,7 @@ int main(void)
 		T(test_status_table),
 		T(test_notify_idle),
 		T(test_fixed_file_shrinks_while_read),
+		T(test_entry_flags_and_sidecars),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);
