@@ -317,7 +317,7 @@ static enum config_result usage_error(FILE *err, const char *what, const char *a
 	return CONFIG_EXIT_USAGE;
 }
 
-static int parse_bool(const char *s)
+int config_parse_bool(const char *s)
 {
 	static const char *const yes[] = { "yes", "on", "true", "1" };
 	static const char *const no[] = { "no", "off", "false", "0" };
@@ -508,7 +508,7 @@ const char *config_apply(struct config *cfg, int opt, const char *arg, bool on,
 		cfg->min_send_rate = (unsigned)v;
 		return NULL;
 	case OPT_REQUIRE_HOST: {
-		int b = parse_bool(arg);
+		int b = config_parse_bool(arg);
 		if (b < 0)
 			return "expected yes or no";
 		ps->host_choice = b;

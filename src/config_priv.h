@@ -40,6 +40,9 @@ const char *config_option_name_at(unsigned pos);
 const char *config_apply(struct config *cfg, int opt, const char *arg, bool on,
 			 struct parse_state *ps);
 
+/* yes/on/true/1 → 1, no/off/false/0 → 0, else -1. */
+int config_parse_bool(const char *s);
+
 /* Memory the config owns (strings and lists of the file): freed by
  * config_free(). NULL when out of memory. */
 void *config_alloc(struct config *cfg, size_t n);

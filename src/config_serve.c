@@ -131,12 +131,10 @@ static const char *parse_seconds(const char *s, unsigned *out)
 
 static const char *parse_yes_no(const char *s, bool *out)
 {
-	if (!strcmp(s, "yes") || !strcmp(s, "on") || !strcmp(s, "true") || !strcmp(s, "1"))
-		*out = true;
-	else if (!strcmp(s, "no") || !strcmp(s, "off") || !strcmp(s, "false") || !strcmp(s, "0"))
-		*out = false;
-	else
+	int b = config_parse_bool(s);
+	if (b < 0)
 		return "expected yes or no";
+	*out = b == 1;
 	return NULL;
 }
 

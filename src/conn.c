@@ -609,20 +609,25 @@ void conn_site_fields(const struct conn *c, struct http_resp_head *h)
 	h->site_fields_len = c->tls ? site->fields_tls_len : site->fields_plain_len;
 }
 
-/* Queue an error response. keep_alive false: it is the last one. */
-void conn_respond_error(struct conn *c, const struct http_request *req, int status,
-			bool keep_alive, bool head_only)
+void conn_respond_page(struct conn *c, const struct http_request *req, struct http_resp_head *h,
+		       bool head_only)
 {
-	if (!worker_keeps_alive(c->w))
-		keep_alive = false;
-	struct http_resp_head h = { .status = status, .keep_alive = keep_alive };
-	conn_site_fields(c, &h);
-	int blen = http_resp_write_page(&c->out, &h, !head_only, worker_date(c->w));
+	conn_site_fields(c, h);
+	int blen = http_resp_write_page(&c->out, h, !head_only, worker_date(c->w));
 	if (blen < 0) {
 		conn_close(c); /* conn_reserve_out made room: cannot happen */
 		return;
 	}
-	conn_answered(c, req, status, head_only ? 0 : (uint64_t)blen, keep_alive);
+	conn_answered(c, req, h->status, head_only ? 0 : (uint64_t)blen, h->keep_alive);
+}
+
+/* Queue an error response. keep_alive false: it is the last one. */
+void conn_respond_error(struct conn *c, const struct http_request *req, int status,
+			bool keep_alive, bool head_only)
+{
+	struct http_resp_head h = { .status = status,
+				    .keep_alive = keep_alive && worker_keeps_alive(c->w) };
+	conn_respond_page(c, req, &h, head_only);
 }
 
 /* ---- request heads ------------------------------------------------------ */

@@ -156,6 +156,10 @@ void conn_answered(struct conn *c, const struct http_request *req, int status,
  * answer before that (a bad head) gets the last request's site's. */
 struct http_resp_head;
 void conn_site_fields(const struct conn *c, struct http_resp_head *h);
+/* Queue h's answer with the short page naming its status (HEAD: the head
+ * alone), the site's fields added; room for it was made. */
+void conn_respond_page(struct conn *c, const struct http_request *req, struct http_resp_head *h,
+		       bool head_only);
 void conn_respond_error(struct conn *c, const struct http_request *req, int status,
 			bool keep_alive, bool head_only);
 /* Drop the head at the front of `in` (no body left) and reset the scanner. */

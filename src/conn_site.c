@@ -15,19 +15,20 @@
 #include "http_resp.h"
 #include "worker.h"
 
+/* 204 has no body, not even a page; the others get the status's page. */
 static void conn_write_answer(struct conn *c, const struct http_request *req,
 			      struct http_resp_head *h, bool head_only)
 {
+	if (h->status != 204) {
+		conn_respond_page(c, req, h, head_only);
+		return;
+	}
 	conn_site_fields(c, h);
-	int blen = h->status == 204 ? 0 : http_resp_write_page(&c->out, h, !head_only,
-								 worker_date(c->w));
-	if (h->status == 204 && http_resp_write_head(&c->out, h, worker_date(c->w)) < 0)
-		blen = -1;
-	if (blen < 0) {
+	if (http_resp_write_head(&c->out, h, worker_date(c->w)) < 0) {
 		conn_close(c); /* room was reserved for a head: cannot happen */
 		return;
 	}
-	conn_answered(c, req, h->status, head_only ? 0 : (uint64_t)blen, h->keep_alive);
+	conn_answered(c, req, 204, 0, h->keep_alive);
 }
 
 bool conn_is_options(const struct http_request *req)

@@ -226,13 +226,7 @@ static enum serve_result conn_redirect(struct conn *c, const struct http_request
 	}
 	struct http_resp_head h = { .status = 301, .keep_alive = keep,
 				    .location = HTTP_SLICE_STR(location) };
-	conn_site_fields(c, &h);
-	int blen = http_resp_write_page(&c->out, &h, !head_only, worker_date(c->w));
-	if (blen < 0) {
-		conn_close(c); /* room was made: cannot happen */
-		return SERVE_DONE;
-	}
-	conn_answered(c, req, 301, head_only ? 0 : (uint64_t)blen, keep);
+	conn_respond_page(c, req, &h, head_only);
 	return SERVE_DONE;
 }
 
@@ -436,13 +430,7 @@ static void conn_precondition_page(struct conn *c, const struct http_request *re
 {
 	struct http_resp_head h = { .status = status, .keep_alive = keep,
 				    .range_unsatisfied = status == 416, .range_total = size };
-	conn_site_fields(c, &h);
-	int blen = http_resp_write_page(&c->out, &h, !head_only, worker_date(c->w));
-	if (blen < 0) {
-		conn_close(c); /* room was reserved for a head: cannot happen */
-		return;
-	}
-	conn_answered(c, req, status, head_only ? 0 : (uint64_t)blen, keep);
+	conn_respond_page(c, req, &h, head_only);
 }
 
 /* The fields this answer adds: Cache-Control/Expires, CORS, the coding,
