@@ -19,6 +19,7 @@
 struct parse_state {
 	int foreground;  /* -1: not said; 0/1: --foreground no/yes */
 	int host_choice; /* -1: --require-host not given */
+	bool charset_given; /* --charset (or the file's charset) was said */
 };
 
 /* An option of the table: its value for config_apply(), whether it takes

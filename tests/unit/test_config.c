@@ -373,7 +373,7 @@ struct good_case {
 #define LISO8_FIELDS                                                                 \
 	"http_port=8080 https_port=8443 log_path=/var/log/lisod.log "                 \
 	"lock_path=/var/run/lisod.lock root=/srv/www cgi_path=/srv/cgi/run.py "       \
-	"key_path=/etc/lisod/key.pem cert_path=/etc/lisod/cert.pem"
+	"key_path=/etc/lisod/key.pem cert_path=/etc/lisod/cert.pem serve=charset:off"
 
 static const struct good_case GOOD_CASES[] = {
 	{ __LINE__, "no arguments: the defaults", { NULL }, "" },
@@ -468,7 +468,11 @@ static const struct good_case GOOD_CASES[] = {
 	  "daemonize=yes require_host=no " LISO8_FIELDS },
 	{ __LINE__, "8 arguments with ports 0", { "0", "0", "l", "k", "w", "c", "k", "c", NULL },
 	  "daemonize=yes require_host=no http_port=0 https_port=0 log_path=l lock_path=k "
-	  "root=w cgi_path=c key_path=k cert_path=c" },
+	  "root=w cgi_path=c key_path=k cert_path=c serve=charset:off" },
+	{ __LINE__, "8 arguments keep a --charset given", { "--charset", "utf-8", LISO8, NULL },
+	  "daemonize=yes require_host=no http_port=8080 https_port=8443 "
+	  "log_path=/var/log/lisod.log lock_path=/var/run/lisod.lock root=/srv/www "
+	  "cgi_path=/srv/cgi/run.py key_path=/etc/lisod/key.pem cert_path=/etc/lisod/cert.pem" },
 	{ __LINE__, "8 arguments after --", { "--", LISO8, NULL },
 	  "daemonize=yes require_host=no " LISO8_FIELDS },
 	{ __LINE__, "8 arguments override options before them",
