@@ -34,6 +34,7 @@ enum {
 	CONFIG_HOSTS_MAX = 256,   /* host patterns of one site */
 	CONFIG_INDEX_MAX = 8,     /* index names of one site */
 	CONFIG_NAME_MAX = 253,    /* a DNS name (RFC 1035 §2.3.4, no final dot) */
+	CONFIG_HTTP2_STREAMS_MAX = 1000, /* --http2-max-streams, per connection */
 };
 
 /* What a request for a Host no site claims gets (--unknown-host). */
@@ -159,6 +160,11 @@ struct config {
 	unsigned min_send_rate;    /* bytes/s a client must read answers at; 0: off */
 	bool require_host;         /* HTTP/1.1 without Host is 400 (RFC 9112 §3.2);
 	                            * default on, off in the 8-argument Liso form */
+	bool http2;                /* HTTP/2 (libnghttp2): ALPN "h2" on HTTPS listeners,
+	                            * prior knowledge (h2c) on HTTP ones; default on,
+	                            * off in the 8-argument Liso form unless given */
+	unsigned http2_max_streams; /* SETTINGS_MAX_CONCURRENT_STREAMS per HTTP/2
+	                            * connection, 1 ... 1000 (default 100) */
 	bool proxy_protocol;       /* connections start with a PROXY header ... */
 	struct proxy_trust proxy_trust; /* ... and come from these networks only */
 	const char *health_path;   /* NULL: none; 200, or 503 once stopping */

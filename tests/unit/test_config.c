@@ -130,6 +130,7 @@ static const struct field FIELDS[] = {
 	FLD(cgi_timeout_ms, F_UNS), FLD(write_timeout_ms, F_UNS),
 	FLD(shutdown_timeout_ms, F_UNS), FLD(cgi_max_time_ms, F_UNS),
 	FLD(min_body_rate, F_UNS), FLD(min_send_rate, F_UNS), FLD(require_host, F_BOOL),
+	FLD(http2, F_BOOL), FLD(http2_max_streams, F_UNS),
 	FLD(proxy_protocol, F_BOOL), FLD(proxy_trust, F_NETS), FLD(health_path, F_STR),
 	FLD(status_path, F_STR), FLD(status_allow, F_NETS), FLD(drain_delay_ms, F_UNS),
 	FLD(log_level, F_INT), FLD(user, F_STR), FLD(cgi_as_root, F_BOOL),
@@ -147,7 +148,8 @@ static const char DEFAULTS[] =
 	"max_body_bytes=67108864 header_timeout_ms=20000 body_timeout_ms=20000 "
 	"idle_timeout_ms=60000 tls_handshake_timeout_ms=10000 cgi_timeout_ms=30000 "
 	"write_timeout_ms=60000 shutdown_timeout_ms=10000 cgi_max_time_ms=600000 "
-	"min_body_rate=500 min_send_rate=500 require_host=yes proxy_protocol=no proxy_trust=- "
+	"min_body_rate=500 min_send_rate=500 require_host=yes http2=yes http2_max_streams=100 "
+	"proxy_protocol=no proxy_trust=- "
 	"health_path=NULL status_path=NULL status_allow=127.0.0.0/8,::1/128 drain_delay_ms=0 "
 	"log_level=2 user=NULL cgi_as_root=no test_config=no config_path=NULL index=index.html "
 	"index_count=1 unknown_host=default sites=default* site_count=1 default_site=0 "
@@ -373,7 +375,7 @@ struct good_case {
 #define LISO8_FIELDS                                                                 \
 	"http_port=8080 https_port=8443 log_path=/var/log/lisod.log "                 \
 	"lock_path=/var/run/lisod.lock root=/srv/www cgi_path=/srv/cgi/run.py "       \
-	"key_path=/etc/lisod/key.pem cert_path=/etc/lisod/cert.pem serve=charset:off"
+	"key_path=/etc/lisod/key.pem cert_path=/etc/lisod/cert.pem serve=charset:off http2=no"
 
 static const struct good_case GOOD_CASES[] = {
 	{ __LINE__, "no arguments: the defaults", { NULL }, "" },
@@ -447,6 +449,26 @@ static const struct good_case GOOD_CASES[] = {
 	{ __LINE__, "--require-host on", { "--require-host", "on", NULL }, "require_host=yes" },
 	{ __LINE__, "--require-host true", { "--require-host", "true", NULL }, "require_host=yes" },
 	{ __LINE__, "--require-host 1", { "--require-host", "1", NULL }, "require_host=yes" },
+	/* --http2 and --http2-max-streams (the 8-argument form: below). */
+	{ __LINE__, "--http2 no", { "--http2", "no", NULL }, "http2=no" },
+	{ __LINE__, "--http2=no", { "--http2=no", NULL }, "http2=no" },
+	{ __LINE__, "--http2 off", { "--http2", "off", NULL }, "http2=no" },
+	{ __LINE__, "--http2 false", { "--http2", "false", NULL }, "http2=no" },
+	{ __LINE__, "--http2 0", { "--http2", "0", NULL }, "http2=no" },
+	{ __LINE__, "--http2 yes", { "--http2", "yes", NULL }, "http2=yes" },
+	{ __LINE__, "--http2=on", { "--http2=on", NULL }, "http2=yes" },
+	{ __LINE__, "--http2 true", { "--http2", "true", NULL }, "http2=yes" },
+	{ __LINE__, "--http2 1", { "--http2", "1", NULL }, "http2=yes" },
+	{ __LINE__, "--http2 no, then yes: the last wins", { "--http2", "no", "--http2=yes", NULL },
+	  "http2=yes" },
+	{ __LINE__, "--http2-max-streams 1", { "--http2-max-streams", "1", NULL },
+	  "http2_max_streams=1" },
+	{ __LINE__, "--http2-max-streams=1000", { "--http2-max-streams=1000", NULL },
+	  "http2_max_streams=1000" },
+	{ __LINE__, "--http2-max-streams leading zero", { "--http2-max-streams", "0250", NULL },
+	  "http2_max_streams=250" },
+	{ __LINE__, "--http2 no keeps --http2-max-streams",
+	  { "--http2", "no", "--http2-max-streams", "8", NULL }, "http2=no http2_max_streams=8" },
 	/* Log levels. */
 	{ __LINE__, "--log-level error", { "--log-level", "error", NULL }, "log_level=0" },
 	{ __LINE__, "--log-level warn", { "--log-level", "warn", NULL }, "log_level=1" },
@@ -457,7 +479,8 @@ static const struct good_case GOOD_CASES[] = {
 	  "daemonize=yes lock_path=/tmp/l" },
 	{ __LINE__, "-f in the options form changes nothing", { "-f", NULL }, "" },
 	{ __LINE__, "--foreground wins over --daemon", { "--daemon", "--foreground", NULL }, "" },
-	/* The 8-argument Liso form: a daemon, Host optional. */
+	/* The 8-argument Liso form: a daemon, Host optional, HTTP/2 off
+	 * (LISO8_FIELDS) unless --http2 is given. */
 	{ __LINE__, "8 arguments", { LISO8, NULL }, "daemonize=yes require_host=no " LISO8_FIELDS },
 	{ __LINE__, "8 arguments, -f", { "-f", LISO8, NULL }, "require_host=no " LISO8_FIELDS },
 	{ __LINE__, "8 arguments, --foreground", { "--foreground", LISO8, NULL },
@@ -468,11 +491,26 @@ static const struct good_case GOOD_CASES[] = {
 	  "daemonize=yes require_host=no " LISO8_FIELDS },
 	{ __LINE__, "8 arguments with ports 0", { "0", "0", "l", "k", "w", "c", "k", "c", NULL },
 	  "daemonize=yes require_host=no http_port=0 https_port=0 log_path=l lock_path=k "
-	  "root=w cgi_path=c key_path=k cert_path=c serve=charset:off" },
+	  "root=w cgi_path=c key_path=k cert_path=c serve=charset:off http2=no" },
 	{ __LINE__, "8 arguments keep a --charset given", { "--charset", "utf-8", LISO8, NULL },
 	  "daemonize=yes require_host=no http_port=8080 https_port=8443 "
 	  "log_path=/var/log/lisod.log lock_path=/var/run/lisod.lock root=/srv/www "
-	  "cgi_path=/srv/cgi/run.py key_path=/etc/lisod/key.pem cert_path=/etc/lisod/cert.pem" },
+	  "cgi_path=/srv/cgi/run.py key_path=/etc/lisod/key.pem cert_path=/etc/lisod/cert.pem "
+	  "http2=no" },
+	{ __LINE__, "8 arguments keep a --http2 yes given", { "--http2", "yes", LISO8, NULL },
+	  "daemonize=yes require_host=no http2=yes http_port=8080 https_port=8443 "
+	  "log_path=/var/log/lisod.log lock_path=/var/run/lisod.lock root=/srv/www "
+	  "cgi_path=/srv/cgi/run.py key_path=/etc/lisod/key.pem cert_path=/etc/lisod/cert.pem "
+	  "serve=charset:off" },
+	{ __LINE__, "8 arguments keep --http2=1 given", { "--http2=1", "-f", LISO8, NULL },
+	  "require_host=no http2=yes http_port=8080 https_port=8443 "
+	  "log_path=/var/log/lisod.log lock_path=/var/run/lisod.lock root=/srv/www "
+	  "cgi_path=/srv/cgi/run.py key_path=/etc/lisod/key.pem cert_path=/etc/lisod/cert.pem "
+	  "serve=charset:off" },
+	{ __LINE__, "8 arguments, --http2 no", { "--http2", "no", LISO8, NULL },
+	  "daemonize=yes require_host=no " LISO8_FIELDS },
+	{ __LINE__, "8 arguments keep --http2-max-streams", { "--http2-max-streams", "7", LISO8, NULL },
+	  "daemonize=yes require_host=no http2_max_streams=7 " LISO8_FIELDS },
 	{ __LINE__, "8 arguments after --", { "--", LISO8, NULL },
 	  "daemonize=yes require_host=no " LISO8_FIELDS },
 	{ __LINE__, "8 arguments override options before them",
@@ -611,6 +649,100 @@ static void test_fixed_header_lines_bounded(void **state)
 		 path);
 	assert_non_null(strstr(r.err, want));
 	assert_null(strstr(r.err, ":24:"));
+	run_free(&r);
+}
+
+/* A temporary configuration file holding text; its name in path. */
+static void write_conf(char *path, const char *text)
+{
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	FILE *f = fdopen(fd, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* http2 and http2-max-streams as keys of the file's main section: their
+ * values, where they were set, the command line over them, their errors
+ * with FILE:LINE, and the file's http2 kept by the 8-argument form. */
+static void test_http2_file_keys(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/lisod-test-http2-XXXXXX";
+	write_conf(path, "# HTTP/2\nhttp2 = off\nhttp2-max-streams = 1000\n");
+	struct run r;
+	char want[512], where[128];
+	run_parse(&r, (const char *const[]){ "-c", path, NULL });
+	assert_int_equal(r.rc, CONFIG_OK);
+	snprintf(want, sizeof(want), "config_path=%s http2=no http2_max_streams=1000 "
+		 "main_at=http2:2,http2-max-streams:3", path);
+	assert_int_equal(check_fields(__LINE__, "http2 keys", &r.cfg, want), 0);
+	snprintf(want, sizeof(want), "%s:2: ", path);
+	assert_string_equal(config_where(&r.cfg, NULL, "http2", where, sizeof(where)), want);
+	snprintf(want, sizeof(want), "%s:3: ", path);
+	assert_string_equal(config_where(&r.cfg, NULL, "http2-max-streams", where, sizeof(where)),
+			    want);
+	run_free(&r);
+
+	/* The command line overrides both; where-set is then "". */
+	run_parse(&r, (const char *const[]){ "-c", path, "--http2", "yes", "--http2-max-streams=5",
+					     NULL });
+	assert_int_equal(r.rc, CONFIG_OK);
+	snprintf(want, sizeof(want), "config_path=%s http2=yes http2_max_streams=5", path);
+	assert_int_equal(check_fields(__LINE__, "http2 keys, command line over them", &r.cfg, want),
+			 0);
+	assert_string_equal(config_where(&r.cfg, NULL, "http2", where, sizeof(where)), "");
+	run_free(&r);
+	unlink(path);
+
+	/* The 8-argument form keeps the file's http2 = yes; without it, off. */
+	char on[] = "/tmp/lisod-test-http2-XXXXXX";
+	write_conf(on, "http2 = yes\n");
+	run_parse(&r, (const char *const[]){ "-c", on, LISO8, NULL });
+	assert_int_equal(r.rc, CONFIG_OK);
+	snprintf(want, sizeof(want), "config_path=%s daemonize=yes require_host=no http2=yes "
+		 "main_at=http2:1 http_port=8080 https_port=8443 log_path=/var/log/lisod.log "
+		 "lock_path=/var/run/lisod.lock root=/srv/www cgi_path=/srv/cgi/run.py "
+		 "key_path=/etc/lisod/key.pem cert_path=/etc/lisod/cert.pem serve=charset:off", on);
+	assert_int_equal(check_fields(__LINE__, "8 arguments keep the file's http2", &r.cfg, want),
+			 0);
+	run_free(&r);
+	unlink(on);
+	char none[] = "/tmp/lisod-test-http2-XXXXXX";
+	write_conf(none, "http2-max-streams = 9\n");
+	run_parse(&r, (const char *const[]){ "-c", none, LISO8, NULL });
+	assert_int_equal(r.rc, CONFIG_OK);
+	snprintf(want, sizeof(want), "config_path=%s daemonize=yes require_host=no "
+		 "http2_max_streams=9 main_at=http2-max-streams:1 " LISO8_FIELDS, none);
+	assert_int_equal(check_fields(__LINE__, "8 arguments, a file without http2", &r.cfg, want),
+			 0);
+	run_free(&r);
+	unlink(none);
+
+	/* Bad values: each one reported with its line, all of them. */
+	char bad[] = "/tmp/lisod-test-http2-XXXXXX";
+	write_conf(bad, "http2 = maybe\nhttp2-max-streams = 0\nhttp2-max-streams = 1001\n");
+	run_parse(&r, (const char *const[]){ "-c", bad, NULL });
+	unlink(bad);
+	assert_int_equal(r.rc, CONFIG_EXIT_FAIL);
+	snprintf(want, sizeof(want),
+		 "lisod: %s:1: expected yes or no for 'http2': 'maybe'\n"
+		 "lisod: %s:2: invalid stream limit (1 to 1000) for 'http2-max-streams': '0'\n"
+		 "lisod: %s:3: invalid stream limit (1 to 1000) for 'http2-max-streams': '1001'\n",
+		 bad, bad, bad);
+	assert_string_equal(r.err, want);
+	run_free(&r);
+
+	/* Set twice: an error naming the first line. */
+	char twice[] = "/tmp/lisod-test-http2-XXXXXX";
+	write_conf(twice, "http2 = yes\nhttp2 = no\n");
+	run_parse(&r, (const char *const[]){ "-c", twice, NULL });
+	unlink(twice);
+	assert_int_equal(r.rc, CONFIG_EXIT_FAIL);
+	snprintf(want, sizeof(want), "lisod: %s:2: 'http2' is set twice (first on line 1)\n",
+		 twice);
+	assert_string_equal(r.err, want);
 	run_free(&r);
 }
 
@@ -772,6 +904,8 @@ static const struct bad_case BAD_CASES[] = {
 	{ __LINE__, { "--root", NULL }, "missing value for '--root'" },
 	{ __LINE__, { "--log-level", NULL }, "missing value for '--log-level'" },
 	{ __LINE__, { "--require-host", NULL }, "missing value for '--require-host'" },
+	{ __LINE__, { "--http2", NULL }, "missing value for '--http2'" },
+	{ __LINE__, { "--http2-max-streams", NULL }, "missing value for '--http2-max-streams'" },
 	{ __LINE__, { "--user", NULL }, "missing value for '--user'" },
 	{ __LINE__, { "--user", "", NULL }, "empty user for --user: ''" },
 	{ __LINE__, { "--test-config=1", NULL }, "unknown option '--test-config=1'" },
@@ -802,6 +936,20 @@ static const struct bad_case BAD_CASES[] = {
 	{ __LINE__, { "--max-body", "1x", NULL }, "invalid body limit for --max-body: '1x'" },
 	{ __LINE__, { "--max-body", "9223372036854775808", NULL },
 	  "invalid body limit for --max-body: '9223372036854775808'" },
+	{ __LINE__, { "--http2-max-streams", "0", NULL },
+	  "invalid stream limit (1 to 1000) for --http2-max-streams: '0'" },
+	{ __LINE__, { "--http2-max-streams", "1001", NULL },
+	  "invalid stream limit (1 to 1000) for --http2-max-streams: '1001'" },
+	{ __LINE__, { "--http2-max-streams", "-1", NULL },
+	  "invalid stream limit (1 to 1000) for --http2-max-streams: '-1'" },
+	{ __LINE__, { "--http2-max-streams", "+5", NULL },
+	  "invalid stream limit (1 to 1000) for --http2-max-streams: '+5'" },
+	{ __LINE__, { "--http2-max-streams", "4294967396", NULL }, /* 2^32 + 100: no wrap */
+	  "invalid stream limit (1 to 1000) for --http2-max-streams: '4294967396'" },
+	{ __LINE__, { "--http2-max-streams", "many", NULL },
+	  "invalid stream limit (1 to 1000) for --http2-max-streams: 'many'" },
+	{ __LINE__, { "--http2-max-streams=", NULL },
+	  "invalid stream limit (1 to 1000) for --http2-max-streams: ''" },
 	{ __LINE__, { "--min-body-rate", "-1", NULL }, "invalid rate for --min-body-rate: '-1'" },
 	{ __LINE__, { "--min-send-rate", "4294967296", NULL },
 	  "invalid rate for --min-send-rate: '4294967296'" },
@@ -820,6 +968,10 @@ static const struct bad_case BAD_CASES[] = {
 	  "expected yes or no for --require-host: 'maybe'" },
 	{ __LINE__, { "--require-host=", NULL }, "expected yes or no for --require-host: ''" },
 	{ __LINE__, { "--require-host", "YES", NULL }, "expected yes or no for --require-host: 'YES'" },
+	{ __LINE__, { "--http2", "maybe", NULL }, "expected yes or no for --http2: 'maybe'" },
+	{ __LINE__, { "--http2=", NULL }, "expected yes or no for --http2: ''" },
+	{ __LINE__, { "--http2", "YES", NULL }, "expected yes or no for --http2: 'YES'" },
+	{ __LINE__, { "--http2", "h2", NULL }, "expected yes or no for --http2: 'h2'" },
 	{ __LINE__, { "--log-level", "loud", NULL }, "invalid log level for --log-level: 'loud'" },
 	{ __LINE__, { "--log-level", "INFO", NULL }, "invalid log level for --log-level: 'INFO'" },
 	/* Combinations. */
@@ -1079,6 +1231,7 @@ int main(void)
 		cmocka_unit_test(test_field_table_complete),
 		cmocka_unit_test(test_good_table),
 		cmocka_unit_test(test_help_options_covered),
+		cmocka_unit_test(test_http2_file_keys),
 		cmocka_unit_test(test_exit_table),
 		cmocka_unit_test(test_bad_table),
 		cmocka_unit_test(test_duration_table),
