@@ -36,7 +36,16 @@ SSL_LIBS   := $(shell $(PKG_CONFIG) --libs openssl 2>/dev/null || echo -lssl -lc
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
 INIH_LIBS  := $(shell $(PKG_CONFIG) --libs inih 2>/dev/null || echo -linih)
 ZLIB_LIBS  := $(shell $(PKG_CONFIG) --libs zlib 2>/dev/null || echo -lz)
-LIBS       := $(SSL_LIBS) $(INIH_LIBS) $(ZLIB_LIBS)
+# HTTP/2 (src/h2.c) with libnghttp2 where pkg-config finds it; HTTP2=no
+# builds without it (the h2 functions are stubs, HTTP/2 is never offered).
+HTTP2      ?= auto
+ifneq ($(HTTP2),no)
+  NGHTTP2_LIBS := $(shell $(PKG_CONFIG) --libs libnghttp2 2>/dev/null)
+endif
+ifneq ($(NGHTTP2_LIBS),)
+  H2_CFLAGS := -DLISOD_HTTP2=1 $(shell $(PKG_CONFIG) --cflags libnghttp2 2>/dev/null)
+endif
+LIBS       := $(SSL_LIBS) $(INIH_LIBS) $(ZLIB_LIBS) $(NGHTTP2_LIBS)
 
 SRCS     := $(sort $(wildcard src/*.c))
 LIB_SRCS := $(filter-out src/main.c,$(SRCS))
@@ -52,7 +61,7 @@ else ifeq ($(VARIANT),debug)
 else
   VFLAGS := -O2 -g
 endif
-CFLAGS_ALL := $(CSTD) $(WARN) $(VFLAGS) $(SSL_CFLAGS) $(CPPFLAGS) $(CFLAGS)
+CFLAGS_ALL := $(CSTD) $(WARN) $(VFLAGS) $(SSL_CFLAGS) $(H2_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 LDFLAGS_ALL := $(VFLAGS) $(LDFLAGS)
 
 LIB_OBJS  := $(LIB_SRCS:src/%.c=$(B)/%.o)
@@ -120,7 +129,7 @@ valgrind: deps-valgrind
 FUZZ_B := build/fuzz
 $(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRCS)
 	mkdir -p $(FUZZ_B)
-	clang $(CSTD) -g -O1 -fsanitize=fuzzer,address,undefined $(SSL_CFLAGS) -Isrc \
+	clang $(CSTD) -g -O1 -fsanitize=fuzzer,address,undefined $(SSL_CFLAGS) $(H2_CFLAGS) -Isrc \
 	  -o $@ $< $(LIB_SRCS) $(LIBS)
 
 fuzz: deps-fuzz

@@ -32,7 +32,7 @@
 #   ci        .ci/run: all of the above (it also builds lisod with clang)
 set -eu
 
-build="gcc libc6-dev make pkg-config libssl-dev libinih-dev zlib1g-dev"
+build="gcc libc6-dev make pkg-config libssl-dev libinih-dev zlib1g-dev libnghttp2-dev"
 unit="libcmocka-dev"
 integ="python3 python3-pytest python3-flask curl openssl apache2-utils util-linux haproxy systemd"
 clang="clang libclang-rt-14-dev"

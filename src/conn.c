@@ -13,6 +13,7 @@
 #include "cgi.h"
 #include "compress.h"
 #include "fcache.h"
+#include "h2.h"
 #include "http_resp.h"
 #include "log.h"
 #include "site_route.h"
@@ -52,6 +53,8 @@ static struct timer_queue *conn_phase_queue(const struct conn *c)
 	case CONN_READ_BODY: return &w->q_body;
 	case CONN_CGI: return &w->q_cgi;
 	case CONN_WRITE: return &w->q_write;
+	case CONN_H2_IDLE: return &w->q_idle;
+	case CONN_H2: return &w->q_write;
 	case CONN_LINGER: return &w->q_linger;
 	case CONN_CLOSED:
 	case CONN_STATE_COUNT: break;
@@ -249,6 +252,7 @@ void conn_close(struct conn *c)
 		return;
 	struct worker *w = c->w;
 	timer_disarm(&c->timer);
+	h2_session_free(c);       /* its streams' inner connections close first */
 	conn_cgi_detach(c, true); /* a client gone mid-CGI: the child is killed */
 	c->io.ops->free(&c->io);
 	/* close() also removes the descriptor from epoll: it has no duplicate. */
@@ -262,7 +266,8 @@ void conn_close(struct conn *c)
 	c->state = CONN_CLOSED;
 	c->next = w->closing;
 	w->closing = c;
-	w->conns_active--;
+	if (!c->h2_stream) /* a stream is its connection's, not one of its own */
+		w->conns_active--;
 	if (w->draining && w->conns_active == 0)
 		loop_stop(w->loop);
 }
@@ -321,7 +326,7 @@ void conn_free_all(struct worker *w)
 /* Send FIN after the last response and read until the peer closes, so
  * unread request bytes do not turn our close into a reset that destroys
  * the response still in flight (lingering close). */
-static void conn_finish(struct conn *c)
+void conn_finish(struct conn *c)
 {
 	if (c->io.ops->shutdown(&c->io) != IO_OK) {
 		conn_close(c);
@@ -408,6 +413,33 @@ static void conn_on_proxy(struct conn *c)
 	conn_set_state(c, conn_first_state(c));
 }
 
+/* HTTP/2 from here on (ALPN "h2", or the preface in cleartext): what was
+ * read already is the session's first input. Over the limit, a close: a
+ * 503 in HTTP/1.1 would be garbage to an HTTP/2 client. */
+static void conn_begin_h2(struct conn *c)
+{
+	if (c->refusing || h2_session_start(c) < 0) {
+		if (!c->refusing)
+			log_err(c->w->log, "out of memory for an HTTP/2 session");
+		conn_close(c);
+		return;
+	}
+	conn_set_state(c, CONN_H2_IDLE);
+}
+
+/* Cleartext HTTP/2 with prior knowledge (RFC 9113 §3.3) is only ever the
+ * first thing on a connection. 1: it is (the state changed), 0: a prefix
+ * of the preface (read more), -1: HTTP/1.x. */
+static int conn_try_h2_preface(struct conn *c)
+{
+	if (c->answered || c->tls || c->h2_stream || !c->w->cfg->http2 || !h2_built())
+		return -1;
+	int m = h2_preface_match(buf_rptr(&c->in), buf_len(&c->in));
+	if (m == 1)
+		conn_begin_h2(c);
+	return m;
+}
+
 static void conn_on_handshake(struct conn *c)
 {
 	if (!c->readable && !c->writable)
@@ -417,6 +449,10 @@ static void conn_on_handshake(struct conn *c)
 		int site = tls_session_site(c->io.impl);
 		if (site >= 0)
 			c->tls_site = (uint16_t)site;
+		if (tls_session_h2(c->io.impl)) {
+			conn_begin_h2(c);
+			return;
+		}
 		conn_set_state(c, CONN_IDLE);
 		return;
 	}
@@ -545,6 +581,14 @@ static void conn_log_access(struct conn *c, const struct http_request *req, int 
 	conn_peer_name(c, addr, sizeof(addr));
 	size_t line_len;
 	const char *line = conn_request_line(buf_rptr(&c->in), buf_len(&c->in), &line_len);
+	char h2_line[CONN_LOG_LINE_MAX];
+	if (c->h2_stream && line_len >= 8 && line_len <= sizeof(h2_line) &&
+	    memcmp(line + line_len - 8, "HTTP/1.1", 8) == 0) {
+		/* The stream's request line is ours (h2.c): its real version. */
+		memcpy(h2_line, line, line_len - 8);
+		memcpy(h2_line + line_len - 8, "HTTP/2.0", 8);
+		line = h2_line;
+	}
 	struct log_access a = {
 		.client = addr,
 		.when = loop_now_sec(c->w->loop),
@@ -854,7 +898,10 @@ static void conn_on_read_head(struct conn *c)
 		 * writing: their responses then leave in one write. A pending file
 		 * body goes first; nothing is parsed after the last response. */
 		if (!c->close_after && !conn_body_queued(c) && buf_len(&c->in) > 0) {
-			enum head_step step = conn_try_head(c);
+			int h2 = conn_try_h2_preface(c);
+			if (h2 == 1)
+				return;
+			enum head_step step = h2 == 0 ? HEAD_NEED_MORE : conn_try_head(c);
 			if (step == HEAD_STOP)
 				return;
 			if (step == HEAD_ANSWERED)
@@ -950,6 +997,8 @@ static void conn_run(struct conn *c)
 		case CONN_READ_BODY: conn_on_read_body(c); break;
 		case CONN_CGI: conn_on_cgi(c); break;
 		case CONN_WRITE: conn_on_write(c); break;
+		case CONN_H2_IDLE: /* fall through: one handler, two timeouts */
+		case CONN_H2: conn_on_h2(c); break;
 		case CONN_LINGER: conn_on_linger(c); break;
 		case CONN_CLOSED:
 		case CONN_STATE_COUNT: return;
@@ -1036,6 +1085,13 @@ static void conn_on_timeout(struct loop *loop, struct timer *t)
 	case CONN_WRITE:
 		conn_abort(c); /* a stalled reader: drop what it never read */
 		return;
+	case CONN_H2_IDLE:
+	case CONN_H2:
+		switch (h2_session_timeout(c)) {
+		case 1: conn_arm_timer(c); return;
+		case 0: conn_close(c); return;
+		default: conn_abort(c); return;
+		}
 	case CONN_PROXY:
 	case CONN_TLS_HANDSHAKE:
 	case CONN_ECHO:
@@ -1131,6 +1187,18 @@ int conn_start(struct conn *c, const struct transport_ops *ops, void *impl)
 	return 0;
 }
 
+void conn_start_stream(struct conn *c, const struct transport_ops *ops, void *impl, bool tls,
+		       uint16_t tls_site)
+{
+	transport_init(&c->io, ops, -1, impl);
+	c->tls = tls;
+	c->tls_site = tls_site;
+	c->h2_stream = true;
+	c->readable = c->writable = true;
+	conn_set_state(c, CONN_IDLE);
+	conn_wake(c);
+}
+
 void conn_accept(struct worker *w, struct listener *l, int fd,
 		 const struct sockaddr_storage *peer, socklen_t peer_len)
 {
@@ -1164,7 +1232,7 @@ void conn_accept(struct worker *w, struct listener *l, int fd,
 	void *impl = NULL;
 	if (l->tls) {
 		ops = &tls_transport_ops;
-		impl = tls_session_new(w->tls, fd);
+		impl = tls_session_new(w->tls, fd, w->cfg->http2 && h2_built());
 		if (!impl) {
 			log_err(w->log, "out of memory for a TLS session");
 			close(fd);
@@ -1181,12 +1249,27 @@ static void conn_close_queue(struct timer_queue *q)
 	while (q->head.next != &q->head) {
 		struct timer *t = q->head.next;
 		struct conn *c = container_of(t, struct conn, timer);
-		conn_close(c);
+		if (c->h2)
+			h2_session_bye(c); /* GOAWAY first, then the close */
+		else
+			conn_close(c);
+	}
+}
+
+/* HTTP/2 connections with streams: GOAWAY, and the streams finish. */
+static void conn_goaway_busy(struct worker *w)
+{
+	struct timer_queue *q = &w->q_write;
+	for (struct timer *t = q->head.next; t != &q->head; t = t->next) {
+		struct conn *c = container_of(t, struct conn, timer);
+		if (c->h2)
+			h2_session_goaway(c);
 	}
 }
 
 void conn_close_idle(struct worker *w)
 {
+	conn_goaway_busy(w);
 	conn_close_queue(&w->q_idle);
 	conn_close_queue(&w->q_tls);
 	conn_close_queue(&w->q_refuse);

@@ -522,7 +522,9 @@ static bool relay_start_response(struct conn *c, struct conn_cgi *g, size_t head
 	if (coding == RELAY_GZIP && relay_start_gzip(c, g, &h))
 		h.has_content_length = false; /* still enforced on the program (has_length) */
 	/* An encoded body is chunked (HTTP/1.1) or ends with the connection. */
-	g->chunked = (g->encoded || !g->has_length) && !bodiless_status && g->http11;
+	/* An HTTP/2 stream's answer ends with the stream (h2.c frames it). */
+	g->chunked = (g->encoded || !g->has_length) && !bodiless_status && g->http11 &&
+		     !c->h2_stream;
 	/* Without a length an HTTP/1.0 answer ends when the connection does. */
 	g->keep_alive = g->req_keep && ((g->has_length && !g->encoded) || g->chunked ||
 					bodiless_status);

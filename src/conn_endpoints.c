@@ -27,6 +27,7 @@ static const char *const STATE_NAMES[CONN_STATE_COUNT] = {
 	[CONN_ECHO] = "echo",           [CONN_IDLE] = "idle",
 	[CONN_READ_HEAD] = "head",      [CONN_READ_BODY] = "body",
 	[CONN_CGI] = "cgi",             [CONN_WRITE] = "writing",
+	[CONN_H2_IDLE] = "h2-idle",     [CONN_H2] = "h2",
 	[CONN_LINGER] = "closing",      [CONN_CLOSED] = NULL,
 };
 

@@ -37,6 +37,7 @@
 #include "transport.h"
 
 struct conn_cgi;
+struct h2_session;
 struct fcache_entry;
 struct zcache_item;
 
@@ -50,6 +51,9 @@ enum conn_state {
 	                  * of one a CGI program did not read: body_drain) */
 	CONN_CGI,        /* a CGI program runs: body to its stdin, its stdout to us */
 	CONN_WRITE,      /* flushing responses the socket would not take yet */
+	CONN_H2_IDLE,    /* HTTP/2 (h2.c) with no stream open: the idle timeout */
+	CONN_H2,         /* HTTP/2 with streams: a connection whose answers wait
+	                  * and do not move for a write timeout is reset */
 	CONN_LINGER,     /* response sent, write side shut: drain input, then close */
 	CONN_CLOSED,     /* released; struct waits to be recycled */
 	CONN_STATE_COUNT
@@ -75,6 +79,8 @@ struct conn {
 	bool write_wants_read;      /* TLS: a write is blocked until readable */
 	bool refusing;              /* over the connection limit: 503, then close */
 	bool answered;              /* some request of it was answered */
+	bool h2_stream;             /* an HTTP/2 stream's inner connection (h2.c):
+	                             * no socket, its transport is the stream */
 
 	/* The request body (conn_body_*). The head stays at in[rpos..+head_len);
 	 * decoded body bytes not yet consumed follow it (body_pending). */
@@ -92,6 +98,7 @@ struct conn {
 	uint32_t window_start_ms, window_bytes;
 
 	struct conn_cgi *cgi;       /* CONN_CGI: the relay */
+	struct h2_session *h2;      /* CONN_H2*: the HTTP/2 session */
 
 	struct fcache_entry *file_entry; /* held while its body is sent */
 	const struct zcache_item *zitem; /* or: a compressed body in memory, held */
@@ -109,6 +116,14 @@ struct conn {
 };
 
 enum flush_result { FLUSH_DONE, FLUSH_AGAIN, FLUSH_ERROR };
+
+/* An HTTP/2 stream's inner connection over ops (the stream's transport,
+ * its state impl): no socket, no loop registration; tls and tls_site are
+ * its connection's. It runs at once (the request is there). */
+void conn_start_stream(struct conn *c, const struct transport_ops *ops, void *impl, bool tls,
+		       uint16_t tls_site);
+/* The last answer is out: FIN (close_notify), then CONN_LINGER. */
+void conn_finish(struct conn *c);
 
 void conn_set_state(struct conn *c, enum conn_state s);
 /* Progress of n bytes in a phase with a minimum data rate: false when the
@@ -218,6 +233,19 @@ enum serve_result conn_static_serve(struct conn *c, const struct http_request *r
  * RETRY: nothing written, again once earlier answers are out. */
 enum endpoint_result { ENDPOINT_NONE, ENDPOINT_DONE, ENDPOINT_RETRY };
 enum endpoint_result conn_endpoint(struct conn *c, const struct http_request *req);
+
+/* h2.c: the CONN_H2_IDLE and CONN_H2 phases. h2_session_start: a session
+ * for c (c->h2), its SETTINGS queued; -1 out of memory. The handler reads,
+ * runs the streams and sends. h2_session_timeout: the phase's timer fired:
+ * 1 keep waiting, 0 close (a GOAWAY was sent), -1 reset (a stalled
+ * reader). h2_session_goaway: graceful stop (streams in flight finish);
+ * h2_session_bye: GOAWAY if it can go at once, then close. */
+int h2_session_start(struct conn *c);
+void conn_on_h2(struct conn *c);
+int h2_session_timeout(struct conn *c);
+void h2_session_goaway(struct conn *c);
+void h2_session_bye(struct conn *c);
+void h2_session_free(struct conn *c);
 
 /* conn_cgi.c: the CONN_CGI phase */
 void conn_cgi_start(struct conn *c, const struct http_request *req);

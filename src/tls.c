@@ -36,18 +36,37 @@ static void tls_error(char *err, size_t errlen, const char *what)
 	ERR_clear_error();
 }
 
+/* SSL app data: bit 0 "offer h2" (tls_session_new), the rest the site
+ * chosen by SNI + 1 (0: none chosen). */
+static uintptr_t app_bits(const SSL *ssl)
+{
+	return (uintptr_t)SSL_get_app_data(ssl);
+}
+
+/* ALPN (RFC 7301): h2 first where HTTP/2 is on, http/1.1 always; a client
+ * that offers neither goes on without ALPN (HTTP/1.1). */
 static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 		       const unsigned char *in, unsigned int inlen, void *arg)
 {
-	(void)ssl;
 	(void)arg;
-	static const unsigned char ours[] = "\x08http/1.1";
-	unsigned char *sel;
-	if (SSL_select_next_proto(&sel, outlen, ours, sizeof(ours) - 1, in, inlen) !=
-	    OPENSSL_NPN_NEGOTIATED)
-		return SSL_TLSEXT_ERR_NOACK; /* no overlap: go on without ALPN */
-	*out = sel;
-	return SSL_TLSEXT_ERR_OK;
+	static const unsigned char with_h2[] = "\x02h2\x08http/1.1";
+	static const unsigned char h1_only[] = "\x08http/1.1";
+	bool h2 = app_bits(ssl) & 1;
+	const unsigned char *ours = h2 ? with_h2 : h1_only;
+	unsigned ours_len = h2 ? sizeof(with_h2) - 1 : sizeof(h1_only) - 1;
+	/* Our preference, not the client's: SSL_select_next_proto walks its
+	 * first argument's list in order. */
+	for (unsigned i = 0; i < ours_len; i += 1u + ours[i]) {
+		for (unsigned j = 0; j < inlen; j += 1u + in[j]) {
+			if (in[j] == ours[i] && j + 1u + in[j] <= inlen &&
+			    memcmp(in + j + 1, ours + i + 1, ours[i]) == 0) {
+				*out = in + j + 1;
+				*outlen = in[j];
+				return SSL_TLSEXT_ERR_OK;
+			}
+		}
+	}
+	return SSL_TLSEXT_ERR_NOACK; /* no overlap: go on without ALPN */
 }
 
 static int add_ext(X509 *cert, int nid, const char *value)
@@ -458,7 +477,6 @@ static void tls_free(struct transport *t)
 	t->impl = NULL;
 }
 
-/* SSL app data: the chosen site + 1 (0: none chosen). */
 static int on_servername(SSL *ssl, int *alert, void *arg)
 {
 	(void)alert;
@@ -470,7 +488,7 @@ static int on_servername(SSL *ssl, int *alert, void *arg)
 	struct tls_ctx *ctx = sni->site_ctx(sni->arg, site);
 	if (ctx && SSL_get_SSL_CTX(ssl) != ctx->ssl && !SSL_set_SSL_CTX(ssl, ctx->ssl))
 		return SSL_TLSEXT_ERR_ALERT_FATAL;
-	SSL_set_app_data(ssl, (void *)(intptr_t)(site + 1));
+	SSL_set_app_data(ssl, (void *)(((uintptr_t)(site + 1) << 1) | (app_bits(ssl) & 1)));
 	return SSL_TLSEXT_ERR_OK;
 }
 
@@ -482,7 +500,15 @@ void tls_ctx_set_sni(struct tls_ctx *base, const struct tls_sni *sni)
 
 int tls_session_site(const void *impl)
 {
-	return (int)(intptr_t)SSL_get_app_data((const SSL *)impl) - 1;
+	return (int)(app_bits(impl) >> 1) - 1;
+}
+
+bool tls_session_h2(const void *impl)
+{
+	const unsigned char *proto;
+	unsigned len;
+	SSL_get0_alpn_selected(impl, &proto, &len);
+	return len == 2 && memcmp(proto, "h2", 2) == 0;
 }
 
 const struct transport_ops tls_transport_ops = {
@@ -495,11 +521,12 @@ const struct transport_ops tls_transport_ops = {
 	.free = tls_free,
 };
 
-void *tls_session_new(struct tls_ctx *ctx, int fd)
+void *tls_session_new(struct tls_ctx *ctx, int fd, bool offer_h2)
 {
 	SSL *ssl = SSL_new(ctx->ssl);
 	if (!ssl)
 		return NULL;
+	SSL_set_app_data(ssl, (void *)(uintptr_t)offer_h2);
 	if (SSL_set_fd(ssl, fd) != 1) {
 		SSL_free(ssl);
 		return NULL;

@@ -70,14 +70,16 @@ struct tls_sni {
 void tls_ctx_set_sni(struct tls_ctx *base, const struct tls_sni *sni);
 /* The site the handshake's server name chose, or -1 (none, or unknown). */
 int tls_session_site(const void *impl);
+/* The handshake agreed on "h2" by ALPN. */
+bool tls_session_h2(const void *impl);
 
 /* The TLS implementation of the transport interface; its state (impl) is
  * the SSL of tls_session_new(). */
 extern const struct transport_ops tls_transport_ops;
 
-/* A server-side TLS session on fd, for transport_init(&tls_transport_ops).
- * NULL: out of memory. */
-void *tls_session_new(struct tls_ctx *ctx, int fd);
+/* A server-side TLS session on fd, for transport_init(&tls_transport_ops);
+ * offer_h2: ALPN offers "h2" before "http/1.1". NULL: out of memory. */
+void *tls_session_new(struct tls_ctx *ctx, int fd, bool offer_h2);
 
 
 #endif
