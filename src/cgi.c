@@ -299,7 +299,7 @@ static void env_fill(const struct cgi_env_input *in, struct env_out *e)
 			env_str(e, "SERVER_NAME", "localhost");
 	}
 	env_u64(e, "SERVER_PORT", in->server_port);
-	env_str(e, "SERVER_PROTOCOL", "HTTP/1.1");
+	env_str(e, "SERVER_PROTOCOL", in->http2 ? "HTTP/2.0" : "HTTP/1.1");
 	env_str(e, "SERVER_SOFTWARE", LISOD_SERVER_HEADER);
 	if (in->https)
 		env_str(e, "HTTPS", "on");

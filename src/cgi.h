@@ -53,6 +53,7 @@ struct cgi_env_input {
 	uint16_t server_port;
 	const char *server_name;    /* NULL: from Host (port stripped), else "localhost" */
 	bool https;
+	bool http2;                 /* SERVER_PROTOCOL=HTTP/2.0 (the request came as a stream) */
 	int64_t content_length;     /* -1: none (e.g. a chunked body streams to EOF) */
 };
 
@@ -61,7 +62,7 @@ struct cgi_env_input {
  * the request has them), GATEWAY_INTERFACE=CGI/1.1, PATH_INFO,
  * QUERY_STRING (empty if none), REMOTE_ADDR, REMOTE_PORT, REQUEST_METHOD,
  * REQUEST_URI (the raw target), SCRIPT_NAME=/cgi, SERVER_NAME, SERVER_PORT,
- * SERVER_PROTOCOL=HTTP/1.1, SERVER_SOFTWARE=Liso/1.0, HTTPS=on over TLS,
+ * SERVER_PROTOCOL=HTTP/1.1 (HTTP/2.0 for a stream), SERVER_SOFTWARE=Liso/1.0, HTTPS=on over TLS,
  * PATH (a fixed safe value), and HTTP_<NAME> for every request header
  * (upper case, '-' → '_'), except Proxy (httpoxy), Content-Length,
  * Content-Type and Authorization, and except names with bytes other than

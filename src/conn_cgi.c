@@ -118,6 +118,7 @@ static int relay_spawn(struct conn *c, const struct http_request *req, struct co
 		.remote_port = conn_peer_port(c),
 		.server_port = c->local_port,
 		.https = c->tls,
+		.http2 = c->h2_stream,
 		.content_length = req->chunked ? -1 : req->content_length,
 	};
 	char **env = cgi_env_build(&in);

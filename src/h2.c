@@ -40,8 +40,9 @@ enum {
 	H2_STREAM_WINDOW = 65535,
 	H2_CONN_WINDOW = 16 << 20,
 	/* Request bytes a stream may hold: its head, its window of body and
-	 * the chunk framing of DATA frames; more is a peer that cheats. */
-	H2_REQ_MAX = HTTP_HEAD_MAX_BYTES + 4 * H2_STREAM_WINDOW,
+	 * the chunk framing of its DATA frames (a client that sends a window
+	 * in DATA frames of a few bytes each is reset: ENHANCE_YOUR_CALM). */
+	H2_REQ_MAX = HTTP_HEAD_MAX_BYTES + 2 * H2_STREAM_WINDOW,
 	/* Response head as the inner connection writes it (ours: a few hundred
 	 * bytes; a CGI program's: its parser's limit), and its fields. */
 	H2_RESP_HEAD_MAX = 64 * 1024,
@@ -82,6 +83,7 @@ struct h2_stream {
 	uint64_t body_unread;           /* DATA bytes in req not yet given back */
 	bool has_length, chunked, head_method, head_built, req_done;
 	bool too_large;                 /* 431 */
+	bool malformed;                 /* reset: its fields are ignored */
 	bool ready;                     /* on the ready list */
 	bool closed;                    /* the library closed the stream */
 
@@ -214,9 +216,28 @@ static bool name_is(const uint8_t *name, size_t len, const char *lit)
 
 /* The request line and Host, once the pseudo-header fields are all in
  * (they come first: libnghttp2 checks). */
+/* A request line of these bytes parses as one: no SP, CTL or DEL in the
+ * target and method (libnghttp2 checks fields, not every pseudo value as
+ * strictly), so no stream can smuggle a second request line. */
+static bool token_clean(const char *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)p[i] <= ' ' || p[i] == 0x7f)
+			return false;
+	return len > 0;
+}
+
 static int req_begin(struct h2_stream *st)
 {
 	const char *ps = st->pseudo.data;
+	if (!token_clean(ps + st->method_off, st->method_len) ||
+	    (st->path_len && !token_clean(ps + st->path_off, st->path_len))) {
+		/* Malformed (RFC 9113 §8.1.1): the stream, not the connection. */
+		st->malformed = true;
+		nghttp2_submit_rst_stream(st->s->ng, NGHTTP2_FLAG_NONE, st->id,
+					  NGHTTP2_PROTOCOL_ERROR);
+		return 0;
+	}
 	const char *target = ps + st->path_off;
 	size_t target_len = st->path_len;
 	if (!st->path_len) { /* CONNECT: authority-form (answered 501) */
@@ -241,7 +262,7 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint
 	if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
 		return 0; /* trailers: not kept (an HTTP/1.1 body's are not either) */
 	struct h2_stream *st = nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
-	if (!st || st->too_large)
+	if (!st || st->too_large || st->malformed)
 		return 0;
 	uint64_t size = (uint64_t)st->header_bytes + namelen + valuelen + 32;
 	if (size > H2_HEADER_LIST_MAX) {
@@ -268,8 +289,8 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint
 		st->cookie_off = buf_len(&st->pseudo);
 		return 0;
 	}
-	if (!st->head_built && req_begin(st) < 0)
-		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	if (!st->head_built && (req_begin(st) < 0 || st->malformed))
+		return st->malformed ? 0 : NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	if (name_is(name, namelen, "cookie")) {
 		/* Crumbs are joined again for HTTP/1.1 (RFC 9113 §8.2.3). */
 		bool first = buf_len(&st->pseudo) == st->cookie_off;
@@ -297,6 +318,8 @@ static int req_end_head(struct h2_stream *st, bool end_stream)
 {
 	if (!st->head_built && req_begin(st) < 0)
 		return -1;
+	if (st->malformed)
+		return 0;
 	uint32_t crumbs = buf_len(&st->pseudo) - st->cookie_off;
 	if (crumbs && req_puts(st, "cookie", 6, st->pseudo.data + st->cookie_off, crumbs) < 0)
 		return -1;
@@ -761,6 +784,8 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *
 			}
 			if (req_end_head(st, end_stream) < 0)
 				return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+			if (st->malformed)
+				return 0;
 			if (end_stream)
 				st->req_done = true;
 		} else if (end_stream && req_end_body(st) < 0) { /* trailers */
@@ -806,7 +831,7 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const u
 	/* The connection's window is given back at once; the stream's as its
 	 * inner connection reads (stream_read). */
 	nghttp2_session_consume_connection(ng, len);
-	if (!st || st->req_done)
+	if (!st || st->req_done || st->malformed)
 		return 0;
 	if (!st->inner && st->resp_submitted) {
 		/* Answered already (a 413, say): the rest is dropped as it comes. */
@@ -1002,6 +1027,8 @@ void h2_session_free(struct conn *c)
 	while (s->streams) {
 		struct h2_stream *st = s->streams;
 		st->closed = true;
+		/* The library is not to find it while it goes (whatever it calls). */
+		nghttp2_session_set_stream_user_data(s->ng, st->id, NULL);
 		if (st->inner) {
 			struct conn *inner = st->inner;
 			st->inner = NULL;
