@@ -155,14 +155,22 @@ def test_get_head_post_verified(start_tls, certs, kind):
 def test_curl_cacert(start_tls, certs, kind):
     pair = certs[kind]
     ts = start_tls(pair)
+    # HTTP/1.1 asked for: this test is about verification and keep-alive over
+    # TLS (curl would take h2 by ALPN otherwise, as checked at the end).
     base = ["--max-time", str(int(30 * SLOW)), "-sS", "--cacert", str(pair.cert),
-            "--resolve", f"localhost:{ts.port}:127.0.0.1"]
+            "--resolve", f"localhost:{ts.port}:127.0.0.1", "--http1.1"]
     url = f"https://localhost:{ts.port}"
     p = subprocess.run([CURL, *base, "-o", "-", "-w", "\n%{http_code} %{http_version}",
                         f"{url}/index.html", f"{url}/f4.txt"],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60 * SLOW)
     assert p.returncode == 0, p.stderr
     assert p.stdout == INDEX_BODY + b"\n200 1.1" + file_body(4) + b"\n200 1.1", p.stdout
+    # left to choose, curl takes h2 by ALPN: the same bytes
+    p = subprocess.run([CURL, *base[:-1], "-o", "-", "-w", "\n%{http_code} %{http_version}",
+                        f"{url}/index.html", f"{url}/f4.txt"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60 * SLOW)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == INDEX_BODY + b"\n200 2" + file_body(4) + b"\n200 2", p.stdout
     # two URLs on one connection: curl reuses it (keep-alive over TLS)
     p = subprocess.run([CURL, *base, "-v", "-o", "/dev/null", f"{url}/f1.txt", f"{url}/f2.txt"],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60 * SLOW)
@@ -203,12 +211,20 @@ def test_s_client_alpn_and_version(start_tls, certs, version_flag, expected):
 
 
 def test_s_client_without_alpn_still_served(start_tls, certs):
-    """ALPN is optional: a client offering none (or only h2) is served HTTP/1.1."""
+    """ALPN is optional: a client offering none is served HTTP/1.1; one offering
+    only h2 gets h2 (test_h2.py speaks it), or, with --http2 no, no ALPN and
+    HTTP/1.1."""
     ts = start_tls(certs["ec"])
     rc, out = s_client(ts.port, "-ign_eof", stdin=HTTP_REQ_CLOSE)
     assert rc == 0 and "No ALPN negotiated" in out and "HTTP/1.1 200 OK" in out, out
     ctx = client_context(certs["ec"].cert, alpn=False)
     ctx.set_alpn_protocols(["h2"])
+    with tls_socket(ts.port, ctx) as s:
+        assert s.selected_alpn_protocol() == "h2"
+    ts.srv.stop()
+    ts = start_tls(certs["ec"], "--http2", "no")
+    with tls_socket(ts.port, ctx) as s:
+        assert s.selected_alpn_protocol() is None
     r = raw_exchange(ts.port, get("/f1.txt"), connect=tls_connector(ctx), timeout=T)[0]
     assert r.status == 200 and r.body == file_body(1)
 
