@@ -176,6 +176,11 @@ static bool session_junk(struct h2_session *s, const char *what)
 /* Append n bytes to b (a pool block, grown up to max). */
 static int buf_put(struct buf *b, struct buf_pool *pool, const void *p, size_t n, uint32_t max)
 {
+	if (b->data && buf_space(b) >= n) { /* the usual case */
+		memcpy(buf_wptr(b), p, n);
+		b->wpos += (uint32_t)n;
+		return 0;
+	}
 	if (buf_acquire(b, pool) < 0)
 		return -1;
 	if (buf_space(b) < n) {
@@ -199,20 +204,30 @@ static int req_put(struct h2_stream *st, const void *p, size_t n)
 	return buf_put(&st->req, &st->s->c->w->pool, p, n, H2_REQ_MAX);
 }
 
+/* "name: value\r\n" */
 static int req_puts(struct h2_stream *st, const char *a, size_t an, const char *b, size_t bn)
 {
-	if (req_put(st, a, an) < 0 || req_put(st, ": ", 2) < 0 || req_put(st, b, bn) < 0)
-		return -1;
-	return req_put(st, "\r\n", 2);
+	struct buf *r = &st->req;
+	size_t n = an + bn + 4;
+	if (!r->data || buf_space(r) < n) { /* the growing path, piece by piece */
+		if (req_put(st, a, an) < 0 || req_put(st, ": ", 2) < 0 || req_put(st, b, bn) < 0)
+			return -1;
+		return req_put(st, "\r\n", 2);
+	}
+	char *w = buf_wptr(r);
+	memcpy(w, a, an);
+	memcpy(w + an, ": ", 2);
+	memcpy(w + an + 2, b, bn);
+	memcpy(w + an + 2 + bn, "\r\n", 2);
+	r->wpos += (uint32_t)n;
+	return 0;
 }
 
 /* ---- the request, as an HTTP/1.1 message ----------------------------- */
 
-static bool name_is(const uint8_t *name, size_t len, const char *lit)
-{
-	size_t n = strlen(lit);
-	return len == n && memcmp(name, lit, n) == 0;
-}
+/* A field name equal to a literal (names are lower case in HTTP/2). */
+#define NAME_IS(name, len, lit) \
+	((len) == sizeof(lit) - 1 && memcmp((name), (lit), sizeof(lit) - 1) == 0)
 
 /* The request line and Host, once the pseudo-header fields are all in
  * (they come first: libnghttp2 checks). */
@@ -275,14 +290,14 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint
 		uint32_t off = buf_len(&st->pseudo);
 		if (buf_put(&st->pseudo, pool, value, valuelen, H2_HEADER_LIST_MAX) < 0)
 			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-		if (name_is(name, namelen, ":method")) {
+		if (NAME_IS(name, namelen, ":method")) {
 			st->method_off = off;
 			st->method_len = (uint32_t)valuelen;
 			st->head_method = valuelen == 4 && memcmp(value, "HEAD", 4) == 0;
-		} else if (name_is(name, namelen, ":path")) {
+		} else if (NAME_IS(name, namelen, ":path")) {
 			st->path_off = off;
 			st->path_len = (uint32_t)valuelen;
-		} else if (name_is(name, namelen, ":authority")) {
+		} else if (NAME_IS(name, namelen, ":authority")) {
 			st->auth_off = off;
 			st->auth_len = (uint32_t)valuelen;
 		}
@@ -291,7 +306,7 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint
 	}
 	if (!st->head_built && (req_begin(st) < 0 || st->malformed))
 		return st->malformed ? 0 : NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-	if (name_is(name, namelen, "cookie")) {
+	if (NAME_IS(name, namelen, "cookie")) {
 		/* Crumbs are joined again for HTTP/1.1 (RFC 9113 §8.2.3). */
 		bool first = buf_len(&st->pseudo) == st->cookie_off;
 		if ((!first && buf_put(&st->pseudo, pool, "; ", 2, H2_HEADER_LIST_MAX) < 0) ||
@@ -299,12 +314,12 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint
 			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 		return 0;
 	}
-	if (name_is(name, namelen, "host") && st->auth_len == valuelen &&
+	if (NAME_IS(name, namelen, "host") && st->auth_len == valuelen &&
 	    memcmp(st->pseudo.data + st->auth_off, value, valuelen) == 0)
 		return 0; /* the same as :authority; a different one stays: 400 */
-	if (name_is(name, namelen, "expect"))
+	if (NAME_IS(name, namelen, "expect"))
 		return 0; /* flow control replaces 100 Continue */
-	if (name_is(name, namelen, "content-length"))
+	if (NAME_IS(name, namelen, "content-length"))
 		st->has_length = true;
 	if (req_puts(st, (const char *)name, namelen, (const char *)value, valuelen) < 0)
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
@@ -349,26 +364,34 @@ static int req_end_body(struct h2_stream *st)
 
 /* ---- the answer -------------------------------------------------------- */
 
-static const char *const CONNECTION_FIELDS[] = {
-	"connection", "keep-alive", "transfer-encoding", "upgrade", "proxy-connection", "te",
-};
-
+/* Fields of HTTP/1.1's connection, not of the message (RFC 9113 §8.2.2). */
 static bool connection_specific(const char *name, size_t len)
 {
-	for (size_t i = 0; i < sizeof(CONNECTION_FIELDS) / sizeof(CONNECTION_FIELDS[0]); i++)
-		if (name_is((const uint8_t *)name, len, CONNECTION_FIELDS[i]))
-			return true;
-	return false;
+	switch (len) {
+	case 2: return NAME_IS(name, len, "te");
+	case 7: return NAME_IS(name, len, "upgrade");
+	case 10: return NAME_IS(name, len, "connection") || NAME_IS(name, len, "keep-alive");
+	case 16: return NAME_IS(name, len, "proxy-connection");
+	case 17: return NAME_IS(name, len, "transfer-encoding");
+	default: return false;
+	}
 }
 
 static ssize_t on_data_read(nghttp2_session *ng, int32_t id, uint8_t *out, size_t length,
 			    uint32_t *flags, nghttp2_data_source *source, void *user_data);
 
+/* The CRLF ending the line at p (our heads end lines so; a bare LF is not
+ * an end of line here), or NULL. */
 static const char *find_crlf(const char *p, const char *end)
 {
-	for (; p + 1 < end; p++)
-		if (p[0] == '\r' && p[1] == '\n')
-			return p;
+	while (p < end) {
+		const char *lf = memchr(p, '\n', (size_t)(end - p));
+		if (!lf)
+			return NULL;
+		if (lf > p && lf[-1] == '\r')
+			return lf - 1;
+		p = lf + 1;
+	}
 	return NULL;
 }
 
@@ -381,14 +404,17 @@ static int resp_submit(struct h2_stream *st, char *p, size_t len)
 	const char *eol = find_crlf(p, end);
 	if (!eol || eol - p < 12 || memcmp(p, "HTTP/1.", 7) != 0)
 		return -1;
-	char status[4] = { p[9], p[10], p[11], 0 };
+	const char *status = p + 9;
 	if (status[0] < '1' || status[0] > '5' || status[1] < '0' || status[1] > '9' ||
-	    status[2] < '0' || status[2] > '9')
+	    status[2] < '0' || status[2] > '9' || status[3] != ' ')
 		return -1;
+	/* The fields point into rhead, kept until the HEADERS frame is sent
+	 * (on_frame_send): the library need not copy them. */
+	const uint8_t no_copy = NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE;
 	nghttp2_nv nv[H2_RESP_FIELDS_MAX];
 	size_t n = 0;
-	nv[n++] = (nghttp2_nv){ (uint8_t *)":status", (uint8_t *)status, 7, 3, NGHTTP2_NV_FLAG_NONE };
-	int code = atoi(status);
+	nv[n++] = (nghttp2_nv){ (uint8_t *)":status", (uint8_t *)status, 7, 3, no_copy };
+	int code = (status[0] - '0') * 100 + (status[1] - '0') * 10 + (status[2] - '0');
 	st->resp_no_body = st->head_method || code == 204 || code == 304;
 	st->has_resp_length = false;
 	for (char *line = (char *)eol + 2; line < end;) {
@@ -410,8 +436,8 @@ static int resp_submit(struct h2_stream *st, char *p, size_t len)
 			ve--;
 		if (!connection_specific(line, name_len)) {
 			nv[n++] = (nghttp2_nv){ (uint8_t *)line, (uint8_t *)v, name_len,
-						(size_t)(ve - v), NGHTTP2_NV_FLAG_NONE };
-			if (name_is((uint8_t *)line, name_len, "content-length")) {
+						(size_t)(ve - v), no_copy };
+			if (NAME_IS(line, name_len, "content-length")) {
 				st->has_resp_length = true;
 				st->resp_left = strtoull(v, NULL, 10);
 			}
@@ -507,6 +533,21 @@ static enum io_result stream_read(struct transport *t, void *out, size_t len, si
 	return IO_OK;
 }
 
+/* The "\r\n\r\n" that ends a head in [p, end), or NULL: line by line
+ * (memchr), cheaper than a general substring search on a short head. */
+static char *head_end(char *p, char *end)
+{
+	while (p < end) {
+		char *lf = memchr(p, '\n', (size_t)(end - p));
+		if (!lf || lf + 2 >= end)
+			return NULL;
+		if (lf[1] == '\r' && lf[2] == '\n' && lf > p && lf[-1] == '\r')
+			return lf - 1;
+		p = lf + 1;
+	}
+	return NULL;
+}
+
 static enum io_result stream_take(struct h2_stream *st, struct transport *t, const char *p,
 				  size_t len, size_t *n)
 {
@@ -520,7 +561,8 @@ static enum io_result stream_take(struct h2_stream *st, struct transport *t, con
 					 H2_RESP_HEAD_MAX) < 0)
 			return IO_ERROR;
 		char *h = buf_rptr(&st->rhead);
-		char *end = memmem(h, buf_len(&st->rhead), "\r\n\r\n", 4);
+		uint32_t from = before > 3 ? before - 3 : 0; /* earlier bytes held no end */
+		char *end = head_end(h + from, h + buf_len(&st->rhead));
 		if (!end) {
 			used += take;
 			continue;
@@ -528,7 +570,8 @@ static enum io_result stream_take(struct h2_stream *st, struct transport *t, con
 		size_t head_len = (size_t)(end - h) + 4;
 		used += head_len - before;
 		int r = resp_submit(st, h, head_len);
-		buf_release(&st->rhead, &st->s->c->w->pool);
+		if (r <= 0) /* a final head's fields live on until its frame is out */
+			buf_release(&st->rhead, &st->s->c->w->pool);
 		if (r < 0)
 			return IO_ERROR;
 		st->resp_head_done = r > 0;
@@ -881,6 +924,11 @@ static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *
 		session_junk(s, "provoked RST_STREAM");
 	if (frame->hd.type == NGHTTP2_GOAWAY)
 		s->goaway = true;
+	if (frame->hd.type == NGHTTP2_HEADERS) {
+		struct h2_stream *st = nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
+		if (st && st->resp_submitted)
+			buf_release(&st->rhead, &s->c->w->pool); /* resp_submit's fields */
+	}
 	if ((frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS) &&
 	    (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
 		/* The answer is complete before the request: the client may
