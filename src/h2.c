@@ -32,6 +32,9 @@ enum {
 	 * HTTP/1.1 allows (HTTP_HEAD_MAX_BYTES), counted as RFC 9113 §6.5.2
 	 * does (name + value + 32 per field). */
 	H2_HEADER_LIST_MAX = HTTP_HEAD_MAX_BYTES,
+	/* Past this many decoded bytes a header block over the bound is no
+	 * request that is merely too large: its stream is reset at once. */
+	H2_BOMB_BYTES = 4 * H2_HEADER_LIST_MAX,
 	/* A stream's window (the RFC's default): the most request body bytes
 	 * a stream can hold unread. The connection window is opened wide and
 	 * given back as bytes arrive, so a stalled stream never blocks another;
@@ -113,6 +116,9 @@ struct h2_session {
 	struct h2_stream *ready;        /* to run once the library returns */
 	unsigned stream_count;
 	uint64_t data_sent, data_sent_at_arm; /* DATA bytes: stall detection */
+	uint64_t data_sent_ms;          /* when DATA last went (loop time) */
+	bool stalled;                   /* a stream died waiting on a client
+	                                 * that let nothing through: close */
 	uint64_t junk_sec;
 	unsigned junk;
 	bool goaway;                    /* we sent (or queued) GOAWAY */
@@ -172,9 +178,8 @@ static bool session_junk(struct h2_session *s, const char *what)
 	char addr[INET6_ADDRSTRLEN];
 	conn_peer_name(s->c, addr, sizeof(addr));
 	log_warn(s->c->w->log, "%s: HTTP/2 flood (%s): connection closed", addr, what);
-	nghttp2_submit_goaway(s->ng, NGHTTP2_FLAG_NONE,
-			      nghttp2_session_get_last_proc_stream_id(s->ng),
-			      NGHTTP2_ENHANCE_YOUR_CALM, NULL, 0);
+	/* Not a graceful GOAWAY: streams in flight would keep the flood open. */
+	nghttp2_session_terminate_session(s->ng, NGHTTP2_ENHANCE_YOUR_CALM);
 	s->goaway = true;
 	return true;
 }
@@ -285,11 +290,28 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint
 	if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
 		return 0; /* trailers: not kept (an HTTP/1.1 body's are not either) */
 	struct h2_stream *st = nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
-	if (!st || st->too_large || st->malformed)
+	if (!st || st->malformed)
 		return 0;
+	if (st->too_large) {
+		st->header_bytes += (uint32_t)(namelen + valuelen + 32 < H2_HEADER_LIST_MAX
+						       ? namelen + valuelen + 32
+						       : H2_HEADER_LIST_MAX);
+		if (st->header_bytes <= H2_BOMB_BYTES)
+			return 0;
+		st->too_large = false;
+		st->malformed = true; /* nothing is answered: the reset says it */
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	}
 	uint64_t size = (uint64_t)st->header_bytes + namelen + valuelen + 32;
 	if (size > H2_HEADER_LIST_MAX) {
-		st->too_large = true; /* the rest is decoded (HPACK state) and dropped */
+		/* Over the bound: a 431. The rest of the block is still decoded
+		 * (the HPACK state must follow it), and libnghttp2 checks every
+		 * field it hands us, so a block that decodes to much more (an
+		 * HPACK bomb: one byte naming a 4 KiB table entry, thousands of
+		 * times) is cut: the stream is reset and the rest decoded
+		 * unchecked. */
+		st->header_bytes = (uint32_t)size;
+		st->too_large = true;
 		return 0;
 	}
 	st->header_bytes = (uint32_t)size;
@@ -339,6 +361,8 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint
  * with its answer. */
 static int req_end_head(struct h2_stream *st, bool end_stream)
 {
+	if (st->malformed)
+		return 0;
 	if (!st->head_built && req_begin(st) < 0)
 		return -1;
 	if (st->malformed)
@@ -637,8 +661,15 @@ static enum io_result stream_sendfile(struct transport *t, int fd, off_t *off, s
 		*n = (size_t)st->seg_done;
 		*off += (off_t)st->seg_done;
 		st->seg_done = 0;
-		if (st->seg_left == 0)
+		if (st->seg_left == 0 && *n < len) {
+			/* That range is out: the rest asked for now is the next one
+			 * (no frame is in flight to wake the inner connection for it). */
+			st->seg_off = *off;
+			st->seg_left = len - *n;
+			resp_wake_sender(st);
+		} else if (st->seg_left == 0) {
 			st->seg_fd = -1;
+		}
 		if (*n < len)
 			st->inner_blocked = true; /* as in stream_take */
 		return IO_OK;
@@ -686,10 +717,20 @@ static void stream_io_free(struct transport *t)
 	if (!st)
 		return;
 	st->inner = NULL;
+	bool waiting = st->seg_left > 0 || buf_len(&st->resp) > 0;
 	st->seg_fd = -1; /* its file goes with it */
 	st->seg_left = 0;
 	if (st->closed)
 		return;
+	/* Its write timeout ended it with its answer waiting on the client's
+	 * window, and no DATA of any stream went for as long: the client lets
+	 * nothing through, so the connection goes too (one stream held shut
+	 * while others move is that stream's matter only). */
+	struct conn *ic = stream_conn(t);
+	struct conn *c = st->s->c;
+	if (ic->state == CONN_WRITE && waiting &&
+	    loop_now_ms(c->w->loop) - st->s->data_sent_ms >= c->w->cfg->write_timeout_ms)
+		st->s->stalled = true;
 	if (!st->resp_submitted || !st->resp_eof) {
 		nghttp2_submit_rst_stream(st->s->ng, NGHTTP2_FLAG_NONE, st->id,
 					  NGHTTP2_INTERNAL_ERROR);
@@ -813,6 +854,7 @@ static int on_send_data(nghttp2_session *ng, nghttp2_frame *frame, const uint8_t
 		buf_commit(&c->out, (uint32_t)(pad - 1));
 	}
 	s->data_sent += length;
+	s->data_sent_ms = loop_now_ms(c->w->loop);
 	if (st->inner_blocked && st->inner) {
 		st->inner_blocked = false;
 		st->inner->writable = true;
@@ -952,8 +994,15 @@ static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t error_code,
 		inner->io.impl = NULL;
 		conn_close(inner); /* a reset, or the answer is out */
 	}
-	if (!st->ready)
-		stream_free(st); /* on the ready list: freed when it is taken off */
+	if (!st->ready) {
+		stream_free(st);
+	} else { /* on the ready list: freed when it is taken off; its blocks now */
+		struct buf_pool *pool = &st->s->c->w->pool;
+		buf_release(&st->pseudo, pool);
+		buf_release(&st->req, pool);
+		buf_release(&st->rhead, pool);
+		buf_release(&st->resp, pool);
+	}
 	return 0;
 }
 
@@ -1072,6 +1121,7 @@ int h2_session_start(struct conn *c)
 	if (!s)
 		return -1;
 	s->c = c;
+	s->data_sent_ms = loop_now_ms(c->w->loop);
 	nghttp2_session_callbacks *cb = callbacks_new();
 	nghttp2_option *opt = NULL;
 	if (!cb || nghttp2_option_new(&opt) != 0)
@@ -1143,24 +1193,48 @@ void h2_session_goaway(struct conn *c)
 	session_post(s);
 }
 
+/* GOAWAY with code, sent now as far as the socket takes it. */
+static void session_goaway_now(struct h2_session *s, uint32_t code)
+{
+	if (!s->goaway) {
+		s->goaway = true;
+		nghttp2_submit_goaway(s->ng, NGHTTP2_FLAG_NONE,
+				      nghttp2_session_get_last_proc_stream_id(s->ng), code, NULL, 0);
+	}
+	if (nghttp2_session_send(s->ng) == 0)
+		(void)conn_flush(s->c);
+}
+
 /* The CONN_H2_IDLE / CONN_H2 handler: read and feed the session, run the
  * streams, send. */
 void conn_on_h2(struct conn *c)
 {
 	struct h2_session *s = c->h2;
+	if (s->stalled) {
+		log_info(c->w->log, "HTTP/2 client reads nothing: reset");
+		session_goaway_now(s, NGHTTP2_ENHANCE_YOUR_CALM);
+		conn_close(c);
+		return;
+	}
 	if (c->w->draining)
 		h2_session_goaway(c);
 	bool got = false;
-	while (c->readable && nghttp2_session_want_read(s->ng)) {
-		if (buf_acquire(&c->in, &c->w->pool) < 0)
-			goto fail;
-		if (buf_space(&c->in) == 0)
-			buf_compact(&c->in);
-		enum io_result r = conn_read(c);
-		if (r == IO_AGAIN)
-			break;
-		if (r != IO_OK)
-			goto gone;
+	/* What came with the preface (it was read as HTTP/1.1 was) is fed
+	 * first: the read that brought it may have been the last for a while. */
+	bool buffered = buf_len(&c->in) > 0;
+	while ((buffered || c->readable) && nghttp2_session_want_read(s->ng)) {
+		if (!buffered) {
+			if (buf_acquire(&c->in, &c->w->pool) < 0)
+				goto fail;
+			if (buf_space(&c->in) == 0)
+				buf_compact(&c->in);
+			enum io_result r = conn_read(c);
+			if (r == IO_AGAIN)
+				break;
+			if (r != IO_OK)
+				goto gone;
+		}
+		buffered = false;
 		got = true;
 		ssize_t used = nghttp2_session_mem_recv(s->ng, (const uint8_t *)buf_rptr(&c->in),
 							buf_len(&c->in));
@@ -1169,6 +1243,13 @@ void conn_on_h2(struct conn *c)
 			conn_peer_name(c, addr, sizeof(addr));
 			log_info(c->w->log, "%s: HTTP/2: %s: closed", addr,
 				 nghttp2_strerror((int)used));
+			/* Say why (RFC 9113 §5.4.1), unless it never was HTTP/2. */
+			if (used != NGHTTP2_ERR_BAD_CLIENT_MAGIC)
+				nghttp2_session_terminate_session(
+					s->ng, used == NGHTTP2_ERR_FLOODED ||
+							       used == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS
+						       ? NGHTTP2_ENHANCE_YOUR_CALM
+						       : NGHTTP2_PROTOCOL_ERROR);
 			goto fail;
 		}
 		buf_consume(&c->in, buf_len(&c->in));
@@ -1203,9 +1284,10 @@ void conn_on_h2(struct conn *c)
 	if (c->state != want) {
 		s->data_sent_at_arm = s->data_sent;
 		conn_set_state(c, want);
-	} else if (got && want == CONN_H2_IDLE) {
-		conn_arm_timer(c); /* idle counts from the last frame */
 	}
+	/* Idle counts from the last stream, not the last frame: PINGs do not
+	 * keep a connection that asks for nothing. */
+	(void)got;
 	return;
 fail:
 	/* A protocol error: what the library queued (GOAWAY) goes, once. */
@@ -1213,18 +1295,6 @@ fail:
 	(void)conn_flush(c);
 gone:
 	conn_close(c);
-}
-
-/* GOAWAY with code, sent now as far as the socket takes it. */
-static void session_goaway_now(struct h2_session *s, uint32_t code)
-{
-	if (!s->goaway) {
-		s->goaway = true;
-		nghttp2_submit_goaway(s->ng, NGHTTP2_FLAG_NONE,
-				      nghttp2_session_get_last_proc_stream_id(s->ng), code, NULL, 0);
-	}
-	if (nghttp2_session_send(s->ng) == 0)
-		(void)conn_flush(s->c);
 }
 
 int h2_session_timeout(struct conn *c)

@@ -45,6 +45,10 @@ static struct log *wlog;
 
 enum { BIG_BYTES = 100000 };
 static char big[BIG_BYTES];
+/* Over the 1 MiB an inner connection hands to one sendfile call: the file
+ * goes out as several ranges, one after the other. */
+enum { HUGE_BYTES = 2600000 };
+static char *huge;
 
 static void put_file(const char *rel, const char *content, size_t len)
 {
@@ -66,6 +70,11 @@ static int setup(void **state)
 	for (int i = 0; i < BIG_BYTES; i++)
 		big[i] = (char)('a' + (i * 7) % 26);
 	put_file("big.bin", big, BIG_BYTES);
+	huge = malloc(HUGE_BYTES);
+	assert_non_null(huge);
+	for (int i = 0; i < HUGE_BYTES; i++)
+		huge[i] = (char)(i * 31 + i / 7);
+	put_file("huge.bin", huge, HUGE_BYTES);
 	char *argv[] = { "lisod", "--root", dir, "--http2-max-streams", "8", "--max-body", "1048576",
 			 NULL };
 	FILE *null = fopen("/dev/null", "w");
@@ -84,6 +93,7 @@ static int teardown(void **state)
 	worker_fini(&w);
 	config_free(&cfg);
 	log_free(wlog);
+	free(huge);
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	assert_int_equal(system(cmd), 0);
@@ -582,8 +592,29 @@ static void test_graceful_goaway(void **state)
 	w.draining = false;
 }
 
+/* A file bigger than one sendfile chunk, twice at once: every byte, in
+ * order (a second range must follow the first with no frame to wake it). */
+static void test_file_over_a_sendfile_chunk(void **state)
+{
+	(void)state;
+	struct client cl;
+	client_init(&cl, 1 << 30, SIZE_MAX);
+	client_get(&cl, "GET", "/huge.bin", NULL, 0, NULL, 0);
+	client_get(&cl, "GET", "/huge.bin", NULL, 0, NULL, 0);
+	nghttp2_session_set_local_window_size(cl.ng, NGHTTP2_FLAG_NONE, 0, 1 << 30);
+	client_run(&cl, SIZE_MAX);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(cl.a[i].status, 200);
+		assert_int_equal(cl.a[i].reset, 0);
+		assert_int_equal(cl.a[i].body_len, HUGE_BYTES);
+		assert_memory_equal(cl.a[i].body, huge, HUGE_BYTES);
+	}
+	client_end(&cl);
+}
+
 #define H2_TESTS                                                  \
 	cmocka_unit_test(test_rows),                              \
+	cmocka_unit_test(test_file_over_a_sendfile_chunk),        \
 	cmocka_unit_test(test_request_bodies),                    \
 	cmocka_unit_test(test_early_answer_resets_with_no_error), \
 	cmocka_unit_test(test_many_streams),                      \
