@@ -17,78 +17,32 @@
  * status is one we produce; no crash, no leak (ASan), and the connection is
  * closed and recycled by the end.
  */
-#include <fcntl.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include "../unit/fake_transport.h"
-#include "config.h"
-#include "conn.h"
-#include "conn_priv.h"
-#include "fuzz_check.h"
-#include "log.h"
-#include "worker.h"
+#include "fuzz_world.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static char dir[64];
-static struct config cfg;
-static struct worker w;
-static struct log *wlog;
-static bool ready;
-
-static void put(const char *rel, const char *text)
-{
-	char path[128];
-	snprintf(path, sizeof(path), "%s/%s", dir, rel);
-	FILE *f = fopen(path, "wb");
-	CHECK(f != NULL);
-	fputs(text, f);
-	fclose(f);
-}
-
-static void fuzz_teardown(void)
-{
-	worker_fini(&w);
-	config_free(&cfg);
-	log_free(wlog);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "fuzz_conn: could not remove %s\n", dir);
-}
+static struct fuzz_world world;
 
 static void fuzz_setup(void)
 {
-	signal(SIGPIPE, SIG_IGN);
-	strcpy(dir, "/tmp/lisod-fuzz-conn-XXXXXX");
-	CHECK(mkdtemp(dir) != NULL);
+	fuzz_world_dir(&world, "lisod-fuzz-conn");
 	char path[128];
-	snprintf(path, sizeof(path), "%s/sub", dir);
+	snprintf(path, sizeof(path), "%s/sub", world.dir);
 	CHECK(mkdir(path, 0755) == 0);
-	put("index.html", "<p>index</p>\n");
-	put("a.txt", "alpha\n");
-	put("sub/index.html", "<p>sub</p>\n");
-	/* Parsed, not poked into the struct: the site is made from these. */
-	char *argv[] = { "lisod", "--root", dir, "--max-body", "4096", NULL };
-	FILE *null = fopen("/dev/null", "w");
-	CHECK(null != NULL);
-	CHECK(config_parse(&cfg, 5, argv, null, null) == CONFIG_OK);
-	fclose(null);
-	wlog = log_new("/dev/null", "off", LOG_LVL_ERR);
-	CHECK(wlog != NULL);
-	struct worker_setup ws = { .cfg = &cfg, .log = wlog, .sigfd = -1 };
-	CHECK(worker_init(&w, &ws) == 0);
-	atexit(fuzz_teardown);
-	ready = true;
+	fuzz_put(&world, "index.html", "<p>index</p>\n");
+	fuzz_put(&world, "a.txt", "alpha\n");
+	fuzz_put(&world, "sub/index.html", "<p>sub</p>\n");
+	/* HTTP/1.1 only: a preface in the input would make it HTTP/2, whose
+	 * answers are fuzz_h2's to check. */
+	char *argv[] = { "lisod", "--root", world.dir, "--max-body", "4096", "--http2", "no",
+			 NULL };
+	fuzz_world_start(&world, 7, argv);
 }
 
 static bool is_our_status(int s)
@@ -160,7 +114,7 @@ static unsigned heads_bound(const uint8_t *in, size_t n)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (!ready)
+	if (!world.ready)
 		fuzz_setup();
 	if (size < 1 || size > 256 * 1024)
 		return 0;
@@ -168,52 +122,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fake_reset(&io);
 	size_t window = data[0] ? 64 + (size_t)data[0] * 4 : SIZE_MAX;
 	io.window = window;
+	fuzz_chunks(&io, data, size);
 	/* the client's bytes, as sent, to bound the answers */
 	uint8_t *sent = malloc(size);
 	CHECK(sent != NULL);
 	size_t sent_len = 0;
-	for (size_t i = 1; i < size;) {
-		size_t n = data[i++];
-		if (n == 0)
-			n = 1;
-		if (n > size - i)
-			n = size - i;
-		fake_add(&io, (const char *)data + i, n);
-		memcpy(sent + sent_len, data + i, n);
-		sent_len += n;
-		i += n;
+	for (unsigned i = 0; i < io.chunks; i++) {
+		memcpy(sent + sent_len, io.chunk[i], io.chunk_len[i]);
+		sent_len += io.chunk_len[i];
 	}
 	struct sockaddr_storage peer = { .ss_family = AF_INET };
-	struct conn *c = conn_new(&w, -1, &peer, sizeof(peer), 80);
+	struct conn *c = conn_new(&world.w, -1, &peer, sizeof(peer), 80);
 	CHECK(c != NULL);
-	fake_release(&io, false);
-	if (conn_start(c, &fake_transport_ops, &io) == 0) {
-		for (unsigned step = 0; step < 4 * FAKE_CHUNKS_MAX && !io.freed; step++) {
-			while (!io.freed && c->watch.posted)
-				loop_run_once(w.loop, 0);
-			if (io.freed)
-				break;
-			if (io.released < io.chunks) {
-				fake_release(&io, false);
-				c->watch.fn(w.loop, &c->watch, EPOLLIN);
-			} else if (io.end != FAKE_EOF && c->state != CONN_WRITE) {
-				io.end = FAKE_EOF; /* the client is done */
-				io.window = SIZE_MAX;
-				c->watch.fn(w.loop, &c->watch, EPOLLIN | EPOLLOUT | EPOLLRDHUP);
-			} else {
-				io.window = SIZE_MAX; /* let everything out */
-				c->watch.fn(w.loop, &c->watch, EPOLLOUT);
-			}
-			if (window != SIZE_MAX && io.window != SIZE_MAX)
-				io.window += window; /* the client read a little */
-		}
-		while (!io.freed && c->watch.posted)
-			loop_run_once(w.loop, 0);
-		if (!io.freed)
-			conn_close_all(&w); /* still waiting (a head left unfinished) */
-	}
-	loop_run_once(w.loop, 0); /* the batch hook recycles it */
-	CHECK(w.conns_active == 0);
+	fuzz_drive(&world, c, &io, window, false);
 	unsigned finals = check_output(&io);
 	CHECK(finals <= heads_bound(sent, sent_len));
 	free(sent);

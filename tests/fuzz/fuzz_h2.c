@@ -20,25 +20,13 @@
  * crash, no leak (ASan), and every connection, inner ones included, is
  * closed and recycled by the end.
  */
-#include <fcntl.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include "../unit/fake_transport.h"
-#include "config.h"
-#include "conn.h"
-#include "conn_priv.h"
-#include "fuzz_check.h"
-#include "log.h"
-#include "worker.h"
+#include "fuzz_world.h"
 
 #if defined(LISOD_HTTP2)
 #include <nghttp2/nghttp2.h>
@@ -46,59 +34,22 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static char dir[64];
-static struct config cfg;
-static struct worker w;
-static struct log *wlog;
-static bool ready;
+static struct fuzz_world world;
 
 static const char PREFACE[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
-static void put(const char *rel, const char *text)
-{
-	char path[128];
-	snprintf(path, sizeof(path), "%s/%s", dir, rel);
-	FILE *f = fopen(path, "wb");
-	CHECK(f != NULL);
-	fputs(text, f);
-	fclose(f);
-}
-
-static void fuzz_teardown(void)
-{
-	worker_fini(&w);
-	config_free(&cfg);
-	log_free(wlog);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "fuzz_h2: could not remove %s\n", dir);
-}
-
 static void fuzz_setup(void)
 {
-	signal(SIGPIPE, SIG_IGN);
-	strcpy(dir, "/tmp/lisod-fuzz-h2-XXXXXX");
-	CHECK(mkdtemp(dir) != NULL);
-	put("index.html", "<p>index</p>\n");
-	put("a.txt", "alpha\n");
+	fuzz_world_dir(&world, "lisod-fuzz-h2");
+	fuzz_put(&world, "index.html", "<p>index</p>\n");
+	fuzz_put(&world, "a.txt", "alpha\n");
 	/* Bigger than a DATA frame and an output block: flow control matters. */
-	char big[40000];
+	static char big[40000];
 	memset(big, 'b', sizeof(big) - 1);
-	big[sizeof(big) - 1] = '\0';
-	put("big.txt", big);
-	char *argv[] = { "lisod", "--root", dir, "--max-body", "4096", "--http2-max-streams", "8",
-			 NULL };
-	FILE *null = fopen("/dev/null", "w");
-	CHECK(null != NULL);
-	CHECK(config_parse(&cfg, 7, argv, null, null) == CONFIG_OK);
-	fclose(null);
-	wlog = log_new("/dev/null", "off", LOG_LVL_ERR);
-	CHECK(wlog != NULL);
-	struct worker_setup ws = { .cfg = &cfg, .log = wlog, .sigfd = -1 };
-	CHECK(worker_init(&w, &ws) == 0);
-	atexit(fuzz_teardown);
-	ready = true;
+	fuzz_put(&world, "big.txt", big);
+	char *argv[] = { "lisod", "--root", world.dir, "--max-body", "4096",
+			 "--http2-max-streams", "8", NULL };
+	fuzz_world_start(&world, 7, argv);
 }
 
 #if defined(LISOD_HTTP2)
@@ -206,7 +157,7 @@ static void check_output(const struct fake_io *io)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (!ready)
+	if (!world.ready)
 		fuzz_setup();
 	if (size < 1 || size > 256 * 1024)
 		return 0;
@@ -215,49 +166,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t window = data[0] ? 64 + (size_t)data[0] * 4 : SIZE_MAX;
 	io.window = window;
 	fake_add(&io, PREFACE, sizeof(PREFACE) - 1);
-	for (size_t i = 1; i < size;) {
-		size_t n = data[i++];
-		if (n == 0)
-			n = 1;
-		if (n > size - i)
-			n = size - i;
-		fake_add(&io, (const char *)data + i, n);
-		i += n;
-	}
+	fuzz_chunks(&io, data, size);
 	struct sockaddr_storage peer = { .ss_family = AF_INET };
-	struct conn *c = conn_new(&w, -1, &peer, sizeof(peer), 80);
+	struct conn *c = conn_new(&world.w, -1, &peer, sizeof(peer), 80);
 	CHECK(c != NULL);
-	fake_release(&io, false);
-	if (conn_start(c, &fake_transport_ops, &io) == 0) {
-		for (unsigned step = 0; step < 4 * FAKE_CHUNKS_MAX && !io.freed; step++) {
-			while (!io.freed && w.loop && c->watch.posted)
-				loop_run_once(w.loop, 0);
-			if (io.freed)
-				break;
-			if (io.released < io.chunks) {
-				fake_release(&io, false);
-				c->watch.fn(w.loop, &c->watch, EPOLLIN);
-			} else if (conn_output_pending(c) && step % 64 != 63) {
-				io.window = SIZE_MAX; /* read what was sent before leaving */
-				c->watch.fn(w.loop, &c->watch, EPOLLOUT);
-			} else if (io.end != FAKE_EOF) {
-				io.end = FAKE_EOF; /* the client is done */
-				io.window = SIZE_MAX;
-				c->watch.fn(w.loop, &c->watch, EPOLLIN | EPOLLOUT | EPOLLRDHUP);
-			} else {
-				io.window = SIZE_MAX; /* let everything out */
-				c->watch.fn(w.loop, &c->watch, EPOLLOUT);
-			}
-			if (window != SIZE_MAX && io.window != SIZE_MAX)
-				io.window += window; /* the client read a little */
-		}
-		while (!io.freed && c->watch.posted)
-			loop_run_once(w.loop, 0);
-		if (!io.freed)
-			conn_close_all(&w); /* still waiting */
-	}
-	loop_run_once(w.loop, 0); /* the batch hook recycles them */
-	CHECK(w.conns_active == 0);
+	fuzz_drive(&world, c, &io, window, true);
 	check_output(&io);
 	free(io.out);
 	io.out = NULL;

@@ -281,45 +281,52 @@ static int32_t client_get(struct client *cl, const char *method, const char *pat
 	return id;
 }
 
-/* Exchange bytes until both sides are quiet (or a bound is hit). The
- * client's bytes become chunks of the fake socket; the server's go to the
- * client session as the "socket" lets them out. */
+/* One exchange: the client's pending bytes become a chunk of the fake
+ * socket, the server runs (an edge, then what it posted), and what it sent
+ * goes to the client session; then the client "reads" sock_window more.
+ * *moved: bytes went either way. */
+static void client_step(struct client *cl, size_t sock_window, bool *moved)
+{
+	const uint8_t *data;
+	ssize_t n = nghttp2_session_mem_send(cl->ng, &data);
+	assert_true(n >= 0);
+	if (n > 0) { /* the first bytes are the preface: the library's */
+		assert_true(cl->sent_len + (size_t)n <= SENT_MAX);
+		memcpy(cl->sent + cl->sent_len, data, (size_t)n);
+		fake_add(&cl->io, cl->sent + cl->sent_len, (size_t)n);
+		cl->sent_len += (size_t)n;
+		fake_release(&cl->io, true);
+	}
+	if (!cl->started) {
+		assert_int_equal(conn_start(cl->c, &fake_transport_ops, &cl->io), 0);
+		cl->started = true;
+	} else {
+		cl->c->watch.fn(w.loop, &cl->c->watch, (n > 0 ? EPOLLIN : 0) | EPOLLOUT);
+	}
+	for (int i = 0; i < 1000 && !cl->io.freed && cl->c->watch.posted; i++)
+		loop_run_once(w.loop, 0);
+	size_t fresh = cl->io.out_len - cl->out_read;
+	if (fresh) {
+		ssize_t used = nghttp2_session_mem_recv(
+			cl->ng, (const uint8_t *)cl->io.out + cl->out_read, fresh);
+		assert_true(used == (ssize_t)fresh); /* the server obeys the protocol */
+		cl->out_read += fresh;
+	}
+	if (sock_window != SIZE_MAX)
+		cl->io.window += sock_window; /* the client read a little */
+	*moved = n > 0 || fresh > 0;
+}
+
+/* Exchange until both sides are quiet (or a bound is hit). */
 static void client_run(struct client *cl, size_t sock_window)
 {
 	for (int step = 0; step < 20000 && !cl->io.freed; step++) {
-		const uint8_t *data;
-		ssize_t n = nghttp2_session_mem_send(cl->ng, &data);
-		assert_true(n >= 0);
-		bool sent = false;
-		if (n > 0) { /* the first bytes are the preface: the library's */
-			assert_true(cl->sent_len + (size_t)n <= SENT_MAX);
-			memcpy(cl->sent + cl->sent_len, data, (size_t)n);
-			fake_add(&cl->io, cl->sent + cl->sent_len, (size_t)n);
-			cl->sent_len += (size_t)n;
-			fake_release(&cl->io, true);
-			sent = true;
-		}
-		if (!cl->started) {
-			assert_int_equal(conn_start(cl->c, &fake_transport_ops, &cl->io), 0);
-			cl->started = true;
-		} else {
-			cl->c->watch.fn(w.loop, &cl->c->watch, (sent ? EPOLLIN : 0) | EPOLLOUT);
-		}
-		for (int i = 0; i < 1000 && !cl->io.freed && cl->c->watch.posted; i++)
-			loop_run_once(w.loop, 0);
-		size_t fresh = cl->io.out_len - cl->out_read;
-		if (fresh) {
-			ssize_t used = nghttp2_session_mem_recv(
-				cl->ng, (const uint8_t *)cl->io.out + cl->out_read, fresh);
-			assert_true(used == (ssize_t)fresh); /* the server obeys the protocol */
-			cl->out_read += fresh;
-		}
-		if (sock_window != SIZE_MAX)
-			cl->io.window += sock_window; /* the client read a little */
+		bool moved;
+		client_step(cl, sock_window, &moved);
 		bool all_closed = true;
 		for (unsigned i = 0; i < cl->answers; i++)
 			all_closed &= cl->a[i].closed;
-		if (all_closed && !nghttp2_session_want_write(cl->ng) && !fresh && !sent)
+		if (all_closed && !nghttp2_session_want_write(cl->ng) && !moved)
 			break;
 	}
 }
@@ -516,30 +523,9 @@ static void test_reset_mid_answer(void **state)
 	client_init(&cl, 65535, 200);
 	int32_t a = client_get(&cl, "GET", "/big.bin", NULL, 0, NULL, 0);
 	client_get(&cl, "GET", "/big.bin", NULL, 0, NULL, 0);
-	for (int i = 0; i < 30; i++) { /* a few exchanges: the answers have begun */
-		const uint8_t *data;
-		ssize_t n = nghttp2_session_mem_send(cl.ng, &data);
-		assert_true(n >= 0);
-		if (n) {
-			memcpy(cl.sent + cl.sent_len, data, (size_t)n);
-			fake_add(&cl.io, cl.sent + cl.sent_len, (size_t)n);
-			cl.sent_len += (size_t)n;
-			fake_release(&cl.io, true);
-		}
-		if (i == 0) {
-			assert_int_equal(conn_start(cl.c, &fake_transport_ops, &cl.io), 0);
-			cl.started = true;
-		} else
-			cl.c->watch.fn(w.loop, &cl.c->watch, EPOLLIN | EPOLLOUT);
-		for (int k = 0; k < 1000 && cl.c->watch.posted; k++)
-			loop_run_once(w.loop, 0);
-		size_t fresh = cl.io.out_len - cl.out_read;
-		assert_int_equal(nghttp2_session_mem_recv(cl.ng, (const uint8_t *)cl.io.out + cl.out_read,
-							  fresh),
-				 (ssize_t)fresh);
-		cl.out_read += fresh;
-		cl.io.window += 200;
-	}
+	bool moved;
+	for (int i = 0; i < 30; i++) /* a few exchanges: the answers have begun */
+		client_step(&cl, 200, &moved);
 	assert_true(cl.a[0].body_len > 0 && cl.a[0].body_len < BIG_BYTES);
 	assert_int_equal(nghttp2_submit_rst_stream(cl.ng, NGHTTP2_FLAG_NONE, a, NGHTTP2_CANCEL), 0);
 	client_run(&cl, 2000);
@@ -559,24 +545,9 @@ static void test_graceful_goaway(void **state)
 	struct client cl;
 	client_init(&cl, 65535, 300);
 	client_get(&cl, "GET", "/big.bin", NULL, 0, NULL, 0);
-	for (int i = 0; i < 5; i++) {
-		const uint8_t *data;
-		ssize_t n = nghttp2_session_mem_send(cl.ng, &data);
-		if (n > 0) {
-			memcpy(cl.sent + cl.sent_len, data, (size_t)n);
-			fake_add(&cl.io, cl.sent + cl.sent_len, (size_t)n);
-			cl.sent_len += (size_t)n;
-			fake_release(&cl.io, true);
-		}
-		if (i == 0) {
-			assert_int_equal(conn_start(cl.c, &fake_transport_ops, &cl.io), 0);
-			cl.started = true;
-		} else
-			cl.c->watch.fn(w.loop, &cl.c->watch, EPOLLIN | EPOLLOUT);
-		for (int k = 0; k < 1000 && cl.c->watch.posted; k++)
-			loop_run_once(w.loop, 0);
-		cl.io.window += 300;
-	}
+	bool moved;
+	for (int i = 0; i < 5; i++)
+		client_step(&cl, 300, &moved);
 	assert_int_equal(cl.c->state, CONN_H2);
 	w.draining = true; /* as worker_drain does */
 	conn_close_idle(&w);
