@@ -218,11 +218,15 @@ static bool env_name_ok(struct http_slice n)
 	return true;
 }
 
-static bool env_name_excluded(struct http_slice n)
+static bool env_name_excluded(struct http_slice n, bool http2)
 {
-	/* httpoxy, and the two that have their own variables, and credentials */
+	/* httpoxy, and the two that have their own variables, and credentials;
+	 * over HTTP/2 the framing fields h2.c wrote for the inner connection
+	 * (the client sent none: they are forbidden in HTTP/2) */
 	return http_slice_eq_ci(n, "proxy") || http_slice_eq_ci(n, "content-length") ||
-	       http_slice_eq_ci(n, "content-type") || http_slice_eq_ci(n, "authorization");
+	       http_slice_eq_ci(n, "content-type") || http_slice_eq_ci(n, "authorization") ||
+	       (http2 && (http_slice_eq_ci(n, "connection") ||
+			  http_slice_eq_ci(n, "transfer-encoding")));
 }
 
 /* HTTP_<NAME>=v1, v2 ... for header i and every later one of that name. */
@@ -307,7 +311,7 @@ static void env_fill(const struct cgi_env_input *in, struct env_out *e)
 
 	for (uint32_t i = 0; i < req->header_count; i++) {
 		struct http_slice name = req->headers[i].name;
-		if (!env_name_ok(name) || env_name_excluded(name))
+		if (!env_name_ok(name) || env_name_excluded(name, in->http2))
 			continue;
 		bool seen = false;
 		for (uint32_t k = 0; k < i && !seen; k++)

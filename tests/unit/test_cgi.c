@@ -324,6 +324,7 @@ struct env_case {
 	bool https;
 	int64_t content_length;
 	const char *expect[32]; /* exactly these, any order, NULL-terminated */
+	bool http2;             /* the request came as an HTTP/2 stream */
 };
 
 #define ENV_FIXED                                                              \
@@ -345,7 +346,7 @@ static const struct env_case ENV_CASES[] = {
 	  { ENV_FIXED, "PATH_INFO=/testfun/a/b", "QUERY_STRING=x=y", "REMOTE_ADDR=127.0.0.1",
 	    "REMOTE_PORT=5555", "REQUEST_METHOD=GET", "REQUEST_URI=/cgi/testfun/a/b?x=y",
 	    "SERVER_NAME=example.com", "SERVER_PORT=8080", "HTTP_HOST=example.com:8080",
-	    "HTTP_USER_AGENT=curl/8.0", "HTTP_ACCEPT=*/*", "HTTP_COOKIE=a=1; b=2", NULL } },
+	    "HTTP_USER_AGENT=curl/8.0", "HTTP_ACCEPT=*/*", "HTTP_COOKIE=a=1; b=2", NULL }, false },
 	{ __LINE__, "POST over TLS with a body",
 	  "POST /cgi/form HTTP/1.1\r\n"
 	  "Host: [::1]:80\r\n"
@@ -357,19 +358,19 @@ static const struct env_case ENV_CASES[] = {
 	  { ENV_FIXED, "CONTENT_LENGTH=5", "CONTENT_TYPE=application/x-www-form-urlencoded",
 	    "HTTPS=on", "PATH_INFO=/form", "QUERY_STRING=", "REMOTE_ADDR=::1", "REMOTE_PORT=40000",
 	    "REQUEST_METHOD=POST", "REQUEST_URI=/cgi/form", "SERVER_NAME=[::1]", "SERVER_PORT=443",
-	    "HTTP_HOST=[::1]:80", "HTTP_CONNECTION=keep-alive", NULL } },
+	    "HTTP_HOST=[::1]:80", "HTTP_CONNECTION=keep-alive", NULL }, false },
 	{ __LINE__, "HTTP/1.0 without Host",
 	  "GET /cgi HTTP/1.0\r\n\r\n",
 	  "", "10.1.2.3", 1, 80, NULL, false, -1,
 	  { ENV_FIXED, "PATH_INFO=", "QUERY_STRING=", "REMOTE_ADDR=10.1.2.3", "REMOTE_PORT=1",
 	    "REQUEST_METHOD=GET", "REQUEST_URI=/cgi", "SERVER_NAME=localhost", "SERVER_PORT=80",
-	    NULL } },
+	    NULL }, false },
 	{ __LINE__, "configured server name wins",
 	  "HEAD /cgi/x HTTP/1.1\r\nHost: other.example\r\n\r\n",
 	  "/x", "192.0.2.1", 65535, 8443, "lisod.test", true, -1,
 	  { ENV_FIXED, "HTTPS=on", "PATH_INFO=/x", "QUERY_STRING=", "REMOTE_ADDR=192.0.2.1",
 	    "REMOTE_PORT=65535", "REQUEST_METHOD=HEAD", "REQUEST_URI=/cgi/x",
-	    "SERVER_NAME=lisod.test", "SERVER_PORT=8443", "HTTP_HOST=other.example", NULL } },
+	    "SERVER_NAME=lisod.test", "SERVER_PORT=8443", "HTTP_HOST=other.example", NULL }, false },
 	{ __LINE__, "every header the spec names",
 	  "GET /cgi/h HTTP/1.1\r\n"
 	  "Host: example.com\r\n"
@@ -388,7 +389,7 @@ static const struct env_case ENV_CASES[] = {
 	    "SERVER_PORT=8080", "HTTP_HOST=example.com", "HTTP_ACCEPT=text/html",
 	    "HTTP_REFERER=http://r.example/", "HTTP_ACCEPT_ENCODING=gzip",
 	    "HTTP_ACCEPT_LANGUAGE=en", "HTTP_ACCEPT_CHARSET=utf-8", "HTTP_COOKIE=k=v",
-	    "HTTP_USER_AGENT=Mozilla/5.0 (X11)", "HTTP_CONNECTION=close", NULL } },
+	    "HTTP_USER_AGENT=Mozilla/5.0 (X11)", "HTTP_CONNECTION=close", NULL }, false },
 	{ __LINE__, "names: collisions, duplicates, exclusions",
 	  "GET /cgi/n?a=%20b&c HTTP/1.1\r\n"
 	  "Host: 10.0.0.1:81\r\n"
@@ -409,7 +410,7 @@ static const struct env_case ENV_CASES[] = {
 	    "REMOTE_ADDR=127.0.0.1", "REMOTE_PORT=3", "REQUEST_METHOD=GET",
 	    "REQUEST_URI=/cgi/n?a=%20b&c", "SERVER_NAME=10.0.0.1", "SERVER_PORT=81",
 	    "HTTP_HOST=10.0.0.1:81", "HTTP_X_FOO=dash", "HTTP_ACCEPT=a, b, c", "HTTP_X_EMPTY=",
-	    NULL } },
+	    NULL }, false },
 	{ __LINE__, "chunked body: no CONTENT_LENGTH",
 	  "POST /cgi/up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
 	  "Content-Type: text/plain\r\n\r\n",
@@ -417,13 +418,23 @@ static const struct env_case ENV_CASES[] = {
 	  { ENV_FIXED, "CONTENT_TYPE=text/plain", "PATH_INFO=/up", "QUERY_STRING=",
 	    "REMOTE_ADDR=127.0.0.1", "REMOTE_PORT=4", "REQUEST_METHOD=POST",
 	    "REQUEST_URI=/cgi/up", "SERVER_NAME=h", "SERVER_PORT=80", "HTTP_HOST=h",
-	    "HTTP_TRANSFER_ENCODING=chunked", NULL } },
+	    "HTTP_TRANSFER_ENCODING=chunked", NULL }, false },
+	{ __LINE__, "an HTTP/2 stream: HTTP/2.0, and none of the framing h2.c wrote",
+	  "POST /cgi/s HTTP/1.1\r\nhost: h\r\ncookie: a=1; b=2\r\n"
+	  "transfer-encoding: chunked\r\nconnection: close\r\n\r\n",
+	  "/s", "127.0.0.1", 6, 443, NULL, true, -1,
+	  { "GATEWAY_INTERFACE=CGI/1.1", "SCRIPT_NAME=/cgi", "SERVER_PROTOCOL=HTTP/2.0",
+	    "SERVER_SOFTWARE=Liso/1.0", "PATH=/usr/local/bin:/usr/bin:/bin", "HTTPS=on",
+	    "PATH_INFO=/s", "QUERY_STRING=", "REMOTE_ADDR=127.0.0.1", "REMOTE_PORT=6",
+	    "REQUEST_METHOD=POST", "REQUEST_URI=/cgi/s", "SERVER_NAME=h", "SERVER_PORT=443",
+	    "HTTP_HOST=h", "HTTP_COOKIE=a=1; b=2", NULL },
+	  true },
 	{ __LINE__, "empty query, IPv6 Host without port",
 	  "GET /cgi/? HTTP/1.1\r\nHost: [2001:db8::1]\r\n\r\n",
 	  "/", "2001:db8::2", 5, 80, NULL, false, -1,
 	  { ENV_FIXED, "PATH_INFO=/", "QUERY_STRING=", "REMOTE_ADDR=2001:db8::2",
 	    "REMOTE_PORT=5", "REQUEST_METHOD=GET", "REQUEST_URI=/cgi/?",
-	    "SERVER_NAME=[2001:db8::1]", "SERVER_PORT=80", "HTTP_HOST=[2001:db8::1]", NULL } },
+	    "SERVER_NAME=[2001:db8::1]", "SERVER_PORT=80", "HTTP_HOST=[2001:db8::1]", NULL }, false },
 };
 
 static const char *env_get(char **env, const char *name)
@@ -460,6 +471,7 @@ static void test_env_table(void **state)
 			.server_port = c->server_port,
 			.server_name = c->server_name,
 			.https = c->https,
+			.http2 = c->http2,
 			.content_length = c->content_length,
 		};
 		char **env = cgi_env_build(&in);
