@@ -15,7 +15,9 @@
 #             (setpriv: root runs a server as nobody; prlimit: test_limits.py;
 #             setsid: tests/integ/cgi/holder), HAProxy (test_balancer.py's
 #             rolling restart), systemd (systemd-socket-activate:
-#             test_systemd.py; no running systemd needed). The fuzz-corpus replay is
+#             test_systemd.py; no running systemd needed), nghttp and h2load
+#             (nghttp2-client) and python-h2 (python3-h2: tests/integ/h2util.py)
+#             for test_h2.py. The fuzz-corpus replay is
 #             built with the normal compiler: nothing more.
 #   asan      make asan: check; gcc brings its own ASan/UBSan runtimes
 #             (libasan8, libubsan1 through libgcc-12-dev); when CC is clang,
@@ -34,7 +36,7 @@ set -eu
 
 build="gcc libc6-dev make pkg-config libssl-dev libinih-dev zlib1g-dev libnghttp2-dev"
 unit="libcmocka-dev"
-integ="python3 python3-pytest python3-flask curl openssl apache2-utils util-linux haproxy systemd"
+integ="python3 python3-pytest python3-flask curl openssl apache2-utils util-linux haproxy systemd nghttp2-client python3-h2"
 clang="clang libclang-rt-14-dev"
 deb="debhelper dpkg-dev build-essential lintian python3 curl adduser"
 
