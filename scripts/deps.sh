@@ -18,7 +18,8 @@
 #             test_systemd.py; no running systemd needed), Chromium, its
 #             ChromeDriver and NSS's certutil (test_h2_browser.py: headless,
 #             driven over WebDriver, trusting a test CA in its own NSS
-#             database). The fuzz-corpus replay is
+#             database), nghttp and h2load (nghttp2-client) and python-h2
+#             (python3-h2: tests/integ/h2util.py) for test_h2*.py. The fuzz-corpus replay is
 #             built with the normal compiler: nothing more.
 #   asan      make asan: check; gcc brings its own ASan/UBSan runtimes
 #             (libasan8, libubsan1 through libgcc-12-dev); when CC is clang,
@@ -37,7 +38,7 @@ set -eu
 
 build="gcc libc6-dev make pkg-config libssl-dev libinih-dev zlib1g-dev libnghttp2-dev"
 unit="libcmocka-dev"
-integ="python3 python3-pytest python3-flask curl openssl apache2-utils util-linux haproxy systemd chromium chromium-driver libnss3-tools"
+integ="python3 python3-pytest python3-flask curl openssl apache2-utils util-linux haproxy systemd chromium chromium-driver libnss3-tools nghttp2-client python3-h2"
 clang="clang libclang-rt-14-dev"
 deb="debhelper dpkg-dev build-essential lintian python3 curl adduser"
 

@@ -2,12 +2,15 @@
 
 LISOD          path of the binary under test (default: ./lisod)
 LISOD_VALGRIND when set, run it under valgrind and fail on any error/leak.
+LISOD_CLIENT   h2: the HTTP/1.1 suites' requests go over HTTP/2 (httputil);
+               tests marked http1_only are skipped then, with their reason.
 
 Every server started here is stopped by its PID at teardown (SIGTERM, then
 SIGKILL after a deadline); its stderr is checked for sanitizer reports, so a
 test fails when the server had a memory error even if the client did not see it.
 """
 import os
+import re
 import shutil
 import signal
 import socket
@@ -18,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from httputil import age, make_docroot
+from httputil import H2, age, make_docroot
 
 ROOT = Path(__file__).resolve().parents[2]
 LISOD = os.environ.get("LISOD", str(ROOT / "lisod"))
@@ -30,6 +33,14 @@ SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
 def pytest_configure(config):
     config.addinivalue_line("markers", "valgrind: also run under valgrind by `make valgrind`")
     config.addinivalue_line("markers", "slow: long stress tests")
+    config.addinivalue_line("markers", "http1_only(reason): about HTTP/1.1 itself; "
+                            "skipped under LISOD_CLIENT=h2")
+
+
+def pytest_runtest_setup(item):
+    if H2:
+        for m in item.iter_markers("http1_only"):
+            pytest.skip("HTTP/1.1 only: " + m.kwargs.get("reason", (m.args or ["?"])[0]))
 
 
 def _bindable_like_lisod(port):
@@ -148,6 +159,15 @@ class Server:
         self._err.close()
         return self.proc.returncode
 
+    def assert_all_h2(self):
+        """LISOD_CLIENT=h2: no request reached this server over HTTP/1.x
+        (its access lines), so what passed in the replay passed over h2."""
+        if "--log" not in self.args or not Path(self.args[self.args.index("--log") + 1]).exists():
+            return
+        h1 = [line for line in self.log().splitlines()
+              if re.search(r'\] "[^"]* HTTP/1\.[01]" \d{3} ', line)]
+        assert not h1, "HTTP/1.x requests in the HTTP/2 replay:\n" + "\n".join(h1[:5])
+
     def assert_clean(self):
         text = self.stderr()
         for marker in SANITIZER_MARKERS:
@@ -196,6 +216,8 @@ def start_server(workdir):
     for s in servers:
         code = s.stop()
         s.assert_clean()
+        if H2:
+            s.assert_all_h2()
         assert code == 0, f"lisod exited with {code}; stderr:\n{s.stderr()[-3000:]}"
 
 

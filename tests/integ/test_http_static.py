@@ -1,5 +1,6 @@
 """Static files: headers, HEAD, traversal, directories, MIME, conditional and
-range requests, large files, POST, access log."""
+range requests, large files, POST, access log. Replayed over HTTP/2 with
+LISOD_CLIENT=h2 (httputil), but for the tests marked http1_only."""
 import hashlib
 import http.client
 import os
@@ -12,9 +13,9 @@ from urllib.parse import urlsplit
 import pytest
 
 from conftest import LISOD
-from httputil import (IDLE, SLOW, VALGRIND, Conn, INDEX_BODY, OLD_MTIME, SECRET,
-                      SUB_INDEX_BODY, assert_common_headers, assert_date_now,
-                      assert_file_headers, fetch, get, http_date, make_docroot,
+from httputil import (CURL_PROTO, IDLE, LOG_PROTOCOL, SLOW, VALGRIND, Conn, INDEX_BODY,
+                      OLD_MTIME, SECRET, SUB_INDEX_BODY, assert_common_headers, assert_date_now,
+                      assert_file_headers, fetch, get, http1_only, http_date, make_docroot,
                       parse_http_date, raw_exchange, request, timed_fetch, wait_for)
 
 pytestmark = pytest.mark.valgrind
@@ -50,10 +51,15 @@ def test_last_modified_matches_known_mtime(aged):
     assert parse_http_date(r.header("last-modified")).timestamp() == OLD_MTIME
 
 
-@pytest.mark.parametrize("req,status", [(get("/missing"), 404), (request("BREW", "/"), 501),
-                                        (b"GET / HTTP/1.1\r\n\r\n", 400),
-                                        (get("/", version="HTTP/2.0"), 505), (get("/sub"), 301)],
-                         ids=["404", "501", "400-no-host", "505", "301"])
+@pytest.mark.parametrize("req,status", [
+    pytest.param(get("/missing"), 404, id="404"),
+    pytest.param(request("BREW", "/"), 501, id="501"),
+    pytest.param(b"GET / HTTP/1.1\r\n\r\n", 400, id="400-no-host",
+                 marks=http1_only("an HTTP/1.1 request without Host (HTTP/2 without "
+                                  ":authority is test_h2.py's)")),
+    pytest.param(get("/", version="HTTP/2.0"), 505, id="505",
+                 marks=http1_only("the version of an HTTP/1.1 request line")),
+    pytest.param(get("/sub"), 301, id="301")])
 def test_error_and_redirect_responses_have_required_headers(srv, req, status):
     r = raw_exchange(srv.port, req)[0]
     assert r.status == status, r
@@ -359,6 +365,8 @@ def large(www):
     return hashlib.sha256(data).hexdigest()
 
 
+@http1_only("http.client is an HTTP/1.1 client (the 6.5 MB file goes over h2 in "
+            "test_large_file_curl and test_h2.py)")
 def test_large_file_http_client(srv, large):
     conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30 * SLOW)
     try:
@@ -375,7 +383,8 @@ def test_large_file_http_client(srv, large):
 
 def test_large_file_curl(srv, large, workdir):
     out = workdir / "curl.out"
-    p = subprocess.run(["curl", "-sS", "--max-time", str(60 * SLOW), "-o", str(out), "-w", "%{http_code}",
+    p = subprocess.run(["curl", *CURL_PROTO, "-sS", "--max-time", str(60 * SLOW), "-o", str(out),
+                        "-w", "%{http_code}",
                         f"http://127.0.0.1:{srv.port}/large.bin"],
                        capture_output=True, text=True, timeout=90 * SLOW)
     assert p.returncode == 0, p.stderr
@@ -383,6 +392,7 @@ def test_large_file_curl(srv, large, workdir):
     assert hashlib.sha256(out.read_bytes()).hexdigest() == large
 
 
+@http1_only("reads the raw socket slowly")
 def test_large_file_slow_reader(srv, large):
     """A client that stalls, then reads in small pieces, still gets every byte.
     (No tiny SO_RCVBUF: that makes loopback TCP itself crawl.)"""
@@ -462,7 +472,8 @@ def test_post_chunked_over_max_body_is_413(start_server, www):
 def test_post_curl_expect_100_continue(srv, workdir):
     payload = workdir / "payload.bin"
     payload.write_bytes(os.urandom(2 * 1024 * 1024))
-    p = subprocess.run(["curl", "-sS", "--max-time", str(30 * SLOW), "-H", "Expect: 100-continue",
+    p = subprocess.run(["curl", *CURL_PROTO, "-sS", "--max-time", str(30 * SLOW),
+                        "-H", "Expect: 100-continue",
                         "--data-binary", f"@{payload}", "-o", str(workdir / "post.out"),
                         "-w", "%{http_code}", f"http://127.0.0.1:{srv.port}/index.html"],
                        capture_output=True, text=True, timeout=60 * SLOW)
@@ -471,6 +482,8 @@ def test_post_curl_expect_100_continue(srv, workdir):
     assert (workdir / "post.out").read_bytes() == INDEX_BODY
 
 
+@http1_only("100 Continue is HTTP/1.1's: an HTTP/2 body waits on flow control "
+            "(the server drops Expect)")
 def test_expect_100_continue_raw(srv):
     """The server answers Expect: 100-continue with 100 Continue (the client
     holds its body back until then), and the final response follows."""
@@ -506,13 +519,13 @@ def test_access_log_combined_format(srv, workdir):
     assert found, f"access log lines missing:\n{log.read_text(errors='replace')[-2000:] if log.exists() else '(no log)'}"
     ok, missing = lines()[0], lines()[1]
     assert ok.group("host") == "127.0.0.1"
-    assert ok.group("req") == "GET /index.html HTTP/1.1"
+    assert ok.group("req") == f"GET /index.html {LOG_PROTOCOL}"
     assert ok.group("status") == "200"
     assert ok.group("bytes") == str(len(INDEX_BODY))
     assert ok.group("ref") == "http://ref.example/"
     assert ok.group("ua") == ua
     assert re.match(r"^\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}$", ok.group("time"))
-    assert missing.group("req") == "GET /missing.html HTTP/1.1"
+    assert missing.group("req") == f"GET /missing.html {LOG_PROTOCOL}"
     assert missing.group("status") == "404"
     assert missing.group("ua") == ua + "-404"
 
@@ -532,7 +545,7 @@ def test_access_log_time_is_the_request_time(aged, workdir):
                 return m
     m = wait_for(line, timeout=3.0 * SLOW)
     assert m, f"access log line missing:\n{log.read_text(errors='replace')[-2000:]}"
-    assert m.group("req") == "GET /index.html HTTP/1.1" and m.group("status") == "200"
+    assert m.group("req") == f"GET /index.html {LOG_PROTOCOL}" and m.group("status") == "200"
     assert re.match(r"^\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} \+0000$", m.group("time")), \
         m.group("time")
     logged = datetime.strptime(m.group("time"), "%d/%b/%Y:%H:%M:%S %z").timestamp()

@@ -24,7 +24,7 @@ import pytest
 
 import test_http_status
 from conftest import command, free_port, wait_port
-from httputil import (INDEX_BODY, Conn, age, assert_common_headers, assert_date_now, get,
+from httputil import (H2, INDEX_BODY, Conn, age, assert_common_headers, assert_date_now, get,
                       http_date, make_docroot, parse_http_date, raw_exchange, request,
                       wait_for)
 from tlsutil import (CURL, VALGRIND, cert_serial, client_context,
@@ -73,6 +73,11 @@ class TLSServer:
         return tls_connector(self.ctx(**kw))
 
     def conn(self, **kw):
+        if H2 and not kw:
+            # LISOD_CLIENT=h2: the HTTP/1.1 suites' HTTPS requests go as
+            # streams of an ALPN h2 connection (httputil, h2util).
+            from h2util import H2Http1Conn
+            return H2Http1Conn(self.port, T, tls=True)
         return Conn(tls_socket(self.port, self.ctx(**kw)))
 
 
