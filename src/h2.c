@@ -24,6 +24,7 @@ int h2_preface_match(const char *p, size_t len)
 #include <unistd.h>
 
 #include "conn_priv.h"
+#include "http_resp.h"
 #include "log.h"
 #include "worker.h"
 
@@ -885,14 +886,22 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, voi
 	return 0;
 }
 
+/* The 431 for a header list over the bound, answered here (it never became
+ * a request for an inner connection), but written by the one page writer
+ * as every HTTP/1.1 answer is and turned into frames the same way. */
 static void stream_answer_431(struct h2_stream *st)
 {
-	static const nghttp2_nv nv[] = {
-		{ (uint8_t *)":status", (uint8_t *)"431", 7, 3, NGHTTP2_NV_FLAG_NONE },
-		{ (uint8_t *)"content-length", (uint8_t *)"0", 14, 1, NGHTTP2_NV_FLAG_NONE },
-	};
-	nghttp2_submit_response(st->s->ng, st->id, nv, 2, NULL);
-	st->resp_submitted = st->resp_eof = st->req_done = true;
+	char raw[HTTP_RESP_ERROR_MAX_BYTES];
+	struct buf b = { .data = raw, .cap = sizeof(raw) };
+	struct transport t = { .impl = st };
+	size_t n = 0;
+	st->req_done = true;
+	if (http_resp_write_error(&b, 431, false, !st->head_method, worker_date(st->s->c->w)) < 0 ||
+	    stream_take(st, &t, buf_rptr(&b), buf_len(&b), &n) != IO_OK || n != buf_len(&b)) {
+		nghttp2_submit_rst_stream(st->s->ng, NGHTTP2_FLAG_NONE, st->id,
+					  NGHTTP2_INTERNAL_ERROR);
+		st->resp_submitted = st->resp_eof = true;
+	}
 }
 
 static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *user_data)

@@ -22,8 +22,8 @@ cleartext (h2c), against real clients (curl, nghttp, h2load) and python-h2
 - the HTTP/1.1 status, static and CGI suites replayed over h2
   (LISOD_CLIENT=h2, httputil), in a subprocess.
 
-Tests marked h2_known_bug reproduce server bugs (reported): they are
-expected to fail, strictly, until the bug is fixed.
+Tests named test_bug_* reproduce server bugs these tests found, since fixed:
+they stay as regression tests.
 """
 import gzip
 import json
@@ -72,10 +72,6 @@ def _tool(name):
 
 NGHTTP = _tool("nghttp")
 H2LOAD = _tool("h2load")
-
-
-def known_bug(reason):
-    return pytest.mark.xfail(reason="server bug: " + reason, strict=True)
 
 
 def h1_connect(port, timeout):
@@ -606,17 +602,18 @@ def test_cgi_environment(h2s, tls):
                              ("content-length", str(len(body)))]
         r = c.request("POST", "/cgi/env_nph/a%20b/c?x=y", hdrs, body, chunk=700)
         env, doc = env_of(r)
-        env.pop("HTTP_CONNECTION", None)
+        assert "HTTP_CONNECTION" not in env      # h2.c's own framing is not the client's
         sent = [("Host", f"localhost:{port}")] + [h for h in hdrs if h[0] != "content-length"
                                                   and h[0] != "content-type"]
         check_env(env, expected_env("POST", "/cgi/env_nph/a%20b/c?x=y", "/a b/c", "x=y", port,
-                                    remote, sent, tls, body, "application/x-www-form-urlencoded"))
+                                    remote, sent, tls, body, "application/x-www-form-urlencoded",
+                                    protocol="HTTP/2.0"))
         assert doc["body_len"] == len(body)
         r = c.request("POST", "/cgi/env_nph", [("content-type", "text/plain")], b"unframed",
                       chunk=3)
         env, doc = env_of(r)
         assert doc["body_len"] == 8 and "CONTENT_LENGTH" not in env
-        assert env["HTTP_TRANSFER_ENCODING"] == "chunked"    # as for a chunked HTTP/1.1 body
+        assert "HTTP_TRANSFER_ENCODING" not in env  # h2.c's chunking is not the client's
         assert env["REQUEST_METHOD"] == "POST" and env["CONTENT_TYPE"] == "text/plain"
 
 
@@ -798,12 +795,9 @@ def test_malformed_request(h2s, name, hdrs, outcome):
 
 
 # --------------------------------------------------------------------------
-# server bugs found by these tests (reported): expected to fail until fixed
+# server bugs these tests found, fixed: kept as regression tests
 # --------------------------------------------------------------------------
 @V
-@known_bug("h2c: what arrives with the preface is fed to libnghttp2 only when the client "
-           "sends more (h2.c conn_on_h2 reads before it feeds c->in), so a first flight "
-           "is answered only after the client's next packet, e.g. its SETTINGS ACK")
 def test_bug_first_flight_answered_at_once(h2s):
     """The preface, SETTINGS and a GET in one write, and nothing more (not
     even the ACK of the server's SETTINGS): the answer must come."""
@@ -816,9 +810,6 @@ def test_bug_first_flight_answered_at_once(h2s):
 
 
 @V
-@known_bug("h2c: a first read of a whole 16 KiB input block (the preface and 16 KiB more "
-           "in one flight) closes the connection without a frame: conn_on_h2 asks the "
-           "socket for 0 bytes into the full block, which reads as EOF")
 def test_bug_first_flight_of_16k(h2s):
     """Preface, SETTINGS, a POST and its 16 KiB body in one segment (what
     h2load -d and curl --data-binary send over h2c): answered."""
@@ -834,9 +825,6 @@ def test_bug_first_flight_of_16k(h2s):
 
 
 @V
-@known_bug("the 431 of h2.c stream_answer_431 (a header section over 64 KiB) has no Date "
-           "(RFC 9110 §6.6.1) and no Server field, and an empty body, unlike every other "
-           "answer, the HTTP/1.1 431 included")
 def test_bug_431_like_other_answers(h2s):
     big = [(f"x-h{i:03d}", "c" * 1016) for i in range(70)]
     with h2s.conn() as c:
@@ -848,9 +836,6 @@ def test_bug_431_like_other_answers(h2s):
 
 
 @V
-@known_bug("a CGI program behind an HTTP/2 stream sees HTTP_CONNECTION=close, a field the "
-           "client did not send (HTTP/2 has none): the inner request's own "
-           "'connection: close' (h2.c req_end_head) leaks into the environment")
 def test_bug_cgi_env_has_no_connection(h2s):
     with h2s.conn() as c:
         env, _ = env_of(c.get("/cgi/env_nph"))

@@ -175,12 +175,8 @@ H1_ROWS = {
 for _c in CASES:
     if _c[0].startswith("400-"):
         H1_ROWS[_c[0]] = SYNTAX
-# Rows the HTTP/2 replay fails because of a server bug (reported).
-H2_BUGS = {
-    "431-header-section-over-64k": "the 431 a stream gets for too large a header section "
-                                   "(h2.c stream_answer_431) has no Date and no Server "
-                                   "field and an empty body",
-}
+# Rows the HTTP/2 replay fails because of a server bug (none open).
+H2_BUGS = {}
 
 
 def _marks(name):
