@@ -38,7 +38,7 @@ import hpack
 from hyperframe.frame import (ContinuationFrame, DataFrame, Frame, GoAwayFrame, HeadersFrame,
                               PingFrame, RstStreamFrame, SettingsFrame, WindowUpdateFrame)
 
-from httputil import DEFAULT_TIMEOUT, SLOW, HTTPParseError, Response
+from httputil import DEFAULT_TIMEOUT, SLOW, HTTPParseError, Response, SocketOwner
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 ErrorCodes = h2.errors.ErrorCodes
@@ -183,7 +183,7 @@ def assert_h2_fields(resp):
 # ---------------------------------------------------------------------------
 # H2Conn: python-h2 over a socket
 # ---------------------------------------------------------------------------
-class H2Conn:
+class H2Conn(SocketOwner):
     """One HTTP/2 client connection. `h2` is the python-h2 connection."""
 
     def __init__(self, sock, scheme="http", authority="localhost", window=BIG_WINDOW,
@@ -246,18 +246,6 @@ class H2Conn:
         except BaseException:
             sock.close()
             raise
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     # -- sending -------------------------------------------------------------
     def flush(self):
@@ -551,7 +539,7 @@ def fetch(port, path, method="GET", headers=(), body=None, tls=False, timeout=DE
 # ---------------------------------------------------------------------------
 # RawH2: frames by hand
 # ---------------------------------------------------------------------------
-class RawH2:
+class RawH2(SocketOwner):
     """Frames written and read as they are: hyperframe for the frames, hpack
     for header blocks. The connection preface and an empty SETTINGS go first
     unless preface=False. read_frame() acknowledges the server's SETTINGS
@@ -576,18 +564,6 @@ class RawH2:
                 # sends then is not in the server's first read (test_h2.py
                 # has tests of that first flight).
                 self.read_until(lambda f: isinstance(f, SettingsFrame) and "ACK" in f.flags)
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def send(self, data):
         self.sock.sendall(data)

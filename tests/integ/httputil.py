@@ -105,7 +105,23 @@ class Response:
         return f"<Response {self.status} {self.reason!r} {len(self.body)}B {self.headers!r}>"
 
 
-class Conn:
+class SocketOwner:
+    """What owns `self.sock`: close() closes it (quietly), and `with` closes it."""
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Conn(SocketOwner):
     """A socket plus a receive buffer; reads whole responses off it."""
 
     def __init__(self, sock, opened_at=None):
@@ -125,18 +141,6 @@ class Conn:
 
     def send(self, data):
         self.sock.sendall(data)
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     # -- low level -----------------------------------------------------
     def _fill(self, deadline):
