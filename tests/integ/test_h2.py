@@ -179,7 +179,6 @@ def test_curl_h2_same_bytes_as_http11(h2s, path, want):
     assert b_tls == want and b_h2c == want
 
 
-@V
 def test_alpn_choice(h2s):
     """The server picks h2 whenever it is offered, http/1.1 otherwise; no
     ALPN at all is HTTP/1.1."""
@@ -212,7 +211,6 @@ def preface_answer(port):
         return "h2", c.buf
 
 
-@V
 def test_http2_no(start_h2):
     """--http2 no: TLS clients offering h2 get http/1.1 (curl --http2 too),
     and the preface on the HTTP port is an HTTP/1.1 request like any other:
@@ -320,7 +318,6 @@ def test_h2load_2000_requests(h2s, tls):
     assert re.search(r"^status codes: 2000 2xx, 0 3xx, 0 4xx, 0 5xx$", text, re.M), text
 
 
-@V
 def test_max_streams_setting(start_h2):
     """SETTINGS_MAX_CONCURRENT_STREAMS is --http2-max-streams (default 100).
     Streams past it before the client acknowledged the setting are refused
@@ -355,7 +352,6 @@ def test_max_streams_setting(start_h2):
             assert all(c.response(sid).body == SMALL for sid in sids)
 
 
-@V
 def test_default_settings(h2s):
     with h2s.conn() as c:
         assert c.remote_settings == {3: 100, 4: 65535, 6: 65536, 2: 0}, c.remote_settings
@@ -447,7 +443,6 @@ CLF = re.compile(r'^(?P<host>\S+) \S+ \S+ \[[^\]]+\] "(?P<req>[^"]*)" (?P<status
                  r'(?P<bytes>\d+|-) "[^"]*" "(?P<ua>[^"]*)"$')
 
 
-@V
 def test_access_log_says_http2(h2s, workdir):
     ua = "lisod-h2-log/1.0"
     with h2s.conn() as c:
@@ -486,7 +481,6 @@ def test_ranges(h2s):
             assert_like_h1(r, h1(h2s.port, "GET", "/data.bin", [f"Range: {rng}"]))
 
 
-@V
 def test_conditionals(h2s):
     with h2s.conn() as c:
         r = c.get("/data.bin")
@@ -504,7 +498,6 @@ def test_conditionals(h2s):
             assert_like_h1(r, h1(h2s.port, "GET", "/data.bin", [f"{hdr[0]}: {hdr[1]}"]))
 
 
-@V
 @pytest.mark.parametrize("path", ["/small.txt", "/big.bin", "/missing", "/sub",
                                   "/cgi/withlength", "/cgi/nolength"])
 def test_head(h2s, path):
@@ -567,7 +560,6 @@ def env_of(r):
     return dict(doc["env"]), doc
 
 
-@V
 def test_cookie_crumbs_joined(h2s):
     """RFC 9113 §8.2.3: cookie crumbs are one Cookie for HTTP/1.1, "; "-joined."""
     with h2s.conn() as c:
@@ -587,7 +579,6 @@ H2_HEADERS = [("accept", "text/html"), ("accept-language", "en"), ("user-agent",
               ("proxy", "http://evil.example/")]
 
 
-@V
 @pytest.mark.parametrize("tls", [False, True], ids=["h2c", "tls"])
 def test_cgi_environment(h2s, tls):
     """The environment of a CGI program behind an HTTP/2 stream, exactly
@@ -620,7 +611,6 @@ def test_cgi_environment(h2s, tls):
 # --------------------------------------------------------------------------
 # the connection's life
 # --------------------------------------------------------------------------
-@V
 def test_idle_goaway(start_h2):
     s = start_h2("--idle-timeout", "1", https=False)
     with s.conn() as c:
@@ -670,7 +660,6 @@ def test_bad_preface(h2s, data):
         assert c.wait_closed(T)
 
 
-@V
 def test_preface_then_not_settings(h2s):
     """The preface must be followed by SETTINGS (RFC 9113 §3.4): a PING
     there is a connection error PROTOCOL_ERROR."""
@@ -700,7 +689,6 @@ def test_data_after_end_stream(h2s, when):
         assert closed
 
 
-@V
 def test_oversized_frame(h2s):
     """A frame above SETTINGS_MAX_FRAME_SIZE (16384: we never raised it):
     FRAME_SIZE_ERROR for the connection (RFC 9113 §4.2)."""
@@ -797,7 +785,6 @@ def test_malformed_request(h2s, name, hdrs, outcome):
 # --------------------------------------------------------------------------
 # server bugs these tests found, fixed: kept as regression tests
 # --------------------------------------------------------------------------
-@V
 def test_bug_first_flight_answered_at_once(h2s):
     """The preface, SETTINGS and a GET in one write, and nothing more (not
     even the ACK of the server's SETTINGS): the answer must come."""
@@ -835,7 +822,6 @@ def test_bug_431_like_other_answers(h2s):
         assert c.get("/small.txt").status == 200
 
 
-@V
 def test_bug_cgi_env_has_no_connection(h2s):
     with h2s.conn() as c:
         env, _ = env_of(c.get("/cgi/env_nph"))
