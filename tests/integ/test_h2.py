@@ -762,7 +762,6 @@ MALFORMED = [
 ]
 
 
-@V
 @pytest.mark.parametrize("name,hdrs,outcome", MALFORMED, ids=[m[0] for m in MALFORMED])
 def test_malformed_request(h2s, name, hdrs, outcome):
     """A malformed request is a stream error PROTOCOL_ERROR (RFC 9113
