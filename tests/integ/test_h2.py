@@ -42,7 +42,7 @@ import pytest
 from conftest import ROOT, free_port, wait_port
 from h2util import (FRAME_SIZE_ERROR, NO_ERROR, PREFACE, PROTOCOL_ERROR, STREAM_CLOSED, H2Conn,
                     RawH2, assert_h2_fields, tls_context)
-from httputil import (SLOW, Conn, SUB_INDEX_BODY, make_docroot, raw_exchange, request,
+from httputil import (H2, SLOW, Conn, SUB_INDEX_BODY, make_docroot, raw_exchange, request,
                       tcp_connect, wait_for)
 from hyperframe.frame import (DataFrame, HeadersFrame, PingFrame, RstStreamFrame,
                               SettingsFrame)
@@ -52,6 +52,10 @@ from test_cgi import (NOLENGTH_BODY, WITHLENGTH_BODY, cgi_dir, check_env,  # noq
 from test_daemon import Liso, tls_files  # noqa: F401  (fixture)
 from tlsutil import CURL
 
+# This module speaks HTTP/2 itself and compares with HTTP/1.1 answers on
+# purpose; LISOD_CLIENT=h2 is for the HTTP/1.1 suites (its replay, below).
+pytestmark = pytest.mark.skipif(H2, reason="test_h2.py drives HTTP/2 itself; LISOD_CLIENT=h2 "
+                                "replays the HTTP/1.1 suites")
 V = pytest.mark.valgrind
 T = 5.0 * SLOW
 SMALL = b"a small file over HTTP/2\n"
