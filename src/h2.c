@@ -269,7 +269,7 @@ static int req_begin(struct h2_stream *st)
 	}
 	const char *target = ps + st->path_off;
 	size_t target_len = st->path_len;
-	if (!st->path_len) { /* CONNECT: authority-form (answered 501) */
+	if (!st->path_len) { /* CONNECT: authority-form (the parser answers 400) */
 		target = ps + st->auth_off;
 		target_len = st->auth_len;
 	}
