@@ -1227,7 +1227,6 @@ void conn_on_h2(struct conn *c)
 	}
 	if (c->w->draining)
 		h2_session_goaway(c);
-	bool got = false;
 	/* What came with the preface (it was read as HTTP/1.1 was) is fed
 	 * first: the read that brought it may have been the last for a while. */
 	bool buffered = buf_len(&c->in) > 0;
@@ -1244,7 +1243,6 @@ void conn_on_h2(struct conn *c)
 				goto gone;
 		}
 		buffered = false;
-		got = true;
 		ssize_t used = nghttp2_session_mem_recv(s->ng, (const uint8_t *)buf_rptr(&c->in),
 							buf_len(&c->in));
 		if (used < 0) {
@@ -1294,9 +1292,8 @@ void conn_on_h2(struct conn *c)
 		s->data_sent_at_arm = s->data_sent;
 		conn_set_state(c, want);
 	}
-	/* Idle counts from the last stream, not the last frame: PINGs do not
-	 * keep a connection that asks for nothing. */
-	(void)got;
+	/* Idle counts from the last stream (the state change arms it), not the
+	 * last frame: PINGs do not keep a connection that asks for nothing. */
 	return;
 fail:
 	/* A protocol error: what the library queued (GOAWAY) goes, once. */
