@@ -163,11 +163,11 @@ enum io_result conn_read(struct conn *c)
 		buf_commit(&c->in, (uint32_t)n);
 		/* Edge-triggered: a short read drained the socket; the next edge
 		 * will tell us about more. Saves the read that returns EAGAIN.
-		 * Not so for TLS, which returns one record at a time while more
-		 * may wait decrypted in OpenSSL or in the socket. Nor after the
-		 * peer's FIN: its edge came with the data, and only a read that
-		 * returns 0 tells us the stream ended. */
-		if (n < want && !c->tls && !c->rdhup)
+		 * TLS returns one record at a time while more may wait in
+		 * OpenSSL or in the socket: its transport tells (drained). Not
+		 * so after the peer's FIN: its edge came with the data, and only
+		 * a read that returns 0 tells us the stream ended. */
+		if ((c->tls ? c->io.drained : n < want) && !c->rdhup)
 			c->readable = false;
 	} else if (r == IO_AGAIN) {
 		conn_blocked(c, false);
@@ -323,12 +323,31 @@ void conn_free_all(struct worker *w)
 	w->free_conn_count = 0;
 }
 
+/* Nothing the client sent is left unread, nor expected: the last request
+ * was read whole, nothing follows it in `in`, and the socket was drained
+ * (a short read or EAGAIN since its last edge). A close then sends FIN,
+ * not a reset, so the answer in flight is safe. A client that sends more
+ * after a `Connection: close` answer gets a reset for it, as from nginx,
+ * whose lingering close applies in the same cases only. */
+static bool conn_nothing_unread(const struct conn *c)
+{
+	return c->clean_end && !c->h2_stream && buf_len(&c->in) == 0 && !c->readable &&
+	       !c->rdhup;
+}
+
 /* Send FIN after the last response and read until the peer closes, so
  * unread request bytes do not turn our close into a reset that destroys
- * the response still in flight (lingering close). */
+ * the response still in flight (lingering close). When nothing is unread
+ * that costs a shutdown, a wakeup and a read for nothing: close at once
+ * (after close_notify over TLS). */
 void conn_finish(struct conn *c)
 {
-	if (c->io.ops->shutdown(&c->io) != IO_OK) {
+	bool quiet = conn_nothing_unread(c);
+	if ((c->tls || !quiet) && c->io.ops->shutdown(&c->io) != IO_OK) {
+		conn_close(c);
+		return;
+	}
+	if (quiet) {
 		conn_close(c);
 		return;
 	}
@@ -749,6 +768,9 @@ static void conn_on_head(struct conn *c, uint32_t head_len)
 	int status = conn_parse(c, head_len, req);
 	bool head_only = req->method == HTTP_METHOD_HEAD;
 	c->head_len = head_len;
+	/* Read whole when it ends where we know and has no body; one with a
+	 * body is settled once that is read (conn_request_done). */
+	c->clean_end = req->framing_known && !conn_has_body(req);
 	/* OPTIONS is 501 unless the site it is for has CORS: routed first. */
 	bool options = status == 501 && conn_is_options(req) && req->framing_known &&
 		       !conn_has_body(req);
@@ -857,6 +879,7 @@ static bool conn_reading_heads(const struct conn *c)
  * reading its body). HEAD_STOP: the state changed or the conn closed. */
 static enum head_step conn_try_head(struct conn *c)
 {
+	c->clean_end = false; /* bytes of another request: not read whole yet */
 	int r = http_head_scan(buf_rptr(&c->in), buf_len(&c->in), &c->scan);
 	if (r == 0) {
 		if (c->state == CONN_IDLE)

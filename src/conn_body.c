@@ -138,6 +138,7 @@ void conn_request_done(struct conn *c)
 {
 	if (!worker_keeps_alive(c->w))
 		c->close_after = true;
+	c->clean_end = c->body_done && !c->body_status;
 	conn_body_consume(c, c->body_pending);
 	if (!c->body_done && !c->close_after && !c->body_status) {
 		/* Answered before its body was in (a CGI program that did not

@@ -79,6 +79,9 @@ struct conn {
 	bool write_wants_read;      /* TLS: a write is blocked until readable */
 	bool refusing;              /* over the connection limit: 503, then close */
 	bool answered;              /* some request of it was answered */
+	bool clean_end;             /* the last answer's request was read whole
+	                             * (head and body): no lingering needed if
+	                             * nothing follows it (conn_finish) */
 	bool h2_stream;             /* an HTTP/2 stream's inner connection (h2.c):
 	                             * no socket, its transport is the stream */
 
@@ -122,7 +125,8 @@ enum flush_result { FLUSH_DONE, FLUSH_AGAIN, FLUSH_ERROR };
  * its connection's. It runs at once (the request is there). */
 void conn_start_stream(struct conn *c, const struct transport_ops *ops, void *impl, bool tls,
 		       uint16_t tls_site);
-/* The last answer is out: FIN (close_notify), then CONN_LINGER. */
+/* The last answer is out: FIN (close_notify), then CONN_LINGER; or, when
+ * nothing of the client's is unread (clean_end), close at once. */
 void conn_finish(struct conn *c);
 
 void conn_set_state(struct conn *c, enum conn_state s);

@@ -166,15 +166,27 @@ static struct tls_ctx *ctx_base(char *err, size_t errlen)
 	SSL_CTX_set_min_proto_version(s, TLS1_2_VERSION);
 	SSL_CTX_set_max_proto_version(s, TLS1_3_VERSION);
 	/* Partial writes and a moving buffer fit our non-blocking output buffer;
-	 * releasing idle read/write buffers keeps idle connections small. */
+	 * releasing idle read/write buffers keeps idle connections small.
+	 * NO_AUTO_CHAIN: the chain is the certificate file's, as given; else
+	 * OpenSSL would try to build one from the (empty) trust store on every
+	 * handshake, a full X509_verify_cert each time. */
 	SSL_CTX_set_mode(s, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-				    SSL_MODE_RELEASE_BUFFERS);
+				    SSL_MODE_RELEASE_BUFFERS | SSL_MODE_NO_AUTO_CHAIN);
 	/* SSL_OP_ENABLE_KTLS: where the kernel has TLS offload (the "tls"
 	 * module) file bodies go out with SSL_sendfile, zero-copy; elsewhere
 	 * OpenSSL quietly stays in user space and we read and encrypt. */
 	SSL_CTX_set_options(s, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
 				       SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_COMPRESSION |
 				       SSL_OP_ENABLE_KTLS);
+	/* Read ahead: one read(2) takes what the socket holds, where OpenSSL
+	 * would otherwise read each record's 5-byte header, then its body. */
+	SSL_CTX_set_read_ahead(s, 1);
+	/* One TLS 1.3 ticket per handshake, not OpenSSL's two: a ticket is
+	 * used once (RFC 8446 C.4) and each resumption brings a new one, so
+	 * the second is only for a client opening two connections at once;
+	 * it costs a session copy, its sealing and a record on every full
+	 * handshake. */
+	SSL_CTX_set_num_tickets(s, 1);
 	SSL_CTX_set_session_cache_mode(s, SSL_SESS_CACHE_SERVER);
 	static const unsigned char sid_ctx[] = "lisod";
 	SSL_CTX_set_session_id_context(s, sid_ctx, sizeof(sid_ctx) - 1);
@@ -372,12 +384,37 @@ static enum io_result tls_result(struct transport *t, int ret)
 	}
 }
 
+/* The socket BIO's callback: after each read(2) OpenSSL makes, note in
+ * the transport (the callback's argument) whether it emptied the socket:
+ * a short count, or EAGAIN. */
+static long tls_socket_read_seen(BIO *b, int oper, const char *argp, size_t len, int argi,
+				 long argl, int ret, size_t *processed)
+{
+	(void)argp;
+	(void)argi;
+	(void)argl;
+	struct transport *t = (struct transport *)BIO_get_callback_arg(b);
+	if (t && oper == (BIO_CB_READ | BIO_CB_RETURN)) {
+		if (ret > 0)
+			t->drained = processed && *processed < len;
+		else if (BIO_should_retry(b))
+			t->drained = true;
+	}
+	return ret;
+}
+
 static enum io_result tls_read(struct transport *t, void *buf, size_t len, size_t *n)
 {
 	*n = 0;
 	errno = 0;
+	BIO_set_callback_arg(SSL_get_rbio(t->impl), (char *)t);
 	int ret = SSL_read_ex(t->impl, buf, len, n);
-	return ret == 1 ? IO_OK : tls_result(t, ret);
+	if (ret != 1)
+		return tls_result(t, ret);
+	/* Records already read but not yet decrypted count as left. */
+	if (SSL_has_pending(t->impl))
+		t->drained = false;
+	return IO_OK;
 }
 
 static enum io_result tls_writev(struct transport *t, const struct iovec *iov, int iovcnt,
@@ -531,6 +568,8 @@ void *tls_session_new(struct tls_ctx *ctx, int fd, bool offer_h2)
 		SSL_free(ssl);
 		return NULL;
 	}
+	/* Its argument, the transport, is set by each tls_read. */
+	BIO_set_callback_ex(SSL_get_rbio(ssl), tls_socket_read_seen);
 	SSL_set_accept_state(ssl);
 	return ssl;
 }

@@ -41,6 +41,11 @@ struct transport {
 	void *impl;         /* the implementation's state (TLS: the SSL), or NULL */
 	bool want_write;    /* on IO_AGAIN: waiting for writability, not readability */
 	bool handshake_done;
+	/* TLS, after a read's IO_OK: nothing is left, neither decrypted nor
+	 * in the socket (whose last read came back short), so the next read
+	 * would be EAGAIN until the next edge. A plain read tells the same by
+	 * returning fewer bytes than asked. */
+	bool drained;
 };
 
 extern const struct transport_ops transport_plain_ops;
@@ -54,6 +59,7 @@ static inline void transport_init(struct transport *t, const struct transport_op
 	t->impl = impl;
 	t->want_write = false;
 	t->handshake_done = !ops->secure;
+	t->drained = false;
 }
 
 #endif

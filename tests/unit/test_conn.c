@@ -202,7 +202,12 @@ static void drive_end(struct drive *d)
 
 /* ---- the table -------------------------------------------------------------- */
 
-enum end { END_OPEN, END_LINGER, END_CLOSED };
+/* END_QUIET: closed at once after the last answer, without a FIN first
+ * (shutdown): nothing of the client's was left unread (conn_finish).
+ * END_LINGER_WHOLE: bytes follow the last request; given whole, they are
+ * there when it is answered: END_LINGER. Byte by byte they arrive after
+ * the answer, when nothing was unread: END_QUIET. */
+enum end { END_OPEN, END_LINGER, END_CLOSED, END_QUIET, END_LINGER_WHOLE };
 enum act { ACT_NONE, ACT_TIMEOUT, ACT_EOF };
 
 struct conn_case {
@@ -224,9 +229,15 @@ static const struct conn_case CASES[] = {
 	{ __LINE__, "keep-alive", { GET("/index.html") }, ACT_NONE, "200", END_OPEN, CONN_IDLE,
 	  "\r\n\r\nhello\n" },
 	{ __LINE__, "Connection: close", { "GET /index.html HTTP/1.1\r\n" H "Connection: close\r\n\r\n" },
-	  ACT_NONE, "200", END_LINGER, 0, "Connection: close\r\n" },
+	  ACT_NONE, "200", END_QUIET, 0, "Connection: close\r\n" },
 	{ __LINE__, "HTTP/1.0 closes", { "GET /index.html HTTP/1.0\r\n\r\n" }, ACT_NONE, "200",
-	  END_LINGER, 0, NULL },
+	  END_QUIET, 0, NULL },
+	{ __LINE__, "bytes behind the last request: linger", { "GET /index.html HTTP/1.0\r\n\r\njunk" },
+	  ACT_NONE, "200", END_LINGER_WHOLE, 0, NULL },
+	{ __LINE__, "a request behind Connection: close: linger", { "GET /index.html HTTP/1.1\r\n" H
+	  "Connection: close\r\n\r\n" GET("/old.txt") }, ACT_NONE, "200", END_LINGER_WHOLE, 0, NULL },
+	{ __LINE__, "POST read whole, then close at once", { "POST /index.html HTTP/1.0\r\n"
+	  "Content-Length: 5\r\n\r\n", "hello" }, ACT_NONE, "200", END_QUIET, 0, NULL },
 	{ __LINE__, "HTTP/1.0 keep-alive", { "GET /index.html HTTP/1.0\r\nConnection: keep-alive\r\n\r\n" },
 	  ACT_NONE, "200", END_OPEN, CONN_IDLE, "Connection: keep-alive\r\n" },
 	{ __LINE__, "pipelined in one chunk", { GET("/index.html") GET("/old.txt") GET("/missing") },
@@ -347,7 +358,10 @@ static int check_row(const struct conn_case *r, struct drive *d, const char *how
 				 resp[i].status, want[i]);
 	if (r->contains && !memmem(d->io.out, d->io.out_len, r->contains, strlen(r->contains)))
 		FAIL_ROW(r->line, r->name, "%s: output lacks %s", how, r->contains);
-	switch (r->end) {
+	enum end end = r->end;
+	if (end == END_LINGER_WHOLE)
+		end = strcmp(how, "whole") == 0 ? END_LINGER : END_QUIET;
+	switch (end) {
 	case END_OPEN:
 		if (d->io.freed || d->io.shut || d->c->state != r->state)
 			FAIL_ROW(r->line, r->name, "%s: not open in state %d (freed %d shut %d state %d)",
@@ -361,6 +375,12 @@ static int check_row(const struct conn_case *r, struct drive *d, const char *how
 	case END_CLOSED:
 		if (!d->io.freed)
 			FAIL_ROW(r->line, r->name, "%s: still open in state %d", how, d->c->state);
+		break;
+	case END_LINGER_WHOLE: /* made one of the two above */
+	case END_QUIET:
+		if (!d->io.freed || d->io.shut)
+			FAIL_ROW(r->line, r->name, "%s: not closed at once (freed %d shut %d)", how,
+				 d->io.freed, d->io.shut);
 		break;
 	}
 	return failures;
@@ -529,8 +549,9 @@ static void test_bad_head_behind_unsent_answers(void **state)
 	fake_release(&d.io, true);
 	drive_begin(&d);
 	assert_false(d.io.shut);
+	assert_false(d.io.freed);
 	d.io.window = SIZE_MAX;
-	for (int i = 0; i < 100 && !d.io.shut; i++)
+	for (int i = 0; i < 100 && !d.io.freed; i++)
 		drive_event(&d, EPOLLOUT);
 	struct fake_resp r[70];
 	bool bad;
@@ -540,7 +561,9 @@ static void test_bad_head_behind_unsent_answers(void **state)
 	for (unsigned i = 0; i < 64; i++)
 		assert_int_equal(r[i].status, 200);
 	assert_int_equal(r[64].status, 400);
-	assert_true(d.io.shut);
+	/* the bad head was read whole and nothing follows it: closed at once */
+	assert_true(d.io.freed);
+	assert_false(d.io.shut);
 	drive_end(&d);
 }
 
