@@ -64,6 +64,19 @@ static inline struct http_slice mk_slice(const char *p, const char *end)
 
 /* ---------------------------------------------------------------- scan */
 
+/* Whether one of the 8 bytes at p is <= '\r' (a byte under 14): the
+ * "has less" word trick, exact for that question (bytes >= 0x80 never
+ * count, their top bit masks them out). Lets the scan's fast path skip
+ * header text a word at a time. */
+static inline bool word_has_byte_le_cr(const char *p)
+{
+	const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+	uint64_t x;
+
+	memcpy(&x, p, sizeof(x));
+	return ((x - ones * 14) & ~x & highs) != 0;
+}
+
 void http_scan_reset(struct http_scan *s)
 {
 	s->pos = 0;
@@ -146,6 +159,8 @@ int http_head_scan(const char *buf, size_t len, struct http_scan *s)
 				stop = HTTP_HEAD_MAX_BYTES;
 			if (stop > ls + HTTP_LINE_MAX_BYTES)
 				stop = ls + HTTP_LINE_MAX_BYTES;
+			while (i + 8 <= stop && !word_has_byte_le_cr(buf + i))
+				i += 8;
 			while (i < stop && (unsigned char)buf[i] > '\r')
 				i++;
 		}

@@ -1086,6 +1086,47 @@ static void test_scan_resumes(void **state)
 	assert_int_equal(http_head_scan(buf, len, &s), (int)len);
 }
 
+/* The scan's fast path reads header text a word (8 bytes) at a time: a
+ * byte it must stop at is found at every offset within and across words,
+ * whatever the bytes around it (high bytes, just above '\r'). */
+static void test_scan_stops_at_every_offset(void **state)
+{
+	static const struct {
+		unsigned char byte;
+		int want; /* 0: the head goes on (a line end); else the result */
+	} STOPS[] = { { '\0', -400 }, { 0x01, 0 }, { 0x0c, 0 }, { '\r', -400 }, { '\n', 0 } };
+	static const unsigned char FILL[] = { 'a', 0x0e, 0x7f, 0x80, 0xff };
+	char buf[128];
+
+	(void)state;
+	for (size_t f = 0; f < sizeof(FILL); f++) {
+		for (size_t k = 0; k < 24; k++) {
+			for (size_t b = 0; b < sizeof(STOPS) / sizeof(STOPS[0]); b++) {
+				const char *line = "GET / HTTP/1.1\r\nX: ";
+				size_t n = strlen(line);
+				memcpy(buf, line, n);
+				memset(buf + n, FILL[f], 24);
+				buf[n + k] = (char)STOPS[b].byte;
+				/* a bare CR is judged by the byte after it */
+				if (STOPS[b].byte == '\r')
+					buf[n + k + 1] = 'y';
+				memcpy(buf + n + 24, "\r\n\r\n", 4);
+				size_t len = n + 28;
+				struct http_scan s;
+				http_scan_reset(&s);
+				int r = http_head_scan(buf, len, &s);
+				int want = STOPS[b].want ? STOPS[b].want : (int)len;
+				/* an LF just before the CRLF: that CRLF is the empty line */
+				if (STOPS[b].byte == '\n' && k == 23)
+					want = (int)(n + 26);
+				if (r != want)
+					fail_msg("fill 0x%02x, byte 0x%02x at %zu: %d, want %d", FILL[f],
+						 STOPS[b].byte, k, r, want);
+			}
+		}
+	}
+}
+
 /* ------------------------------------------------------------- chunked */
 
 struct chunk_case {
@@ -1411,6 +1452,7 @@ int main(void)
 		cmocka_unit_test(test_parse_not_a_head),
 		cmocka_unit_test(test_parse_limits),
 		cmocka_unit_test(test_scan_resumes),
+		cmocka_unit_test(test_scan_stops_at_every_offset),
 		cmocka_unit_test(test_chunked_table),
 		cmocka_unit_test(test_chunked_in_place),
 	};
