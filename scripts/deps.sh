@@ -38,7 +38,7 @@ set -eu
 
 build="gcc libc6-dev make pkg-config libssl-dev libinih-dev zlib1g-dev libnghttp2-dev"
 unit="libcmocka-dev"
-integ="python3 python3-pytest python3-flask curl openssl apache2-utils util-linux haproxy systemd chromium chromium-driver libnss3-tools nghttp2-client python3-h2"
+integ="python3 python3-pytest python3-flask curl openssl apache2-utils util-linux haproxy systemd chromium chromium-driver libnss3-tools nghttp2-client python3-h2 strace"
 clang="clang libclang-rt-14-dev"
 deb="debhelper dpkg-dev build-essential lintian python3 curl adduser"
 
