@@ -92,6 +92,15 @@ static int listen_bound(const char *addr, uint16_t port, bool reuseport, char *e
 	 * 22 TLS 1.2 handshakes/s instead of ~1000). */
 	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
 		goto fail_errno;
+	/* TCP_DEFER_ACCEPT: a connection is handed to accept() only once its
+	 * first bytes are in (or after about a second of silence), so accept,
+	 * read and answer happen in one wakeup; every client of ours speaks
+	 * first (a request, a ClientHello, a PROXY header, echo input). One
+	 * HTTP/1.0 request per connection (bench (c)): 28 µs of server CPU
+	 * without it, 20.5 with it. A connection that never sends is kept by
+	 * the kernel, not by a worker, until the second is up. */
+	if (setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &one, sizeof(one)) < 0)
+		goto fail_errno;
 	if (bind(fd, (struct sockaddr *)&ss, sslen) < 0) {
 		snprintf(err, errlen, "cannot bind %s port %u: %s", shown, port, strerror(errno));
 		goto fail;

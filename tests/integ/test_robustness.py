@@ -268,9 +268,16 @@ def test_many_refusals_do_not_stop_service(start_server, workdir):
     make_docroot(workdir)
     srv = start_server("--max-conns", "4")
     with Conn.open(srv.port) as keeper:
+        # Each of the four speaks first: a silent connection is not accepted
+        # yet (TCP_DEFER_ACCEPT), so it would not count against the limit.
+        keeper.send(get("/index.html"))
+        assert keeper.read_response(timeout=T).status == 200
         statuses = []
         lock = threading.Lock()
         hold = [socket.create_connection(("127.0.0.1", srv.port)) for _ in range(3)]
+        for h in hold:
+            h.sendall(b"GET /index.html HTTP/1.1\r\n")  # a head still coming
+        time.sleep(0.3)  # accepted
 
         def one():
             try:

@@ -79,6 +79,7 @@ class Strace:
     def __init__(self, pid):
         self.pid = pid
         self.calls = {}
+        self.errors = {}  # of those calls, how many failed (EAGAIN ...)
 
     def __enter__(self):
         if STRACE is None:
@@ -103,14 +104,19 @@ class Strace:
             self.proc.wait()
         with open(self.out.name) as f:
             for line in f:
-                m = re.match(r"^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)\s*$", line)
-                if m and m.group(2) != "total":
-                    self.calls[m.group(2)] = int(m.group(1))
+                m = re.match(r"^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:(\d+)\s+)?(\w+)\s*$",
+                             line)
+                if m and m.group(3) != "total":
+                    self.calls[m.group(3)] = int(m.group(1))
+                    self.errors[m.group(3)] = int(m.group(2) or 0)
         os.unlink(self.out.name)
         return False
 
     def count(self, *names):
         return sum(self.calls.get(n, 0) for n in names)
+
+    def succeeded(self, *names):
+        return sum(self.calls.get(n, 0) - self.errors.get(n, 0) for n in names)
 
 
 READS = ("read", "recvfrom", "recvmsg", "readv")
@@ -144,10 +150,10 @@ def test_nothing_unread_closes_at_once(served):
 
 
 def test_syscalls_of_a_close_per_request(served):
-    """Per HTTP/1.0 connection: one read, one write, one close, no shutdown
-    (20 connections, one at a time). Two accepts: the one that takes it and
-    the one that finds the queue empty (a client this slow makes a wakeup
-    per connection; under load one empty accept serves many)."""
+    """Per HTTP/1.0 connection: one accept that takes it, one read, one
+    write, one close, no shutdown (20 connections, one at a time). How
+    many accepts find the queue empty depends on timing (the next
+    connection may be queued already), so only successful ones count."""
     pid = worker_pid(served)
     n = 20
     with Strace(pid) as st:
@@ -156,7 +162,7 @@ def test_syscalls_of_a_close_per_request(served):
                 s.sendall(b"GET /1k.bin HTTP/1.0\r\n\r\n")
                 assert read_to_eof(s).endswith(BODY)
     assert st.count("shutdown") == 0, st.calls
-    assert st.count("accept4", "accept") == 2 * n, st.calls
+    assert st.succeeded("accept4", "accept") == n, (st.calls, st.errors)
     assert st.count("close") == n, st.calls
     assert st.count(*WRITES) == n, st.calls
     assert st.count(*READS) == n, st.calls
