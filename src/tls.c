@@ -384,30 +384,64 @@ static enum io_result tls_result(struct transport *t, int ret)
 	}
 }
 
-/* The socket BIO's callback: after each read(2) OpenSSL makes, note in
- * the transport (the callback's argument) whether it emptied the socket:
- * a short count, or EAGAIN. */
-static long tls_socket_read_seen(BIO *b, int oper, const char *argp, size_t len, int argi,
-				 long argl, int ret, size_t *processed)
+/*
+ * The socket BIO OpenSSL reads and writes through: its own socket method,
+ * but for a read that notes in the transport (the BIO's app data) whether
+ * it emptied the socket (a short count, or EAGAIN): transport.drained.
+ * A BIO callback could note the same, but OpenSSL calls callbacks around
+ * every BIO_ctrl too, a dozen a request. The method is made once per
+ * process and never changes after; connections of every context (a
+ * reload's too) share it, so it lives as long as the process.
+ */
+static int (*socket_read)(BIO *, char *, int);
+static BIO_METHOD *tls_socket_method;
+
+/* The socket method's own functions are the old-style ones (int counts):
+ * its _ex entries are converters that call the old-style functions of the
+ * BIO's method, ours, so ours are old-style too. */
+static int tls_socket_read(BIO *b, char *buf, int len)
 {
-	(void)argp;
-	(void)argi;
-	(void)argl;
-	struct transport *t = (struct transport *)BIO_get_callback_arg(b);
-	if (t && oper == (BIO_CB_READ | BIO_CB_RETURN)) {
-		if (ret > 0)
-			t->drained = processed && *processed < len;
+	int r = socket_read(b, buf, len);
+	struct transport *t = BIO_get_app_data(b);
+	if (t) {
+		if (r > 0)
+			t->drained = r < len;
 		else if (BIO_should_retry(b))
 			t->drained = true;
 	}
-	return ret;
+	return r;
+}
+
+static BIO_METHOD *tls_socket_method_get(void)
+{
+	if (tls_socket_method)
+		return tls_socket_method;
+	const BIO_METHOD *sock = BIO_s_socket();
+	/* The socket's type: OpenSSL tells sockets (kTLS) by it. */
+	BIO_METHOD *m = BIO_meth_new(BIO_TYPE_SOCKET, "lisod socket");
+	if (!m)
+		return NULL;
+	socket_read = BIO_meth_get_read(sock);
+	if (!socket_read || !BIO_meth_set_read(m, tls_socket_read) ||
+	    !BIO_meth_set_write(m, BIO_meth_get_write(sock)) ||
+	    !BIO_meth_set_puts(m, BIO_meth_get_puts(sock)) ||
+	    !BIO_meth_set_ctrl(m, BIO_meth_get_ctrl(sock)) ||
+	    !BIO_meth_set_create(m, BIO_meth_get_create(sock)) ||
+	    !BIO_meth_set_destroy(m, BIO_meth_get_destroy(sock))) {
+		BIO_meth_free(m);
+		return NULL;
+	}
+	tls_socket_method = m;
+	return m;
 }
 
 static enum io_result tls_read(struct transport *t, void *buf, size_t len, size_t *n)
 {
 	*n = 0;
 	errno = 0;
-	BIO_set_callback_arg(SSL_get_rbio(t->impl), (char *)t);
+	BIO *rbio = SSL_get_rbio(t->impl);
+	if (BIO_get_app_data(rbio) != t)
+		BIO_set_app_data(rbio, t);
 	int ret = SSL_read_ex(t->impl, buf, len, n);
 	if (ret != 1)
 		return tls_result(t, ret);
@@ -564,12 +598,15 @@ void *tls_session_new(struct tls_ctx *ctx, int fd, bool offer_h2)
 	if (!ssl)
 		return NULL;
 	SSL_set_app_data(ssl, (void *)(uintptr_t)offer_h2);
-	if (SSL_set_fd(ssl, fd) != 1) {
+	BIO_METHOD *m = tls_socket_method_get();
+	BIO *bio = m ? BIO_new(m) : NULL;
+	if (!bio) {
 		SSL_free(ssl);
 		return NULL;
 	}
-	/* Its argument, the transport, is set by each tls_read. */
-	BIO_set_callback_ex(SSL_get_rbio(ssl), tls_socket_read_seen);
+	BIO_set_fd(bio, fd, BIO_NOCLOSE);
+	SSL_set_bio(ssl, bio, bio); /* the SSL owns it; its app data (the
+	                             * transport) is set by tls_read */
 	SSL_set_accept_state(ssl);
 	return ssl;
 }
