@@ -26,6 +26,8 @@ enum {
 	CONN_IN_MAX_BYTES = HTTP_HEAD_MAX_BYTES + BUF_BLOCK_BYTES,
 	CONN_SENDFILE_CHUNK = 1 << 20,
 	CONN_FREE_STRUCTS_MAX = 1024,
+	/* A TLS connection idle this long gives back its record buffers. */
+	CONN_TLS_QUIET_MS = 1000,
 	CONN_LOG_LINE_MAX = 2048,
 	/* Reads and writes per wakeup (16 KiB each, 1 MiB for sendfile)
 	 * before the connection yields to the others. */
@@ -1307,6 +1309,22 @@ void conn_retire_idle(struct worker *w)
 		struct conn *c = container_of(t, struct conn, timer);
 		c->resume_read = true; /* the posted handler reads, then decides */
 		loop_post(w->loop, &c->watch);
+	}
+}
+
+void conn_release_quiet_tls(struct worker *w)
+{
+	/* q_idle is in deadline order, the same timeout for all: the ones
+	 * idle for a second are a prefix. Those already released stay in it
+	 * and are passed again each second, at the cost of a check each. */
+	struct timer_queue *q = &w->q_idle;
+	uint64_t until = loop_now_ms(w->loop) + q->duration_ms;
+	until = until > CONN_TLS_QUIET_MS ? until - CONN_TLS_QUIET_MS : 0;
+	for (struct timer *t = q->head.next; t != &q->head && t->deadline_ms <= until;
+	     t = t->next) {
+		struct conn *c = container_of(t, struct conn, timer);
+		if (c->tls && c->io.impl)
+			tls_session_release_buffers(c->io.impl);
 	}
 }
 

@@ -49,5 +49,9 @@ void conn_close_idle(struct worker *w);
 void conn_retire_idle(struct worker *w);
 /* Deadline passed: close every connection. */
 void conn_close_all(struct worker *w);
+/* Once a second: TLS connections idle for a second or more give back
+ * OpenSSL's record buffers (a busy one keeps them from request to
+ * request). */
+void conn_release_quiet_tls(struct worker *w);
 
 #endif

@@ -80,6 +80,10 @@ extern const struct transport_ops tls_transport_ops;
 /* A server-side TLS session on fd, for transport_init(&tls_transport_ops);
  * offer_h2: ALPN offers "h2" before "http/1.1". NULL: out of memory. */
 void *tls_session_new(struct tls_ctx *ctx, int fd, bool offer_h2);
+/* Give back the session's record buffers (about 34 KiB) while it is
+ * quiet; OpenSSL allocates them again on its next read or write. Kept
+ * when they still hold bytes. */
+void tls_session_release_buffers(void *impl);
 
 
 #endif

@@ -50,6 +50,7 @@ static void worker_on_tick(struct loop *loop, struct timer *t)
 {
 	struct worker *w = container_of(t, struct worker, tick);
 	worker_flush_logs(w);
+	conn_release_quiet_tls(w);
 	if (w->drain_announced && !w->draining && loop_now_ms(loop) >= w->drain_listen_until_ms)
 		worker_stop_accepting(w);
 	if (w->draining && loop_now_ms(loop) >= w->drain_deadline_ms) {
