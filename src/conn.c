@@ -463,7 +463,10 @@ static int conn_try_h2_preface(struct conn *c)
 
 static void conn_on_handshake(struct conn *c)
 {
-	if (!c->readable && !c->writable)
+	/* Only the edge the handshake waits for (io.want_write, from its last
+	 * IO_AGAIN) is worth a try: the writable edge that follows our first
+	 * flight would only make a read that finds EAGAIN. */
+	if (!(c->io.want_write ? c->writable : c->readable))
 		return;
 	switch (c->io.ops->handshake(&c->io)) {
 	case IO_OK: {
@@ -478,9 +481,11 @@ static void conn_on_handshake(struct conn *c)
 		return;
 	}
 	case IO_AGAIN:
-		/* Retry on the next edge of either direction (OpenSSL says which
-		 * it wants in io.want_write; the other edge costs one retry). */
-		c->readable = c->writable = false;
+		/* Retry on the next edge of the direction OpenSSL wants. */
+		if (c->io.want_write)
+			c->writable = false;
+		else
+			c->readable = false;
 		return;
 	case IO_EOF:
 	case IO_ERROR:

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -148,6 +150,21 @@ static int load_files(SSL_CTX *ssl, const char *key_path, const char *cert_path,
 	return 0;
 }
 
+/* Whether the kernel has TLS offload. Asking for the "tls" upper layer on
+ * a fresh socket loads the module where it can be loaded, and fails with
+ * ENOENT only where there is none (ENOTCONN: there is, but the socket is
+ * not connected). */
+static bool ktls_available(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return true; /* cannot tell: let OpenSSL try */
+	bool ok = setsockopt(fd, IPPROTO_TCP, TCP_ULP, "tls", sizeof("tls")) == 0 ||
+		  errno != ENOENT;
+	close(fd);
+	return ok;
+}
+
 /* A context with our settings and no key yet. */
 static struct tls_ctx *ctx_base(char *err, size_t errlen)
 {
@@ -170,17 +187,19 @@ static struct tls_ctx *ctx_base(char *err, size_t errlen)
 	 * they empty, so a keep-alive connection allocates and frees 34 KiB
 	 * per request (1,360 instructions of its 22,000); quiet connections
 	 * give them back a second later instead (tls_session_release_buffers,
-	 * conn_release_quiet_tls). NO_AUTO_CHAIN: the chain is the certificate file's, as given; else
-	 * OpenSSL would try to build one from the (empty) trust store on every
-	 * handshake, a full X509_verify_cert each time. */
+	 * conn_release_quiet_tls). NO_AUTO_CHAIN: the chain is the
+	 * certificate file's, as given; else OpenSSL would try to build one
+	 * from the (empty) trust store on every handshake. */
 	SSL_CTX_set_mode(s, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
 				    SSL_MODE_NO_AUTO_CHAIN);
 	/* SSL_OP_ENABLE_KTLS: where the kernel has TLS offload (the "tls"
-	 * module) file bodies go out with SSL_sendfile, zero-copy; elsewhere
-	 * OpenSSL quietly stays in user space and we read and encrypt. */
+	 * module) file bodies go out with SSL_sendfile, zero-copy. Only
+	 * there: elsewhere OpenSSL tries it on every handshake anyway, two
+	 * failing setsockopt calls, and stays in user space. */
 	SSL_CTX_set_options(s, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
-				       SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_COMPRESSION |
-				       SSL_OP_ENABLE_KTLS);
+				       SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_COMPRESSION);
+	if (ktls_available())
+		SSL_CTX_set_options(s, SSL_OP_ENABLE_KTLS);
 	/* Read ahead: one read(2) takes what the socket holds, where OpenSSL
 	 * would otherwise read each record's 5-byte header, then its body. */
 	SSL_CTX_set_read_ahead(s, 1);

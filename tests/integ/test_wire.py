@@ -16,6 +16,7 @@ than a benchmark row months later:
 System calls are counted with strace attached to the worker (root, as in
 CI), only the calls named, so a sanitizer's own calls do not count.
 """
+import errno
 import os
 import re
 import shutil
@@ -433,3 +434,40 @@ def test_quiet_tls_connections_give_their_buffers_back(served):
     finally:
         for s in first:
             s.close()
+
+
+def kernel_has_tls_offload():
+    """As lisod asks (tls.c, ktls_available): the "tls" upper layer on a
+    fresh socket fails with ENOENT only where the kernel has none."""
+    with socket.socket() as s:
+        try:
+            s.setsockopt(socket.IPPROTO_TCP, 31, b"tls")  # TCP_ULP
+        except OSError as e:
+            return e.errno != errno.ENOENT
+    return True
+
+
+def test_syscalls_of_a_full_handshake(served):
+    """10 full TLS 1.3 handshakes, one request each (Connection: close):
+    no kTLS setsockopt where the kernel has no TLS offload (OpenSSL would
+    try twice per handshake), and at most one read per handshake that
+    finds EAGAIN (the writable edge after our first flight is no reason
+    to read)."""
+    pid = worker_pid(served)
+    ctx, n = tls_ctx(), 10
+    with Strace(pid) as st:
+        for _ in range(n):
+            raw = socket.create_connection(("127.0.0.1", served.tls_port), timeout=T)
+            with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+                s.sendall(get("/1k.bin", "Connection: close", host="x"))
+                data = b""
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                assert data.startswith(b"HTTP/1.1 200 OK\r\n") and data.endswith(BODY)
+    if not kernel_has_tls_offload():
+        assert st.count("setsockopt") == 0, st.calls
+    assert st.errors.get("read", 0) <= n, (st.calls, st.errors)
+    assert st.count("shutdown") == n, st.calls  # close_notify, then FIN with it
