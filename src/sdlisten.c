@@ -95,9 +95,11 @@ static int check_socket(int fd, uint16_t *port, char *why, size_t cap)
 static int set_flags(int fd)
 {
 	/* As on our own listeners (listen.c): every accepted socket inherits
-	 * TCP_NODELAY, whatever the .socket unit said (NoDelay=). */
+	 * TCP_NODELAY, and accept waits for the first bytes (TCP_DEFER_ACCEPT),
+	 * whatever the .socket unit said (NoDelay=, DeferAcceptSec=). */
 	int one = 1;
-	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &one, sizeof(one)) < 0)
 		return -1;
 	int fl = fcntl(fd, F_GETFL);
 	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
