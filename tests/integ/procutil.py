@@ -38,3 +38,22 @@ def fd_count(pid):
 def gone(pid):
     """The process no longer exists (killed *and* reaped)."""
     return proc_stat(pid) is None
+
+
+def rss_kib(pid):
+    """VmRSS of a process, in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def sanitized(binary):
+    """The binary is an ASan build: RSS then says nothing of memory reuse
+    (its quarantine keeps freed memory)."""
+    try:
+        with open(binary, "rb") as f:
+            return b"__asan_init" in f.read()
+    except (OSError, TypeError):
+        return False

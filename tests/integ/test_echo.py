@@ -18,6 +18,7 @@ import time
 import pytest
 
 from conftest import VALGRIND
+from procutil import rss_kib
 
 pytestmark = pytest.mark.valgrind
 
@@ -95,13 +96,6 @@ def assert_no_stray_bytes(socks):
             continue
         raise AssertionError(f"idle connection received {data!r}")
 
-
-def read_vmrss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 # ---- the course checker driver ------------------------------------------
@@ -270,7 +264,7 @@ def test_sender_that_never_reads_is_bounded(start_server):
     echo_roundtrip(other, b"warm-up" * 1000)
     hog = connect(srv.port)
     echo_roundtrip(hog, b"x")  # the hog's connection is set up server-side
-    rss0 = read_vmrss_kib(srv.pid)
+    rss0 = rss_kib(srv.pid)
 
     total = 20 * 1024 * 1024
     stream = rng.randbytes(total)
@@ -294,7 +288,7 @@ def test_sender_that_never_reads_is_bounded(start_server):
         # Meanwhile another client is echoed correctly.
         echo_roundtrip(other, rng.randbytes(rng.randint(1, MAX_PAYLOAD)))
         rounds += 1
-    rss1 = read_vmrss_kib(srv.pid)
+    rss1 = rss_kib(srv.pid)
     growth = (rss1 - rss0) / 1024
     print(f"never-reading client: pushed {sent / 2**20:.1f} MiB before the server stopped "
           f"reading; server VmRSS {rss0} kB -> {rss1} kB (+{growth:.1f} MiB); "

@@ -38,7 +38,7 @@ from hyperframe.frame import Frame
 
 from conftest import LISOD, VALGRIND
 from httputil import SLOW, SocketOwner, fetch, wait_for
-from procutil import children, fd_count
+from procutil import children, fd_count, rss_kib, sanitized
 
 T = 5.0 * SLOW
 HERE = Path(__file__).resolve().parent
@@ -66,17 +66,9 @@ HEADER_TABLE_SIZE, ENABLE_PUSH, MAX_CONCURRENT_STREAMS, INITIAL_WINDOW_SIZE, \
     MAX_FRAME_SIZE, MAX_HEADER_LIST_SIZE = range(1, 7)
 
 
-def _sanitized():
-    try:
-        with open(LISOD, "rb") as f:
-            return b"__asan_init" in f.read()
-    except OSError:
-        return False
-
-
 # RSS means something only for the plain build: valgrind's allocator and
 # ASan's quarantine keep freed memory (docs/testing.md, the soak test).
-MEASURE_RSS = not VALGRIND and not _sanitized()
+MEASURE_RSS = not VALGRIND and not sanitized(LISOD)
 
 
 def code_name(code):
@@ -333,12 +325,6 @@ class H2(SocketOwner):
 # --------------------------------------------------------------------------
 # the server's health and resources
 # --------------------------------------------------------------------------
-def rss_kib(pid):
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise AssertionError("no VmRSS")
-
 
 def cpu_seconds(pid):
     """utime + stime of the process so far."""

@@ -30,8 +30,8 @@ import time
 import pytest
 
 from conftest import free_port, wait_port
-from httputil import H2, get, raw_exchange, request, tcp_connect, wait_for
-from procutil import fd_count
+from httputil import H2, get, request, tcp_connect, wait_for
+from procutil import fd_count, rss_kib, sanitized
 
 pytestmark = pytest.mark.skipif(H2, reason="HTTP/1.1 wire behaviour; test_h2 covers HTTP/2")
 
@@ -373,14 +373,6 @@ def test_tls_requests_split_and_pipelined(served):
         assert data.count(b"HTTP/1.1 200 OK\r\n") == 6
 
 
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
-
-
 def open_tls_idle(port, n):
     """n TLS keep-alive connections, one request each, left open."""
     ctx, out = tls_ctx(), []
@@ -397,17 +389,9 @@ def open_tls_idle(port, n):
     return out
 
 
-def _sanitized():
-    try:
-        with open(os.environ.get("LISOD", ""), "rb") as f:
-            return b"__asan_init" in f.read()
-    except OSError:
-        return False
-
-
 # RSS means something only for the plain build: ASan's quarantine keeps
 # freed memory from being used again (as test_h2_attacks says).
-@pytest.mark.skipif(_sanitized(), reason="RSS under ASan's quarantine says nothing of reuse")
+@pytest.mark.skipif(sanitized(os.environ.get("LISOD")), reason="RSS under ASan's quarantine says nothing of reuse")
 def test_quiet_tls_connections_give_their_buffers_back(served):
     """A busy TLS connection keeps OpenSSL's record buffers (about 34 KiB,
     of which a small answer touches some 6 KiB of pages) from request to
@@ -460,12 +444,7 @@ def test_syscalls_of_a_full_handshake(served):
             raw = socket.create_connection(("127.0.0.1", served.tls_port), timeout=T)
             with ctx.wrap_socket(raw, server_hostname="localhost") as s:
                 s.sendall(get("/1k.bin", "Connection: close", host="x"))
-                data = b""
-                while True:
-                    chunk = s.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
+                data = read_to_eof(s)
                 assert data.startswith(b"HTTP/1.1 200 OK\r\n") and data.endswith(BODY)
     if not kernel_has_tls_offload():
         assert st.count("setsockopt") == 0, st.calls
