@@ -82,6 +82,10 @@ def test_every_process_runs_as_the_user(start_server, tree, workers):
         kids = wait_children(srv.pid, workers)
         assert kids and len(kids) == workers, f"workers: {children(srv.pid)}"
         for pid in kids:
+            # A worker just forked is still root until it drops, before it
+            # serves anything (the listeners are the master's, so the port
+            # answers before the workers are up): give it that moment.
+            wait_for(lambda: status(pid)["Uid"] == (NOBODY.pw_uid,) * 4, timeout=5 * SLOW)
             assert_is_nobody(status(pid), f"worker {pid}")
     # CGI programs: several requests, so both workers are likely asked.
     for _ in range(4):
