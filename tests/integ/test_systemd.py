@@ -178,7 +178,10 @@ def test_socket_activation_http_and_https(procs, site, workers):
 def test_shared_listener_spreads_over_workers(procs, site):
     """Two workers on one socket from systemd: connections arriving one by
     one are taken in turn (EPOLLEXCLUSIVE wakes one idle worker; a worker
-    that accepted queues up behind the others)."""
+    that accepted queues up behind the others). Each comes with its request,
+    as clients do: the socket defers accept until the first bytes
+    (TCP_DEFER_ACCEPT), so silent connections would all become acceptable
+    at once, when their requests came, and one wakeup would take them all."""
     port = free_port()
     p = activate(procs, site, [("http", port)],
                  ["--root", str(site / "www"), "--https-port", "0", "--workers", "2",
@@ -193,9 +196,8 @@ def test_shared_listener_spreads_over_workers(procs, site):
     try:
         for _ in range(40):
             socks.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+            socks[-1].sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
             time.sleep(0.01)
-        for s in socks:
-            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         for s in socks:
             assert s.recv(65536).startswith(b"HTTP/1.1 200")
         held = {pid: sockets_of(pid) - base[pid] for pid in workers}
