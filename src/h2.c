@@ -258,7 +258,8 @@ static bool token_clean(const char *p, size_t len)
 
 static int req_begin(struct h2_stream *st)
 {
-	const char *ps = st->pseudo.data;
+	/* No pseudo-header at all: no bytes (and no :method, so malformed). */
+	const char *ps = st->pseudo.data ? st->pseudo.data : "";
 	if (!token_clean(ps + st->method_off, st->method_len) ||
 	    (st->path_len && !token_clean(ps + st->path_off, st->path_len))) {
 		/* Malformed (RFC 9113 §8.1.1): the stream, not the connection. */
